@@ -1,0 +1,54 @@
+# llama.cpp, the embedded engine. Bundled mode builds the pinned tree from third_party/llama.cpp
+# (scripts/fetch-llama.sh puts it there); system mode uses an installed llama (find_package).
+# Only the targets uaqf needs are built: everything is EXCLUDE_FROM_ALL and pulled in by link
+# dependencies, plus llama-bench and llama-perplexity for the agreement benchmarks.
+
+if(UAQF_LLAMA STREQUAL "bundled")
+  if(NOT EXISTS "${UAQF_LLAMA_SOURCE_DIR}/CMakeLists.txt")
+    message(FATAL_ERROR "llama.cpp source not found in ${UAQF_LLAMA_SOURCE_DIR}: run scripts/fetch-llama.sh "
+                        "(or configure with -DUAQF_LLAMA=system to use an installed llama.cpp)")
+  endif()
+  set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_TOOLS OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
+  set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
+  set(LLAMA_SUBPROCESS OFF CACHE BOOL "" FORCE)
+  set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
+  set(GGML_CCACHE OFF CACHE BOOL "" FORCE) # the launcher is set above for every target
+  set(GGML_CUDA ${UAQF_CUDA} CACHE BOOL "" FORCE)
+  add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
+  # ggml's AMX matrix kernels (picked up by -march=native on Sapphire Rapids and later) crash
+  # with a segmentation fault on Q8_0/Q4_0 models of small row sizes in this release, in
+  # llama-bench as in uaqf. They stay off unless asked for.
+  option(UAQF_GGML_AMX "Let ggml use Intel AMX kernels on CPUs that have them" OFF)
+  if(NOT UAQF_GGML_AMX AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND TARGET ggml-cpu)
+    include(CheckCXXCompilerFlag)
+    check_cxx_compiler_flag("-mno-amx-int8" UAQF_HAVE_MNO_AMX)
+    if(UAQF_HAVE_MNO_AMX)
+      target_compile_options(ggml-cpu PRIVATE -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+    endif()
+  endif()
+  if(UAQF_BUILD_LLAMA_TOOLS)
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/llama-bench" "${CMAKE_BINARY_DIR}/llama-tools/llama-bench")
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/perplexity" "${CMAKE_BINARY_DIR}/llama-tools/perplexity")
+  endif()
+  execute_process(COMMAND git -C "${UAQF_LLAMA_SOURCE_DIR}" rev-parse HEAD
+                  OUTPUT_VARIABLE UAQF_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  set(UAQF_LLAMA_HAVE_COMMON ON)
+  set(UAQF_LLAMA_TARGET llama)
+elseif(UAQF_LLAMA STREQUAL "system")
+  find_package(llama REQUIRED)
+  set(UAQF_LLAMA_COMMIT "${LLAMA_BUILD_COMMIT}")
+  set(UAQF_LLAMA_HAVE_COMMON OFF)
+  set(UAQF_LLAMA_TARGET llama)
+else()
+  message(FATAL_ERROR "UAQF_LLAMA must be 'bundled' or 'system', not '${UAQF_LLAMA}'")
+endif()
+if(NOT UAQF_LLAMA_COMMIT)
+  set(UAQF_LLAMA_COMMIT "unknown")
+endif()
+message(STATUS "uaqf: llama.cpp (${UAQF_LLAMA}) at ${UAQF_LLAMA_COMMIT}, CUDA=${UAQF_CUDA}")

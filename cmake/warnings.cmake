@@ -1,0 +1,18 @@
+# Warning and sanitizer flags for uaqf's own targets only (llama.cpp keeps its own).
+add_library(uaqf_options INTERFACE)
+target_compile_options(uaqf_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                              -Wno-sign-conversion -Wnon-virtual-dtor -Wold-style-cast
+                                              -Wno-missing-field-initializers) # designated initializers rely on member defaults
+if(UAQF_WERROR)
+  target_compile_options(uaqf_options INTERFACE -Werror)
+endif()
+if(UAQF_SANITIZE)
+  target_compile_options(uaqf_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                                -fno-sanitize-recover=undefined)
+  target_link_options(uaqf_options INTERFACE -fsanitize=address,undefined)
+endif()
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  # GCC 12 reports false -Wrestrict positives inside libstdc++'s string concatenation at -O3
+  # (GCC bug 105329).
+  target_compile_options(uaqf_options INTERFACE -Wno-restrict)
+endif()

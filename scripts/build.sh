@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds uaqf with a CMake preset (default: release): installs missing Debian packages, fetches
+# the pinned llama.cpp source, configures and builds. ccache keeps rebuilds fast.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+preset="${1:-release}"
+cd "$root"
+bash scripts/setup-deps.sh
+bash scripts/fetch-llama.sh
+export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccache}"
+ccache --max-size=5G >/dev/null 2>&1 || true
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"

@@ -1,0 +1,139 @@
+#pragma once
+
+// The engine interface every measurement goes through. Only backend/llama includes llama.h;
+// perf, tasks and the CLI see these types alone, and tests use backend/fake.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace uaqf::backend {
+
+using Token = int32_t;
+
+// Facts about a model file, known without (inspect) or after (load) loading its weights.
+struct ModelInfo {
+  std::filesystem::path path;
+  uint64_t file_size_bytes = 0;
+  uint64_t n_params = 0;
+  uint64_t weights_size_bytes = 0;  // bytes of all tensors, as llama-bench's "size"
+  double bits_per_weight = 0;       // weights_size_bytes * 8 / n_params
+  std::string architecture;         // e.g. "llama"
+  std::string type_name;            // weight type, e.g. "Q4_K - Medium"
+  std::string description;          // engine's one-line description, e.g. "llama ?B Q4_0"
+  int32_t n_vocab = 0;
+  int32_t n_ctx_train = 0;
+  int32_t n_layer = 0;
+  int32_t n_embd = 0;
+};
+
+enum class FlashAttention { kAuto, kOn, kOff };
+
+std::string to_string(FlashAttention mode);
+FlashAttention parse_flash_attention(const std::string& text);  // auto|on|off; throws Error
+
+// Runtime settings that change a variant's cost (recorded with every result).
+struct RuntimeOptions {
+  int n_threads = 0;  // 0: the engine's default (physical cores)
+  int n_batch = 2048;
+  int n_ubatch = 512;
+  std::string kv_cache_type = "f16";  // f16, q8_0, q4_0, ... (applies to K and V)
+  int n_gpu_layers = -1;              // -1: all layers when a GPU is present
+  FlashAttention flash_attention = FlashAttention::kAuto;
+};
+
+// One KV cache and its compute buffers on a loaded model: a single sequence that grows as
+// tokens are decoded.
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual uint32_t n_ctx() const = 0;
+  virtual uint32_t n_past() const = 0;
+  // Empties the KV cache.
+  virtual void clear() = 0;
+  // Appends `tokens` to the sequence and evaluates them (in batches of n_batch); returns once the
+  // device has finished. Throws Error when the context is full or the engine fails.
+  virtual void decode(std::span<const Token> tokens) = 0;
+  // Arg-max of the next-token distribution after the last decoded token.
+  virtual Token greedy_next() const = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelInfo& info() const = 0;
+  virtual int32_t n_vocab() const = 0;
+  // The token a sequence starts with when the vocabulary adds one.
+  virtual std::optional<Token> bos() const = 0;
+  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx) = 0;
+};
+
+struct Capabilities {
+  bool token_decode = false;  // raw decode of token ids (prefill/decode timing)
+  bool quantize = false;
+  bool full_logits = false;
+};
+
+struct QuantType {
+  std::string name;  // canonical upper-case name, e.g. "Q4_K_M"
+  int32_t id = 0;    // engine's own id
+  std::string description;
+};
+
+struct QuantizeRequest {
+  std::filesystem::path input;
+  std::filesystem::path output;
+  std::string type;  // a QuantType name
+  std::optional<std::filesystem::path> imatrix;
+  int n_threads = 0;
+};
+
+struct QuantizeOutcome {
+  uint64_t output_size_bytes = 0;
+  int n_fallback_tensors = 0;
+};
+
+// Called with (tensors done, tensors total).
+using ProgressFn = std::function<void(long, long)>;
+
+struct DeviceInfo {
+  std::string name;
+  std::string description;
+  std::string type;  // cpu, gpu, igpu, accel
+  uint64_t memory_total_bytes = 0;
+  uint64_t memory_free_bytes = 0;
+};
+
+struct EngineInfo {
+  std::string name;    // "llama.cpp"
+  std::string commit;  // source commit of the engine build
+  std::string system_info;
+  std::vector<DeviceInfo> devices;
+  int default_threads = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual EngineInfo describe() const = 0;
+  virtual Capabilities capabilities() const = 0;
+  // Checks that `path` is a complete model file the engine can read, without loading weights.
+  // Throws Error naming the file and the defect (missing, not GGUF, truncated, ...).
+  virtual ModelInfo inspect(const std::filesystem::path& path) = 0;
+  virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
+  virtual std::vector<QuantType> quant_types() const = 0;
+  // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
+  virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;
+  // Writes request.output directly; the caller makes it atomic (partial file, then rename).
+  virtual QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) = 0;
+};
+
+// Finds `name` among `types` ignoring case; nullopt when unknown.
+std::optional<QuantType> find_quant_type(const std::vector<QuantType>& types, const std::string& name);
+
+}  // namespace uaqf::backend

@@ -1,0 +1,62 @@
+#pragma once
+
+// A deterministic engine for tests: no weights, costs simulated on a ManualClock, failures on
+// demand. Lets perf, quant and report logic be tested exactly and fast.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "backend/backend.h"
+#include "core/clock.h"
+
+namespace uaqf::backend {
+
+struct FakeModelSpec {
+  uint64_t n_params = 1'000'000;
+  double bits_per_weight = 16;
+  int32_t n_vocab = 1000;
+  int32_t n_ctx_train = 4096;
+  std::optional<Token> bos = 1;
+  int64_t load_ns = 5'000'000;
+  int64_t prefill_ns_per_token = 10'000;   // 100k tokens/s
+  int64_t decode_ns_per_call = 1'000'000;  // one single-token decode: 1 ms
+  int64_t sample_ns = 0;                   // greedy_next
+  bool fail_load = false;
+  std::optional<int> fail_on_decode_call;  // the n-th decode call (1-based) throws
+};
+
+class FakeEngine final : public Engine {
+ public:
+  explicit FakeEngine(ManualClock& clock) : clock_(clock) {}
+
+  void add_model(const std::filesystem::path& path, FakeModelSpec spec) { specs_[path.string()] = spec; }
+  int quantize_calls() const { return quantize_calls_; }
+  int decode_calls() const { return decode_calls_; }
+  // Types whose quantization fails, to test that others go on.
+  void fail_quantize_type(const std::string& type) { failing_types_[type] = true; }
+
+  EngineInfo describe() const override;
+  Capabilities capabilities() const override;
+  ModelInfo inspect(const std::filesystem::path& path) override;
+  std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) override;
+  std::vector<QuantType> quant_types() const override;
+  bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) override;
+  QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;
+
+  ManualClock& clock() { return clock_; }
+  int& decode_call_counter() { return decode_calls_; }
+
+ private:
+  const FakeModelSpec& spec_for(const std::filesystem::path& path) const;
+
+  ManualClock& clock_;
+  std::map<std::string, FakeModelSpec> specs_;
+  std::map<std::string, bool> failing_types_;
+  int quantize_calls_ = 0;
+  int decode_calls_ = 0;
+};
+
+}  // namespace uaqf::backend

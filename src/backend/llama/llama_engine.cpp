@@ -1,0 +1,536 @@
+#include "backend/llama/llama_engine.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "backend/llama/llama_log.h"
+#include "core/environment.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+#include "gguf.h"
+#include "llama-cpp.h"
+#include "uaqf/build_info.h"
+
+#if UAQF_LLAMA_HAVE_COMMON
+#include "imatrix-loader.h"
+#endif
+
+namespace uaqf::backend {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every file type llama.cpp's quantizer writes (names as llama-quantize spells them).
+const std::vector<QuantType>& all_quant_types() {
+  static const std::vector<QuantType> types = {
+      {"F32", LLAMA_FTYPE_ALL_F32, "32-bit float"},
+      {"F16", LLAMA_FTYPE_MOSTLY_F16, "16-bit float"},
+      {"BF16", LLAMA_FTYPE_MOSTLY_BF16, "bfloat16"},
+      {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0, "8.5 bpw round-to-nearest"},
+      {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K, "6.56 bpw k-quant"},
+      {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M, "k-quant mix, 5-bit"},
+      {"Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S, "k-quant, 5-bit"},
+      {"Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1, "5-bit round-to-nearest with offset"},
+      {"Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0, "5-bit round-to-nearest"},
+      {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M, "k-quant mix, 4-bit"},
+      {"Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S, "k-quant, 4-bit"},
+      {"Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1, "4-bit round-to-nearest with offset"},
+      {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0, "4-bit round-to-nearest"},
+      {"IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL, "4.5 bpw non-linear"},
+      {"IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS, "4.25 bpw non-linear"},
+      {"MXFP4_MOE", LLAMA_FTYPE_MOSTLY_MXFP4_MOE, "MXFP4 for MoE experts"},
+      {"Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L, "k-quant mix, 3-bit, large"},
+      {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M, "k-quant mix, 3-bit"},
+      {"Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S, "k-quant, 3-bit"},
+      {"IQ3_M", LLAMA_FTYPE_MOSTLY_IQ3_M, "3.66 bpw mix"},
+      {"IQ3_S", LLAMA_FTYPE_MOSTLY_IQ3_S, "3.44 bpw"},
+      {"IQ3_XS", LLAMA_FTYPE_MOSTLY_IQ3_XS, "3.3 bpw"},
+      {"IQ3_XXS", LLAMA_FTYPE_MOSTLY_IQ3_XXS, "3.06 bpw"},
+      {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K, "k-quant, 2-bit"},
+      {"Q2_K_S", LLAMA_FTYPE_MOSTLY_Q2_K_S, "k-quant, 2-bit, small"},
+      {"IQ2_M", LLAMA_FTYPE_MOSTLY_IQ2_M, "2.7 bpw"},
+      {"IQ2_S", LLAMA_FTYPE_MOSTLY_IQ2_S, "2.5 bpw"},
+      {"IQ2_XS", LLAMA_FTYPE_MOSTLY_IQ2_XS, "2.31 bpw"},
+      {"IQ2_XXS", LLAMA_FTYPE_MOSTLY_IQ2_XXS, "2.06 bpw"},
+      {"Q2_0", LLAMA_FTYPE_MOSTLY_Q2_0, "2.25 bpw, group 64"},
+      {"TQ2_0", LLAMA_FTYPE_MOSTLY_TQ2_0, "2.06 bpw ternary"},
+      {"IQ1_M", LLAMA_FTYPE_MOSTLY_IQ1_M, "1.75 bpw"},
+      {"TQ1_0", LLAMA_FTYPE_MOSTLY_TQ1_0, "1.69 bpw ternary"},
+      {"IQ1_S", LLAMA_FTYPE_MOSTLY_IQ1_S, "1.56 bpw"},
+      {"Q1_0", LLAMA_FTYPE_MOSTLY_Q1_0, "1.125 bpw"},
+  };
+  return types;
+}
+
+std::string with_engine_reason(const std::string& message) {
+  const std::string reason = llama_log::last_errors();
+  return reason.empty() ? message : fmt::format("{} ({})", message, reason);
+}
+
+struct GgufDeleter {
+  void operator()(gguf_context* ctx) const { gguf_free(ctx); }
+};
+struct GgmlDeleter {
+  void operator()(ggml_context* ctx) const { ggml_free(ctx); }
+};
+
+int64_t gguf_int(const gguf_context* gguf, const std::string& key) {
+  const int64_t id = gguf_find_key(gguf, key.c_str());
+  if (id < 0) {
+    return 0;
+  }
+  switch (gguf_get_kv_type(gguf, id)) {
+    case GGUF_TYPE_UINT32:
+      return gguf_get_val_u32(gguf, id);
+    case GGUF_TYPE_INT32:
+      return gguf_get_val_i32(gguf, id);
+    case GGUF_TYPE_UINT64:
+      return static_cast<int64_t>(gguf_get_val_u64(gguf, id));
+    case GGUF_TYPE_INT64:
+      return gguf_get_val_i64(gguf, id);
+    default:
+      return 0;
+  }
+}
+
+std::string gguf_string(const gguf_context* gguf, const char* key) {
+  const int64_t id = gguf_find_key(gguf, key);
+  if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_STRING) {
+    return {};
+  }
+  return gguf_get_val_str(gguf, id);
+}
+
+ggml_type parse_kv_cache_type(const std::string& name) {
+  for (int i = 0; i < GGML_TYPE_COUNT; ++i) {
+    const auto type = static_cast<ggml_type>(i);
+    const char* type_name = ggml_type_name(type);
+    if (type_name != nullptr && name == type_name) {
+      return type;
+    }
+  }
+  throw Error(
+      ErrorCode::kInvalidArgument,
+      fmt::format("unknown KV-cache type '{}' (use f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1 or iq4_nl)", name));
+}
+
+llama_flash_attn_type to_llama(FlashAttention mode) {
+  switch (mode) {
+    case FlashAttention::kOn:
+      return LLAMA_FLASH_ATTN_TYPE_ENABLED;
+    case FlashAttention::kOff:
+      return LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    case FlashAttention::kAuto:
+      break;
+  }
+  return LLAMA_FLASH_ATTN_TYPE_AUTO;
+}
+
+// The CPU backend's thread pool, attached to each context as llama-bench does: without it every
+// graph computation would start its own threads, which dominates single-token decode timing.
+class CpuThreadpool {
+ public:
+  explicit CpuThreadpool(int n_threads) {
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu == nullptr) {
+      return;
+    }
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+    auto* create =
+        reinterpret_cast<decltype(ggml_threadpool_new)*>(ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new"));
+    free_ = reinterpret_cast<decltype(ggml_threadpool_free)*>(
+        ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free"));
+    if (create == nullptr || free_ == nullptr) {
+      return;
+    }
+    ggml_threadpool_params params = ggml_threadpool_params_default(n_threads);
+    params.poll = 50;  // llama-bench's default busy-wait level
+    pool_ = create(&params);
+  }
+  ~CpuThreadpool() {
+    if (pool_ != nullptr) {
+      free_(pool_);
+    }
+  }
+  CpuThreadpool(const CpuThreadpool&) = delete;
+  CpuThreadpool& operator=(const CpuThreadpool&) = delete;
+  ggml_threadpool* get() const { return pool_; }
+
+ private:
+  ggml_threadpool* pool_ = nullptr;
+  decltype(ggml_threadpool_free)* free_ = nullptr;
+};
+
+class LlamaContext final : public Context {
+ public:
+  LlamaContext(llama_context_ptr ctx, int n_threads, std::string model_name)
+      : threadpool_(n_threads), ctx_(std::move(ctx)), model_name_(std::move(model_name)) {
+    if (threadpool_.get() != nullptr) {
+      llama_attach_threadpool(ctx_.get(), threadpool_.get(), nullptr);
+    }
+    n_ctx_ = llama_n_ctx(ctx_.get());
+    n_batch_ = llama_n_batch(ctx_.get());
+    n_vocab_ = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx_.get())));
+  }
+  ~LlamaContext() override {
+    // The context must go before the thread pool it uses.
+    ctx_.reset();
+  }
+
+  uint32_t n_ctx() const override { return n_ctx_; }
+  uint32_t n_past() const override { return n_past_; }
+
+  void clear() override {
+    llama_memory_clear(llama_get_memory(ctx_.get()), false);
+    n_past_ = 0;
+  }
+
+  void decode(std::span<const Token> tokens) override {
+    if (n_past_ + tokens.size() > n_ctx_) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: {} more tokens do not fit the context ({} of {} used)",
+                                                           model_name_, tokens.size(), n_past_, n_ctx_));
+    }
+    std::size_t done = 0;
+    while (done < tokens.size()) {
+      const std::size_t n = std::min<std::size_t>(n_batch_, tokens.size() - done);
+      batch_.assign(tokens.begin() + static_cast<std::ptrdiff_t>(done),
+                    tokens.begin() + static_cast<std::ptrdiff_t>(done + n));
+      const int32_t status = llama_decode(ctx_.get(), llama_batch_get_one(batch_.data(), static_cast<int32_t>(n)));
+      if (status != 0) {
+        throw Error(ErrorCode::kEngine,
+                    with_engine_reason(fmt::format("{}: llama_decode failed with status {} at position {}", model_name_,
+                                                   status, n_past_)));
+      }
+      n_past_ += static_cast<uint32_t>(n);
+      done += n;
+    }
+    llama_synchronize(ctx_.get());
+  }
+
+  Token greedy_next() const override {
+    const float* logits = llama_get_logits_ith(ctx_.get(), -1);
+    if (logits == nullptr) {
+      throw Error(ErrorCode::kEngine, fmt::format("{}: no logits after decode", model_name_));
+    }
+    return static_cast<Token>(std::max_element(logits, logits + n_vocab_) - logits);
+  }
+
+ private:
+  CpuThreadpool threadpool_;
+  llama_context_ptr ctx_;
+  std::string model_name_;
+  uint32_t n_ctx_ = 0;
+  uint32_t n_batch_ = 0;
+  uint32_t n_past_ = 0;
+  int32_t n_vocab_ = 0;
+  std::vector<llama_token> batch_;
+};
+
+class LlamaModel final : public Model {
+ public:
+  LlamaModel(llama_model_ptr model, ModelInfo info, RuntimeOptions options)
+      : model_(std::move(model)), info_(std::move(info)), options_(std::move(options)) {
+    kv_type_ = parse_kv_cache_type(options_.kv_cache_type);
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  int32_t n_vocab() const override { return llama_vocab_n_tokens(vocab()); }
+
+  std::optional<Token> bos() const override {
+    if (!llama_vocab_get_add_bos(vocab())) {
+      return std::nullopt;
+    }
+    return llama_vocab_bos(vocab());
+  }
+
+  std::unique_ptr<Context> new_context(uint32_t n_ctx) override {
+    llama_context_params params = llama_context_default_params();
+    params.n_ctx = n_ctx;
+    params.n_batch = static_cast<uint32_t>(options_.n_batch);
+    params.n_ubatch = static_cast<uint32_t>(options_.n_ubatch);
+    params.type_k = kv_type_;
+    params.type_v = kv_type_;
+    params.flash_attn_type = to_llama(options_.flash_attention);
+    params.n_threads = options_.n_threads;
+    params.n_threads_batch = options_.n_threads;
+    params.swa_full = false;
+    llama_log::clear_errors();
+    llama_context_ptr ctx(llama_init_from_model(model_.get(), params));
+    if (!ctx) {
+      throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format(
+                                          "{}: cannot create a context of {} tokens (KV cache {}, flash attention {})",
+                                          info_.path.filename().string(), n_ctx, options_.kv_cache_type,
+                                          to_string(options_.flash_attention))));
+    }
+    return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string());
+  }
+
+ private:
+  const llama_vocab* vocab() const { return llama_model_get_vocab(model_.get()); }
+
+  llama_model_ptr model_;
+  ModelInfo info_;
+  RuntimeOptions options_;
+  ggml_type kv_type_ = GGML_TYPE_F16;
+};
+
+class LlamaEngine final : public Engine {
+ public:
+  LlamaEngine() {
+    llama_log::install();
+    llama_backend_init();
+  }
+  ~LlamaEngine() override { llama_backend_free(); }
+  LlamaEngine(const LlamaEngine&) = delete;
+  LlamaEngine& operator=(const LlamaEngine&) = delete;
+
+  EngineInfo describe() const override {
+    EngineInfo info;
+    info.name = "llama.cpp";
+    info.commit = UAQF_LLAMA_COMMIT;
+    info.system_info = llama_print_system_info();
+    info.default_threads = physical_core_count();
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+      ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+      DeviceInfo device;
+      device.name = ggml_backend_dev_name(dev);
+      device.description = ggml_backend_dev_description(dev);
+      switch (ggml_backend_dev_type(dev)) {
+        case GGML_BACKEND_DEVICE_TYPE_CPU:
+          device.type = "cpu";
+          break;
+        case GGML_BACKEND_DEVICE_TYPE_GPU:
+          device.type = "gpu";
+          break;
+        case GGML_BACKEND_DEVICE_TYPE_IGPU:
+          device.type = "igpu";
+          break;
+        default:
+          device.type = "accel";
+          break;
+      }
+      size_t free_bytes = 0;
+      size_t total_bytes = 0;
+      ggml_backend_dev_memory(dev, &free_bytes, &total_bytes);
+      device.memory_free_bytes = free_bytes;
+      device.memory_total_bytes = total_bytes;
+      info.devices.push_back(std::move(device));
+    }
+    return info;
+  }
+
+  Capabilities capabilities() const override {
+    return Capabilities{.token_decode = true, .quantize = true, .full_logits = true};
+  }
+
+  ModelInfo inspect(const fs::path& path) override {
+    require_readable_file(path, "model");
+    const uint64_t file_size = file_size_bytes(path);
+    {
+      std::array<char, 4> magic{};
+      std::ifstream in(path, std::ios::binary);
+      in.read(magic.data(), magic.size());
+      if (in.gcount() < 4 || std::memcmp(magic.data(), "GGUF", 4) != 0) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{} is not a GGUF model file (no GGUF signature at its start)", path.string()));
+      }
+    }
+    ggml_context* meta_raw = nullptr;
+    gguf_init_params params{.no_alloc = true, .ctx = &meta_raw};
+    llama_log::clear_errors();
+    std::unique_ptr<gguf_context, GgufDeleter> gguf(gguf_init_from_file(path.c_str(), params));
+    std::unique_ptr<ggml_context, GgmlDeleter> meta(meta_raw);
+    if (!gguf) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  with_engine_reason(
+                      fmt::format("{} is a damaged or truncated GGUF file: its header cannot be read", path.string())));
+    }
+    ModelInfo info;
+    info.path = path;
+    info.file_size_bytes = file_size;
+    uint64_t data_end = 0;
+    for (int64_t i = 0; i < gguf_get_n_tensors(gguf.get()); ++i) {
+      const uint64_t size = gguf_get_tensor_size(gguf.get(), i);
+      data_end = std::max<uint64_t>(data_end, gguf_get_tensor_offset(gguf.get(), i) + size);
+      info.weights_size_bytes += size;
+      if (const ggml_tensor* tensor = ggml_get_tensor(meta.get(), gguf_get_tensor_name(gguf.get(), i))) {
+        info.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
+      }
+    }
+    const uint64_t needed = gguf_get_data_offset(gguf.get()) + data_end;
+    if (needed > file_size) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is truncated: its tensors need {} bytes but the file has {}", path.string(), needed,
+                              file_size));
+    }
+    if (gguf_get_n_tensors(gguf.get()) == 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} holds no tensors (a vocabulary-only GGUF?), so it cannot be run", path.string()));
+    }
+    info.architecture = gguf_string(gguf.get(), "general.architecture");
+    const int64_t file_type = gguf_int(gguf.get(), "general.file_type");
+    info.type_name = llama_ftype_name(static_cast<llama_ftype>(file_type));
+    const std::string& arch = info.architecture;
+    info.n_ctx_train = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".context_length"));
+    info.n_layer = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".block_count"));
+    info.n_embd = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".embedding_length"));
+    const int64_t tokens_id = gguf_find_key(gguf.get(), "tokenizer.ggml.tokens");
+    if (tokens_id >= 0) {
+      info.n_vocab = static_cast<int32_t>(gguf_get_arr_n(gguf.get(), tokens_id));
+    }
+    if (info.n_params > 0) {
+      info.bits_per_weight = static_cast<double>(info.weights_size_bytes) * 8.0 / static_cast<double>(info.n_params);
+    }
+    info.description = fmt::format("{} {}", arch, info.type_name);
+    return info;
+  }
+
+  std::unique_ptr<Model> load(const fs::path& path, const RuntimeOptions& options) override {
+    ModelInfo info = inspect(path);
+    RuntimeOptions resolved = options;
+    if (resolved.n_threads <= 0) {
+      resolved.n_threads = physical_core_count();
+    }
+    parse_kv_cache_type(resolved.kv_cache_type);  // reject a bad type before the expensive load
+    llama_model_params params = llama_model_default_params();
+    params.n_gpu_layers = resolved.n_gpu_layers;
+    llama_log::clear_errors();
+    llama_model_ptr model(llama_model_load_from_file(path.c_str(), params));
+    if (!model) {
+      throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format("failed to load model {}", path.string())));
+    }
+    info.n_params = llama_model_n_params(model.get());
+    info.weights_size_bytes = llama_model_size(model.get());
+    info.bits_per_weight =
+        info.n_params > 0 ? static_cast<double>(info.weights_size_bytes) * 8.0 / static_cast<double>(info.n_params) : 0;
+    std::array<char, 256> desc{};
+    llama_model_desc(model.get(), desc.data(), desc.size());
+    info.description = desc.data();
+    info.n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
+    return std::make_unique<LlamaModel>(std::move(model), std::move(info), std::move(resolved));
+  }
+
+  std::vector<QuantType> quant_types() const override { return all_quant_types(); }
+
+  bool quantize_needs_imatrix(const fs::path& input, const std::string& type) override {
+    const auto quant = find_quant_type(all_quant_types(), type);
+    if (!quant) {
+      return false;
+    }
+    // A dry run computes the plan without quantizing and reports whether an imatrix is needed.
+    llama_model_quantize_params params = llama_model_quantize_default_params();
+    params.ftype = static_cast<llama_ftype>(quant->id);
+    params.dry_run = true;
+    bool needs = false;
+    llama_log::clear_errors();
+    llama_log::set_line_hook([&needs](const std::string& line) {
+      if (line.find("will require an imatrix") != std::string::npos) {
+        needs = true;
+      }
+    });
+    const uint32_t status = llama_model_quantize(input.c_str(), "/dev/null", &params);
+    llama_log::set_line_hook(nullptr);
+    if (status != 0) {
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format("cannot plan {} quantization of {}", quant->name, input.string())));
+    }
+    return needs;
+  }
+
+  QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override {
+    const auto quant = find_quant_type(all_quant_types(), request.type);
+    if (!quant) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown quantization type '{}'", request.type));
+    }
+    llama_model_quantize_params params = llama_model_quantize_default_params();
+    params.nthread = request.n_threads;
+    params.ftype = static_cast<llama_ftype>(quant->id);
+
+    std::map<std::string, std::vector<float>> imatrix_values;
+    std::vector<llama_model_imatrix_data> imatrix_entries;
+    if (request.imatrix) {
+      load_imatrix(*request.imatrix, imatrix_values);
+      for (const auto& [name, values] : imatrix_values) {
+        imatrix_entries.push_back({name.c_str(), values.data(), values.size()});
+      }
+      imatrix_entries.push_back({nullptr, nullptr, 0});
+      params.imatrix = imatrix_entries.data();
+    }
+
+    QuantizeOutcome outcome;
+    static const std::regex tensor_line(R"(^\[\s*(\d+)/\s*(\d+)\])");
+    static const std::regex fallback_line(R"((\d+) of (\d+) tensor\(s\) required fallback)");
+    llama_log::clear_errors();
+    llama_log::set_line_hook([&](const std::string& line) {
+      std::smatch match;
+      if (progress && std::regex_search(line, match, tensor_line)) {
+        progress(std::stol(match[1]), std::stol(match[2]));
+      } else if (std::regex_search(line, match, fallback_line)) {
+        outcome.n_fallback_tensors = std::stoi(match[1]);
+      }
+    });
+    const uint32_t status = llama_model_quantize(request.input.c_str(), request.output.c_str(), &params);
+    llama_log::set_line_hook(nullptr);
+    if (status != 0) {
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format("quantizing {} to {} failed", request.input.string(), quant->name)));
+    }
+    outcome.output_size_bytes = file_size_bytes(request.output);
+    return outcome;
+  }
+
+ private:
+  static void load_imatrix(const fs::path& path, std::map<std::string, std::vector<float>>& values) {
+    require_readable_file(path, "imatrix");
+#if UAQF_LLAMA_HAVE_COMMON
+    common_imatrix loaded;
+    llama_log::clear_errors();
+    if (!common_imatrix_load(path.string(), loaded)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  with_engine_reason(fmt::format("{} is not a readable importance matrix", path.string())));
+    }
+    // Mean squared activations per column: GGUF imatrix files store sums and counts per expert,
+    // legacy files store sums scaled by the call count (as llama-quantize reads them).
+    for (const auto& [name, entry] : loaded.entries) {
+      auto& out = values[name];
+      out.resize(entry.sums.size());
+      if (!loaded.is_legacy) {
+        const std::size_t n_counts = std::max<std::size_t>(1, entry.counts.size());
+        const std::size_t row = entry.sums.size() / n_counts;
+        for (std::size_t j = 0; j < n_counts; ++j) {
+          const float count = entry.counts.empty() ? 0.0f : static_cast<float>(entry.counts[j]);
+          for (std::size_t i = 0; i < row; ++i) {
+            out[j * row + i] = count > 0 ? entry.sums[j * row + i] / count : 1.0f;
+          }
+        }
+      } else {
+        const float calls = entry.counts.empty() ? 0.0f : static_cast<float>(entry.counts[0]);
+        for (std::size_t i = 0; i < entry.sums.size(); ++i) {
+          out[i] = calls > 0 ? entry.sums[i] / calls : entry.sums[i];
+        }
+      }
+    }
+#else
+    (void)values;
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--imatrix needs the bundled llama.cpp build (this uaqf uses a system llama.cpp): {}",
+                            path.string()));
+#endif
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_llama_engine() { return std::make_unique<LlamaEngine>(); }
+
+}  // namespace uaqf::backend

@@ -1,0 +1,134 @@
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "backend/llama/llama_engine.h"
+#include "cli/commands.h"
+#include "cli/common_options.h"
+#include "core/environment.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/terminal.h"
+#include "perf/bench.h"
+#include "report/bench_report.h"
+
+namespace uaqf::cli {
+namespace {
+
+void require_output_file_writable(const std::string& path, const char* what) {
+  if (path.empty()) {
+    return;
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  require_writable_dir(parent.empty() ? std::filesystem::path(".") : parent, what);
+}
+
+}  // namespace
+
+Action add_bench_command(CLI::App& app) {
+  struct Flags {
+    std::vector<std::string> models;
+    std::string prompt_tokens = "512";
+    int gen_tokens = 128;
+    std::string depths = "0";
+    int reps = 5;
+    int warmup = 1;
+    uint32_t n_ctx = 0;
+    uint32_t seed = 1;
+    double max_cv = 0.05;
+    bool no_latency = false;
+    bool no_hash = false;
+    std::string json_path;
+    std::string csv_path;
+    RuntimeFlags runtime;
+  };
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = app.add_subcommand("bench", "measure load time, prefill, decode, latency and memory");
+  command->add_option("models", flags->models, "GGUF model files")->required();
+  command->add_option("-p,--prompt-tokens", flags->prompt_tokens, "prompt lengths for prefill tests, e.g. 128,512")
+      ->capture_default_str();
+  command->add_option("-n,--gen-tokens", flags->gen_tokens, "tokens generated in decode tests (0: none)")
+      ->capture_default_str();
+  command->add_option("-d,--depth", flags->depths, "tokens already in the KV cache, e.g. 0,4096")
+      ->capture_default_str();
+  command->add_option("-r,--reps", flags->reps, "timed repetitions per test")->capture_default_str();
+  command->add_option("--warmup", flags->warmup, "discarded warm-up runs per test")->capture_default_str();
+  command->add_option("-c,--ctx", flags->n_ctx, "context size for every test (default: what each test needs)");
+  command->add_option("--seed", flags->seed, "seed of the random prompt tokens")->capture_default_str();
+  command->add_option("--max-cv", flags->max_cv, "warn when a metric's coefficient of variation exceeds this")
+      ->capture_default_str();
+  command->add_flag("--no-latency", flags->no_latency,
+                    "skip the request test (TTFT, per-token and end-to-end latency)");
+  command->add_flag("--no-hash", flags->no_hash, "do not hash model files (saves time on very large files)");
+  command->add_option("--json", flags->json_path, "write results with raw samples as JSON");
+  command->add_option("--csv", flags->csv_path, "write results with raw samples as CSV (long form)");
+  add_runtime_flags(*command, flags->runtime);
+
+  return [flags]() -> int {
+    auto engine = backend::make_llama_engine();
+    const backend::EngineInfo engine_info = engine->describe();
+    perf::BenchOptions options;
+    options.prompt_tokens = parse_int_list(flags->prompt_tokens, "--prompt-tokens");
+    options.gen_tokens = flags->gen_tokens;
+    options.depths = parse_int_list(flags->depths, "--depth");
+    options.reps = flags->reps;
+    options.warmup = flags->warmup;
+    if (flags->n_ctx > 0) {
+      options.n_ctx = flags->n_ctx;
+    }
+    options.seed = flags->seed;
+    options.max_cv = flags->max_cv;
+    options.request_latency = !flags->no_latency;
+    options.runtime = to_runtime_options(flags->runtime, engine_info.default_threads);
+    perf::validate(options);
+    require_output_file_writable(flags->json_path, "JSON output");
+    require_output_file_writable(flags->csv_path, "CSV output");
+    // Every model is checked before any is measured: a typo in the last path must not cost an hour.
+    for (const auto& model : flags->models) {
+      engine->inspect(model);
+    }
+
+    perf::BenchReport report;
+    report.environment = collect_environment();
+    report.engine = engine_info;
+    report.options = options;
+
+    std::unique_ptr<Progress> progress;
+    const SteadyClock clock;
+    perf::BenchRunner timed_runner(*engine, clock, options, [&](const std::string&, long done, long total) {
+      if (progress) {
+        progress->update(done, total);
+      }
+    });
+    for (const auto& model : flags->models) {
+      const std::string sha256 = flags->no_hash ? std::string() : sha256_file(model);
+      progress = std::make_unique<Progress>(fmt::format("bench {}", std::filesystem::path(model).filename().string()));
+      report.models.push_back(timed_runner.run(model, sha256));
+      progress->finish(report.models.back().ok ? "done" : "FAILED");
+      progress.reset();
+      if (!flags->json_path.empty()) {
+        // Rewritten after each model so that an interrupted sweep keeps what it measured;
+        // "complete" stays false until every model is done.
+        auto partial = report::bench_to_json(report);
+        partial["complete"] = partial["complete"].get<bool>() && report.models.size() == flags->models.size();
+        write_file_atomic(flags->json_path, partial.dump(2) + "\n");
+      }
+    }
+    report::print_bench_table(std::cout, report);
+    if (!flags->csv_path.empty()) {
+      write_file_atomic(flags->csv_path, report::bench_to_csv(report));
+    }
+    if (!report.complete()) {
+      std::size_t failed = 0;
+      for (const auto& model : report.models) {
+        failed += model.ok ? 0 : 1;
+      }
+      std::cerr << fmt::format("uaqf: error: {} of {} models failed (see the table)\n", failed, report.models.size());
+      return 1;
+    }
+    return 0;
+  };
+}
+
+}  // namespace uaqf::cli

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "backend/backend.h"
+
+namespace uaqf::cli {
+
+// Runtime options shared by every command that runs a model (bench now; eval and run later),
+// with the same names everywhere.
+struct RuntimeFlags {
+  int threads = 0;
+  int batch_size = 2048;
+  int ubatch_size = 512;
+  std::string kv_type = "f16";
+  int gpu_layers = -1;
+  std::string flash_attn = "auto";
+};
+
+void add_runtime_flags(CLI::App& command, RuntimeFlags& flags);
+backend::RuntimeOptions to_runtime_options(const RuntimeFlags& flags, int default_threads);
+
+// "512,1024" -> {512, 1024}; throws Error naming the option on bad input.
+std::vector<int> parse_int_list(const std::string& text, const std::string& option);
+std::vector<std::string> parse_name_list(const std::string& text);
+
+}  // namespace uaqf::cli

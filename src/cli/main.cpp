@@ -1,0 +1,44 @@
+// uaqf: which precision to deploy an LLM at. This file is the single exit point: every error
+// reaches the user here as one line on stderr with a non-zero status.
+
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "uaqf/build_info.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"uaqf: measure FP16, 8-bit and 4-bit variants of an LLM end to end and choose one", "uaqf"};
+  app.set_version_flag("--version", fmt::format("uaqf {} (llama.cpp {})", UAQF_VERSION, UAQF_LLAMA_COMMIT));
+  app.require_subcommand(1);
+  std::map<CLI::App*, uaqf::cli::Action> actions;
+  auto add = [&](const char* name, auto adder) {
+    auto action = adder(app);
+    actions[app.get_subcommand(name)] = std::move(action);
+  };
+  add("quantize", uaqf::cli::add_quantize_command);
+  add("bench", uaqf::cli::add_bench_command);
+  add("types", uaqf::cli::add_types_command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) {
+      return actions.at(sub)();
+    }
+    return 2;
+  } catch (const uaqf::Error& error) {
+    std::fprintf(stderr, "uaqf: error: %s\n", error.what());
+    return uaqf::exit_code_for(error.code());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "uaqf: internal error: %s\n", error.what());
+    return 1;
+  }
+}

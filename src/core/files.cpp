@@ -1,0 +1,150 @@
+#include "core/files.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+
+#include "core/error.h"
+
+namespace uaqf {
+namespace fs = std::filesystem;
+
+void require_readable_file(const fs::path& path, std::string_view what) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    throw Error(ErrorCode::kNotFound, fmt::format("{} file not found: {}", what, path.string()));
+  }
+  if (fs::is_directory(status)) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} path is a folder, not a file: {}", what, path.string()));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot open {} file {}: {}", what, path.string(), std::strerror(errno)));
+  }
+}
+
+void require_writable_dir(const fs::path& dir, std::string_view what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot create {} folder {}: {}", what, dir.string(), ec.message()));
+  }
+  if (!fs::is_directory(dir)) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} path is not a folder: {}", what, dir.string()));
+  }
+  const fs::path probe = dir / ".uaqf-write-probe";
+  {
+    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw Error(ErrorCode::kIo,
+                  fmt::format("{} folder is not writable: {}: {}", what, dir.string(), std::strerror(errno)));
+    }
+  }
+  fs::remove(probe, ec);
+}
+
+std::string sha256_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot open {} to hash it: {}", path.string(), std::strerror(errno)));
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "OpenSSL SHA-256 initialisation failed");
+  }
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = in.gcount();
+    if (got > 0) {
+      EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(got));
+    }
+  }
+  if (in.bad()) {
+    throw Error(ErrorCode::kIo, fmt::format("read error while hashing {}", path.string()));
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest.data(), &digest_len);
+  std::string hex;
+  hex.reserve(digest_len * 2);
+  for (unsigned int i = 0; i < digest_len; ++i) {
+    hex += fmt::format("{:02x}", digest[i]);
+  }
+  return hex;
+}
+
+uint64_t file_size_bytes(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot read the size of {}: {}", path.string(), ec.message()));
+  }
+  return size;
+}
+
+int64_t file_mtime_ns(const fs::path& path) {
+  std::error_code ec;
+  const auto time = fs::last_write_time(path, ec);
+  if (ec) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot read the time of {}: {}", path.string(), ec.message()));
+  }
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+std::string read_text_file(const fs::path& path) {
+  require_readable_file(path, "input");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) {
+    throw Error(ErrorCode::kIo, fmt::format("read error in {}", path.string()));
+  }
+  return content.str();
+}
+
+fs::path partial_path_for(const fs::path& path) {
+  fs::path partial = path;
+  partial += ".partial";
+  return partial;
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content) {
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+  }
+  const fs::path partial = partial_path_for(path);
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+    }
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(partial, ignored);
+      throw Error(ErrorCode::kIo, fmt::format("write error on {} (disk full?)", path.string()));
+    }
+  }
+  std::error_code ec;
+  fs::rename(partial, path, ec);
+  if (ec) {
+    fs::remove(partial, ec);
+    throw Error(ErrorCode::kIo, fmt::format("cannot move {} into place: {}", path.string(), ec.message()));
+  }
+}
+
+}  // namespace uaqf

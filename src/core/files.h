@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace uaqf {
+
+// Throws Error(kNotFound) when `path` is missing, (kInvalidArgument) when it is a folder and
+// (kIo) when it cannot be opened. `what` names the role of the file in the message ("model").
+void require_readable_file(const std::filesystem::path& path, std::string_view what);
+
+// Creates `dir` (and parents) and proves it writable by creating and removing a file in it.
+void require_writable_dir(const std::filesystem::path& dir, std::string_view what);
+
+// Lower-case hex SHA-256 of a file's content.
+std::string sha256_file(const std::filesystem::path& path);
+
+uint64_t file_size_bytes(const std::filesystem::path& path);
+
+// Modification time in nanoseconds since the epoch of the file clock; only compared for equality.
+int64_t file_mtime_ns(const std::filesystem::path& path);
+
+std::string read_text_file(const std::filesystem::path& path);
+
+// Writes to "<path>.partial" and renames it over `path`, so a reader never sees half a file
+// and an interrupted run leaves nothing that looks complete.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// The partial file that write_file_atomic and other atomic writers use for `path`.
+std::filesystem::path partial_path_for(const std::filesystem::path& path);
+
+}  // namespace uaqf

@@ -1,0 +1,287 @@
+#include "perf/bench.h"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "perf/memory.h"
+
+namespace uaqf::perf {
+namespace {
+
+using backend::Token;
+
+double ms_between(int64_t start_ns, int64_t end_ns) { return static_cast<double>(end_ns - start_ns) / 1e6; }
+
+double tokens_per_second(int n_tokens, int64_t start_ns, int64_t end_ns) {
+  const auto elapsed_ns = std::max<int64_t>(1, end_ns - start_ns);
+  return static_cast<double>(n_tokens) * 1e9 / static_cast<double>(elapsed_ns);
+}
+
+void finish_metric(Metric& metric, double max_cv) {
+  metric.summary = stats::summarize(metric.samples);
+  if (!metric.is_distribution && metric.name != "load_ms") {
+    metric.warnings = stats::stability_warnings(metric.summary, max_cv);
+  }
+}
+
+// Random token ids as llama-bench feeds them (the content does not change the cost of a dense
+// model), seeded so that every model of a run sees the same sequence.
+class TokenSource {
+ public:
+  TokenSource(uint32_t seed, int32_t n_vocab) : rng_(seed), dist_(0, std::max(0, n_vocab - 1)) {}
+  Token next() { return dist_(rng_); }
+  std::vector<Token> prompt(int n, std::optional<Token> bos) {
+    std::vector<Token> tokens(static_cast<std::size_t>(n));
+    for (auto& token : tokens) {
+      token = next();
+    }
+    if (bos && !tokens.empty()) {
+      tokens.front() = *bos;
+    }
+    return tokens;
+  }
+
+ private:
+  std::mt19937 rng_;
+  std::uniform_int_distribution<Token> dist_;
+};
+
+}  // namespace
+
+std::string test_name_prefill(int n_prompt, int depth) {
+  return depth > 0 ? fmt::format("pp{} @ d{}", n_prompt, depth) : fmt::format("pp{}", n_prompt);
+}
+std::string test_name_decode(int n_gen, int depth) {
+  return depth > 0 ? fmt::format("tg{} @ d{}", n_gen, depth) : fmt::format("tg{}", n_gen);
+}
+std::string test_name_request(int n_prompt, int n_gen) { return fmt::format("p{}+g{}", n_prompt, n_gen); }
+
+void validate(const BenchOptions& options) {
+  auto fail = [](const std::string& message) { throw Error(ErrorCode::kInvalidArgument, message); };
+  if (options.prompt_tokens.empty()) {
+    fail("--prompt-tokens needs at least one length");
+  }
+  for (int n : options.prompt_tokens) {
+    if (n <= 0) {
+      fail(fmt::format("--prompt-tokens must be positive, got {}", n));
+    }
+  }
+  if (options.gen_tokens < 0) {
+    fail(fmt::format("--gen-tokens must be zero or positive, got {}", options.gen_tokens));
+  }
+  if (options.reps < 1) {
+    fail(fmt::format("--reps must be at least 1, got {}", options.reps));
+  }
+  if (options.warmup < 0) {
+    fail(fmt::format("--warmup must be zero or positive, got {}", options.warmup));
+  }
+  for (int depth : options.depths) {
+    if (depth < 0) {
+      fail(fmt::format("--depth must be zero or positive, got {}", depth));
+    }
+  }
+  if (options.runtime.n_threads < 0) {
+    fail(fmt::format("--threads must be positive, got {}", options.runtime.n_threads));
+  }
+  if (options.runtime.n_batch < 1 || options.runtime.n_ubatch < 1) {
+    fail("--batch-size and --ubatch-size must be positive");
+  }
+  if (!options.n_ctx) {
+    return;
+  }
+  const auto n_ctx = static_cast<int64_t>(*options.n_ctx);
+  for (int depth : options.depths) {
+    for (int n_prompt : options.prompt_tokens) {
+      if (n_prompt + depth > n_ctx) {
+        fail(fmt::format("a prompt of {} tokens{} does not fit the context of {} tokens (--ctx)", n_prompt,
+                         depth > 0 ? fmt::format(" at depth {}", depth) : "", n_ctx));
+      }
+    }
+    if (options.gen_tokens + depth > n_ctx) {
+      fail(fmt::format("{} generated tokens{} do not fit the context of {} tokens (--ctx)", options.gen_tokens,
+                       depth > 0 ? fmt::format(" at depth {}", depth) : "", n_ctx));
+    }
+  }
+  if (options.request_latency && options.gen_tokens > 0 && options.prompt_tokens.front() + options.gen_tokens > n_ctx) {
+    fail(fmt::format("a request of {} prompt + {} generated tokens does not fit the context of {} tokens (--ctx)",
+                     options.prompt_tokens.front(), options.gen_tokens, n_ctx));
+  }
+}
+
+const Metric* ModelResult::find(const std::string& name, const std::string& test) const {
+  const auto it =
+      std::find_if(metrics.begin(), metrics.end(), [&](const Metric& m) { return m.name == name && m.test == test; });
+  return it == metrics.end() ? nullptr : &*it;
+}
+
+bool BenchReport::complete() const {
+  return std::all_of(models.begin(), models.end(), [](const ModelResult& m) { return m.ok; });
+}
+
+BenchRunner::BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress)
+    : options_(std::move(options)), engine_(engine), clock_(clock), progress_(std::move(progress)) {
+  validate(options_);
+}
+
+long BenchRunner::runs_per_model() const {
+  const long per_test = options_.reps + options_.warmup;
+  const long n_depths = static_cast<long>(options_.depths.size());
+  long tests = n_depths * static_cast<long>(options_.prompt_tokens.size());
+  if (options_.gen_tokens > 0) {
+    tests += n_depths + (options_.request_latency ? 1 : 0);
+  }
+  return tests * per_test;
+}
+
+ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std::string& sha256) {
+  ModelResult result;
+  result.path = model_path;
+  result.sha256 = sha256;
+  const std::string name = model_path.filename().string();
+  const long total_runs = runs_per_model();
+  long done_runs = 0;
+  auto advance = [&] {
+    ++done_runs;
+    if (progress_) {
+      progress_(name, done_runs, total_runs);
+    }
+  };
+  const int n_gen = options_.gen_tokens;
+  try {
+    result.peak_rss_is_per_model = reset_peak_rss();
+    const int64_t load_start = clock_.now_ns();
+    auto model = engine_.load(model_path, options_.runtime);
+    const int64_t load_end = clock_.now_ns();
+    result.info = model->info();
+    Metric load{.name = "load_ms", .test = "load", .unit = "ms"};
+    load.samples.push_back(ms_between(load_start, load_end));
+    finish_metric(load, options_.max_cv);
+    result.metrics.push_back(std::move(load));
+
+    const auto bos = model->bos();
+    TokenSource tokens(options_.seed, model->n_vocab());
+    auto context_size = [&](int needed) { return options_.n_ctx.value_or(static_cast<uint32_t>(needed)); };
+    auto fill_depth = [&](backend::Context& ctx, int depth) {
+      ctx.clear();
+      if (depth > 0) {
+        ctx.decode(tokens.prompt(depth, bos));
+      }
+    };
+    const int max_needed =
+        std::max(*std::max_element(options_.prompt_tokens.begin(), options_.prompt_tokens.end()), n_gen) +
+        *std::max_element(options_.depths.begin(), options_.depths.end());
+    if (result.info.n_ctx_train > 0 && max_needed > result.info.n_ctx_train) {
+      result.warnings.push_back(
+          fmt::format("tests use up to {} tokens of context, beyond the {} the model was trained on", max_needed,
+                      result.info.n_ctx_train));
+    }
+
+    for (int depth : options_.depths) {
+      for (int n_prompt : options_.prompt_tokens) {
+        Metric metric{.name = "prefill_tps",
+                      .test = test_name_prefill(n_prompt, depth),
+                      .unit = "tokens/s",
+                      .higher_is_better = true,
+                      .n_prompt = n_prompt,
+                      .depth = depth};
+        auto ctx = model->new_context(context_size(n_prompt + depth));
+        for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+          fill_depth(*ctx, depth);
+          const auto prompt = tokens.prompt(n_prompt, bos);
+          const int64_t start = clock_.now_ns();
+          ctx->decode(prompt);
+          const int64_t end = clock_.now_ns();
+          if (run >= options_.warmup) {
+            metric.samples.push_back(tokens_per_second(n_prompt, start, end));
+          }
+          advance();
+        }
+        finish_metric(metric, options_.max_cv);
+        result.metrics.push_back(std::move(metric));
+      }
+      if (n_gen > 0) {
+        Metric metric{.name = "decode_tps",
+                      .test = test_name_decode(n_gen, depth),
+                      .unit = "tokens/s",
+                      .higher_is_better = true,
+                      .n_gen = n_gen,
+                      .depth = depth};
+        auto ctx = model->new_context(context_size(n_gen + depth));
+        for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+          fill_depth(*ctx, depth);
+          Token token = bos.value_or(tokens.next());
+          const int64_t start = clock_.now_ns();
+          for (int i = 0; i < n_gen; ++i) {
+            ctx->decode(std::span<const Token>(&token, 1));
+            token = tokens.next();
+          }
+          const int64_t end = clock_.now_ns();
+          if (run >= options_.warmup) {
+            metric.samples.push_back(tokens_per_second(n_gen, start, end));
+          }
+          advance();
+        }
+        finish_metric(metric, options_.max_cv);
+        result.metrics.push_back(std::move(metric));
+      }
+    }
+
+    if (n_gen > 0 && options_.request_latency) {
+      // One request as a user sees it: the prompt is evaluated, then each token is chosen from the
+      // logits (greedy) and fed back, so sampling cost is included, unlike tg<N>.
+      const int n_prompt = options_.prompt_tokens.front();
+      const std::string test = test_name_request(n_prompt, n_gen);
+      Metric ttft{.name = "ttft_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
+      Metric itl{
+          .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen};
+      Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
+      auto ctx = model->new_context(context_size(n_prompt + n_gen));
+      for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+        ctx->clear();
+        const auto prompt = tokens.prompt(n_prompt, bos);
+        std::vector<double> token_latencies;
+        token_latencies.reserve(static_cast<std::size_t>(n_gen));
+        const int64_t start = clock_.now_ns();
+        ctx->decode(prompt);
+        Token token = ctx->greedy_next();
+        const int64_t first = clock_.now_ns();
+        int64_t previous = first;
+        for (int i = 1; i < n_gen; ++i) {
+          ctx->decode(std::span<const Token>(&token, 1));
+          token = ctx->greedy_next();
+          const int64_t now = clock_.now_ns();
+          token_latencies.push_back(ms_between(previous, now));
+          previous = now;
+        }
+        if (run >= options_.warmup) {
+          ttft.samples.push_back(ms_between(start, first));
+          e2e.samples.push_back(ms_between(start, previous));
+          itl.samples.insert(itl.samples.end(), token_latencies.begin(), token_latencies.end());
+        }
+        advance();
+      }
+      finish_metric(ttft, options_.max_cv);
+      finish_metric(e2e, options_.max_cv);
+      result.metrics.push_back(std::move(ttft));
+      if (!itl.samples.empty()) {
+        finish_metric(itl, options_.max_cv);
+        result.metrics.push_back(std::move(itl));
+      }
+      result.metrics.push_back(std::move(e2e));
+    }
+    result.ok = true;
+  } catch (const Error& error) {
+    result.ok = false;
+    result.error = error.what();
+  } catch (const std::exception& error) {
+    result.ok = false;
+    result.error = fmt::format("{}: {}", name, error.what());
+  }
+  result.peak_rss_bytes = peak_rss_bytes();
+  return result;
+}
+
+}  // namespace uaqf::perf

@@ -1,0 +1,103 @@
+#pragma once
+
+// `uaqf bench`: speed and memory of loaded models, measured the way llama-bench measures where
+// the two overlap (prefill pp<N>, decode tg<N>, depth), plus request-level latency that
+// llama-bench does not report (time to first token, per-token latency, end-to-end).
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/clock.h"
+#include "core/environment.h"
+#include "stats/summary.h"
+
+namespace uaqf::perf {
+
+struct BenchOptions {
+  std::vector<int> prompt_tokens{512};
+  int gen_tokens = 128;
+  std::vector<int> depths{0};
+  int reps = 5;
+  int warmup = 1;
+  // Fixed context size for every test; unset: each test gets exactly what it needs, as llama-bench.
+  std::optional<uint32_t> n_ctx;
+  uint32_t seed = 1;
+  double max_cv = 0.05;
+  bool request_latency = true;
+  backend::RuntimeOptions runtime;
+};
+
+// Throws Error naming the option when the options cannot describe a runnable benchmark, e.g. a
+// prompt longer than the context.
+void validate(const BenchOptions& options);
+
+struct Metric {
+  std::string name;  // prefill_tps, decode_tps, ttft_ms, itl_ms, e2e_ms, load_ms
+  std::string test;  // pp512, tg128 @ d4096, p512+g128, load
+  std::string unit;  // tokens/s, ms
+  bool higher_is_better = false;
+  // Samples are draws from a distribution (per-token latencies), not repeated trials of one
+  // quantity: their spread is data, not instability.
+  bool is_distribution = false;
+  int n_prompt = 0;
+  int n_gen = 0;
+  int depth = 0;
+  std::vector<double> samples;
+  stats::Summary summary;
+  std::vector<std::string> warnings;
+};
+
+struct ModelResult {
+  std::filesystem::path path;
+  std::string sha256;
+  backend::ModelInfo info;
+  bool ok = false;
+  std::string error;
+  std::optional<uint64_t> peak_rss_bytes;
+  bool peak_rss_is_per_model = false;  // false: the peak may include earlier models of this run
+  std::vector<std::string> warnings;
+  std::vector<Metric> metrics;
+
+  const Metric* find(const std::string& name, const std::string& test) const;
+};
+
+struct BenchReport {
+  Environment environment;
+  backend::EngineInfo engine;
+  BenchOptions options;
+  std::vector<ModelResult> models;
+
+  bool complete() const;
+};
+
+// Called as work advances: (model file name, runs done, runs total).
+using BenchProgressFn = std::function<void(const std::string&, long, long)>;
+
+class BenchRunner {
+ public:
+  BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress = {});
+
+  // Measures one model. A failure (load, context, decode) is recorded in the result, not thrown,
+  // so that a sweep over many models goes on.
+  ModelResult run(const std::filesystem::path& model_path, const std::string& sha256);
+
+  // Number of timed or warm-up runs one model takes; for progress displays.
+  long runs_per_model() const;
+
+ private:
+  BenchOptions options_;
+  backend::Engine& engine_;
+  const Clock& clock_;
+  BenchProgressFn progress_;
+};
+
+std::string test_name_prefill(int n_prompt, int depth);
+std::string test_name_decode(int n_gen, int depth);
+std::string test_name_request(int n_prompt, int n_gen);
+
+}  // namespace uaqf::perf

@@ -1,0 +1,188 @@
+// Runs the real uaqf binary on the tiny model from the shared folder (UAQF_SHARED_DIR, or the
+// path configured at build time). A missing model fails these tests; it never skips them.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+fs::path work_dir() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("uaqf-cli-test-" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+RunResult run_uaqf(const std::string& args) {
+  const fs::path out = work_dir() / "stdout.txt";
+  const fs::path err = work_dir() / "stderr.txt";
+  const std::string command =
+      std::string("'") + UAQF_BINARY + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
+  const int status = std::system(command.c_str());
+  RunResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+fs::path shared_dir() {
+  const char* env = std::getenv("UAQF_SHARED_DIR");
+  return env != nullptr && *env != '\0' ? fs::path(env) : fs::path(UAQF_DEFAULT_SHARED_DIR);
+}
+
+fs::path tiny_model() { return shared_dir() / "models" / "uaqf-tiny" / "uaqf-tiny-15m-f16.gguf"; }
+
+std::string q(const fs::path& path) { return "'" + path.string() + "'"; }
+
+// Exactly one line on stderr, in uaqf's error format.
+void expect_one_error_line(const RunResult& result, const std::string& fragment) {
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_EQ(result.err.rfind("uaqf: error: ", 0), 0U) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_NE(result.err.find(fragment), std::string::npos) << result.err;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_TRUE(fs::exists(tiny_model()))
+        << "tiny model not found at " << tiny_model() << "; set UAQF_SHARED_DIR to the shared folder";
+    variants_ = work_dir() / "variants";
+    const auto result = run_uaqf("quantize " + q(tiny_model()) + " --types Q8_0,Q4_0 --out " + q(variants_));
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  static fs::path variant(const std::string& type) { return variants_ / ("uaqf-tiny-15m-" + type + ".gguf"); }
+  static inline fs::path variants_;
+};
+
+TEST_F(Cli, QuantizeWritesVariantsAndSecondCallDoesNoWork) {
+  ASSERT_TRUE(fs::exists(variant("Q8_0")));
+  ASSERT_TRUE(fs::exists(variant("Q4_0")));
+  EXPECT_LT(fs::file_size(variant("Q4_0")), fs::file_size(variant("Q8_0")));
+  const auto before = fs::last_write_time(variant("Q8_0"));
+  const auto again = run_uaqf("quantize " + q(tiny_model()) + " --types Q8_0,Q4_0 --out " + q(variants_));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("Q8_0       up-to-date"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("Q4_0       up-to-date"), std::string::npos) << again.out;
+  EXPECT_EQ(fs::last_write_time(variant("Q8_0")), before);
+}
+
+TEST_F(Cli, BenchRunsVariantsAndWritesRawSamples) {
+  const fs::path json_path = work_dir() / "bench.json";
+  const fs::path csv_path = work_dir() / "bench.csv";
+  const auto result = run_uaqf("bench " + q(variant("Q8_0")) + " " + q(variant("Q4_0")) +
+                               " -t 2 -p 64 -n 8 -r 2 --warmup 1 --json " + q(json_path) + " --csv " + q(csv_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("prefill t/s"), std::string::npos) << result.out;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  EXPECT_TRUE(json["complete"].get<bool>());
+  EXPECT_EQ(json["environment"]["llama_commit"], "80fb11ac73e66d89eae2c6a91d8a77428fa733ed");
+  ASSERT_EQ(json["models"].size(), 2U);
+  for (const auto& model : json["models"]) {
+    EXPECT_EQ(model["status"], "ok");
+    EXPECT_EQ(model["sha256"].get<std::string>().size(), 64U);
+    EXPECT_EQ(model["info"]["n_params"].get<uint64_t>() > 10'000'000, true);
+    EXPECT_GT(model["peak_rss_bytes"].get<uint64_t>(), 0U);
+    std::set<std::string> names;
+    for (const auto& metric : model["metrics"]) {
+      names.insert(metric["name"].get<std::string>());
+      if (metric["name"] == "prefill_tps" || metric["name"] == "decode_tps") {
+        EXPECT_EQ(metric["samples"].size(), 2U);
+        EXPECT_GT(metric["summary"]["mean"].get<double>(), 0.0);
+      }
+    }
+    EXPECT_EQ(names, (std::set<std::string>{"load_ms", "prefill_tps", "decode_tps", "ttft_ms", "itl_ms", "e2e_ms"}));
+  }
+  EXPECT_NE(slurp(csv_path).find(",prefill_tps,tokens/s,sample,0,"), std::string::npos);
+}
+
+TEST_F(Cli, MissingModelFile) {
+  const fs::path json_path = work_dir() / "missing.json";
+  const auto result = run_uaqf("bench " + q(work_dir() / "nope.gguf") + " --json " + q(json_path));
+  expect_one_error_line(result, "model file not found");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_FALSE(fs::exists(json_path));
+}
+
+TEST_F(Cli, NotAGgufFile) {
+  const fs::path text = work_dir() / "notes.gguf";
+  std::ofstream(text) << "just some text, not a model\n";
+  const auto result = run_uaqf("bench " + q(text));
+  expect_one_error_line(result, "is not a GGUF model file");
+}
+
+TEST_F(Cli, TruncatedGguf) {
+  const fs::path cut = work_dir() / "truncated.gguf";
+  fs::copy_file(variant("Q4_0"), cut, fs::copy_options::overwrite_existing);
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  const fs::path json_path = work_dir() / "truncated.json";
+  const auto result = run_uaqf("bench " + q(cut) + " --json " + q(json_path));
+  expect_one_error_line(result, "is truncated");
+  EXPECT_FALSE(fs::exists(json_path));
+  // A cut inside the header is caught as well.
+  fs::resize_file(cut, 1000);
+  expect_one_error_line(run_uaqf("bench " + q(cut)), "damaged or truncated");
+  // And quantize refuses it before writing anything.
+  const fs::path out = work_dir() / "from-truncated";
+  expect_one_error_line(run_uaqf("quantize " + q(cut) + " --types Q4_0 --out " + q(out)), "truncated");
+  EXPECT_FALSE(fs::exists(out / "truncated-Q4_0.gguf"));
+}
+
+TEST_F(Cli, UnknownQuantType) {
+  const auto result = run_uaqf("quantize " + q(tiny_model()) + " --types Q8_0,Q3_X --out " + q(work_dir() / "unk"));
+  expect_one_error_line(result, "unknown quantization type 'Q3_X' (valid: F32, F16, BF16, Q8_0");
+  EXPECT_FALSE(fs::exists(work_dir() / "unk" / "uaqf-tiny-15m-Q8_0.gguf"));
+}
+
+TEST_F(Cli, UnwritableOutputFolder) {
+  const fs::path blocker = work_dir() / "a-file";
+  std::ofstream(blocker) << "x";
+  const auto result = run_uaqf("quantize " + q(tiny_model()) + " --types Q4_0 --out " + q(blocker / "sub"));
+  expect_one_error_line(result, "output folder");
+  const auto bench = run_uaqf("bench " + q(variant("Q4_0")) + " --json " + q(blocker / "sub" / "x.json"));
+  expect_one_error_line(bench, "JSON output folder");
+}
+
+TEST_F(Cli, PromptLongerThanContext) {
+  const fs::path json_path = work_dir() / "ctx.json";
+  const auto result = run_uaqf("bench " + q(variant("Q4_0")) + " -p 1024 -c 512 --json " + q(json_path));
+  expect_one_error_line(result, "a prompt of 1024 tokens does not fit the context of 512 tokens");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_FALSE(fs::exists(json_path));
+}
+
+TEST_F(Cli, TypesListsEveryEngineType) {
+  const auto result = run_uaqf("types");
+  ASSERT_EQ(result.exit_code, 0);
+  for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_XS", "F16", "BF16"}) {
+    EXPECT_NE(result.out.find(std::string(type) + " "), std::string::npos) << type;
+  }
+}
+
+}  // namespace

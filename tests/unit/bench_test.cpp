@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include "backend/fake/fake_engine.h"
+#include "core/error.h"
+#include "perf/bench.h"
+
+namespace uaqf::perf {
+namespace {
+
+using backend::FakeEngine;
+using backend::FakeModelSpec;
+
+BenchOptions small_options() {
+  BenchOptions options;
+  options.prompt_tokens = {100};
+  options.gen_tokens = 10;
+  options.reps = 3;
+  options.warmup = 1;
+  options.runtime.n_threads = 1;
+  return options;
+}
+
+TEST(Bench, MeasuresSimulatedCostsExactly) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  // prefill: 100 tokens x 10 us = 1 ms -> 100000 t/s; decode: 1 ms per token -> 1000 t/s.
+  engine.add_model("m.gguf", FakeModelSpec{.load_ns = 7'000'000, .sample_ns = 500'000});
+  BenchRunner runner(engine, clock, small_options());
+  const ModelResult result = runner.run("m.gguf", "abc");
+  ASSERT_TRUE(result.ok) << result.error;
+
+  const Metric* prefill = result.find("prefill_tps", "pp100");
+  ASSERT_NE(prefill, nullptr);
+  EXPECT_EQ(prefill->samples.size(), 3U);  // the warm-up run is discarded
+  EXPECT_DOUBLE_EQ(prefill->summary.mean, 100000.0);
+  EXPECT_EQ(prefill->summary.stddev.value(), 0.0);
+
+  const Metric* decode = result.find("decode_tps", "tg10");
+  ASSERT_NE(decode, nullptr);
+  EXPECT_DOUBLE_EQ(decode->summary.mean, 1000.0);
+
+  // Request: TTFT = prefill 1 ms + one greedy pick 0.5 ms; each further token 1 + 0.5 ms.
+  const Metric* ttft = result.find("ttft_ms", "p100+g10");
+  ASSERT_NE(ttft, nullptr);
+  EXPECT_DOUBLE_EQ(ttft->summary.mean, 1.5);
+  const Metric* itl = result.find("itl_ms", "p100+g10");
+  ASSERT_NE(itl, nullptr);
+  EXPECT_EQ(itl->samples.size(), 3U * 9U);  // 9 inter-token gaps per request, 3 requests
+  EXPECT_DOUBLE_EQ(itl->summary.p99, 1.5);
+  const Metric* e2e = result.find("e2e_ms", "p100+g10");
+  ASSERT_NE(e2e, nullptr);
+  EXPECT_DOUBLE_EQ(e2e->summary.mean, 1.5 + 9 * 1.5);
+
+  const Metric* load = result.find("load_ms", "load");
+  ASSERT_NE(load, nullptr);
+  EXPECT_DOUBLE_EQ(load->summary.mean, 7.0);
+  EXPECT_EQ(result.sha256, "abc");
+}
+
+TEST(Bench, DepthTestsFillTheCacheOutsideTheTimedRegion) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("m.gguf", FakeModelSpec{});
+  auto options = small_options();
+  options.depths = {0, 200};
+  options.request_latency = false;
+  BenchRunner runner(engine, clock, options);
+  const ModelResult result = runner.run("m.gguf", "");
+  ASSERT_TRUE(result.ok) << result.error;
+  const Metric* deep_prefill = result.find("prefill_tps", "pp100 @ d200");
+  ASSERT_NE(deep_prefill, nullptr);
+  EXPECT_DOUBLE_EQ(deep_prefill->summary.mean, 100000.0);
+  EXPECT_EQ(deep_prefill->depth, 200);
+  const Metric* deep_decode = result.find("decode_tps", "tg10 @ d200");
+  ASSERT_NE(deep_decode, nullptr);
+  EXPECT_DOUBLE_EQ(deep_decode->summary.mean, 1000.0);
+  EXPECT_EQ(result.find("ttft_ms", "p100+g10"), nullptr);
+}
+
+TEST(Bench, FailedModelIsRecordedNotThrown) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("broken.gguf", FakeModelSpec{.fail_on_decode_call = 3});
+  engine.add_model("bad-load.gguf", FakeModelSpec{.fail_load = true});
+  BenchRunner runner(engine, clock, small_options());
+  const ModelResult broken = runner.run("broken.gguf", "");
+  EXPECT_FALSE(broken.ok);
+  EXPECT_NE(broken.error.find("fake decode failure on call 3"), std::string::npos);
+  const ModelResult bad_load = runner.run("bad-load.gguf", "");
+  EXPECT_FALSE(bad_load.ok);
+  EXPECT_NE(bad_load.error.find("failed to load"), std::string::npos);
+}
+
+TEST(Bench, WarnsWhenContextExceedsTraining) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("m.gguf", FakeModelSpec{.n_ctx_train = 64});
+  BenchRunner runner(engine, clock, small_options());
+  const ModelResult result = runner.run("m.gguf", "");
+  ASSERT_TRUE(result.ok);
+  ASSERT_EQ(result.warnings.size(), 1U);
+  EXPECT_NE(result.warnings[0].find("trained on"), std::string::npos);
+}
+
+TEST(BenchValidate, RejectsPromptLongerThanContext) {
+  auto options = small_options();
+  options.prompt_tokens = {1024};
+  options.n_ctx = 512;
+  try {
+    validate(options);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(error.what()).find("does not fit the context of 512"), std::string::npos);
+  }
+}
+
+TEST(BenchValidate, RejectsNonsense) {
+  auto bad_reps = small_options();
+  bad_reps.reps = 0;
+  EXPECT_THROW(validate(bad_reps), Error);
+  auto bad_prompt = small_options();
+  bad_prompt.prompt_tokens = {0};
+  EXPECT_THROW(validate(bad_prompt), Error);
+  auto bad_depth = small_options();
+  bad_depth.depths = {-1};
+  EXPECT_THROW(validate(bad_depth), Error);
+  auto request_too_long = small_options();
+  request_too_long.n_ctx = 105;  // prefill 100 fits, but 100 + 10 generated does not
+  EXPECT_THROW(validate(request_too_long), Error);
+  auto fits = small_options();
+  fits.n_ctx = 110;
+  EXPECT_NO_THROW(validate(fits));
+}
+
+TEST(Bench, RunsPerModelCountsWarmupsAndTests) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  auto options = small_options();  // 1 prefill + 1 decode + 1 request test, 4 runs each
+  BenchRunner runner(engine, clock, options);
+  EXPECT_EQ(runner.runs_per_model(), 12);
+}
+
+}  // namespace
+}  // namespace uaqf::perf

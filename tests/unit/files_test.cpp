@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/files.h"
+
+namespace uaqf {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / fmt_name();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string fmt_name() {
+    return std::string("uaqf-files-test-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+  fs::path dir_;
+};
+
+TEST_F(FilesTest, Sha256OfKnownContent) {
+  write_file_atomic(dir_ / "abc.txt", "abc");
+  // FIPS 180-2 test vector for "abc".
+  EXPECT_EQ(sha256_file(dir_ / "abc.txt"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_F(FilesTest, AtomicWriteLeavesNoPartialFile) {
+  write_file_atomic(dir_ / "out.json", "{}");
+  EXPECT_TRUE(fs::exists(dir_ / "out.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "out.json.partial"));
+  EXPECT_EQ(read_text_file(dir_ / "out.json"), "{}");
+}
+
+TEST_F(FilesTest, MissingFileIsNotFound) {
+  try {
+    require_readable_file(dir_ / "nope.gguf", "model");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(error.what()).find("model file not found"), std::string::npos);
+  }
+}
+
+TEST_F(FilesTest, FolderIsNotAFile) { EXPECT_THROW(require_readable_file(dir_, "model"), Error); }
+
+TEST_F(FilesTest, UnwritableFolderIsReported) {
+  // A path below a regular file can never be created, even as root.
+  write_file_atomic(dir_ / "file", "x");
+  EXPECT_THROW(require_writable_dir(dir_ / "file" / "sub", "output"), Error);
+}
+
+}  // namespace
+}  // namespace uaqf
