@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/terminal.h"
 #include "perf/bench.h"
+#include "perf/memory.h"
 #include "report/bench_report.h"
 
 namespace uaqf::cli {
@@ -91,6 +92,9 @@ Action add_bench_command(CLI::App& app) {
 
     perf::BenchReport report;
     report.environment = collect_environment();
+    // main() fixed it before anything was allocated (this call only reads it back); recorded
+    // because it changes timings.
+    report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
     report.engine = engine_info;
     report.options = options;
 

@@ -10,9 +10,11 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "perf/memory.h"
 #include "uaqf/build_info.h"
 
 int main(int argc, char** argv) {
+  uaqf::perf::fix_allocator_placement();
   CLI::App app{"uaqf: measure FP16, 8-bit and 4-bit variants of an LLM end to end and choose one", "uaqf"};
   app.set_version_flag("--version", fmt::format("uaqf {} (llama.cpp {})", UAQF_VERSION, UAQF_LLAMA_COMMIT));
   app.require_subcommand(1);

@@ -1,6 +1,10 @@
 #include "perf/memory.h"
 
 #include <fstream>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string>
 
 namespace uaqf::perf {
@@ -27,6 +31,16 @@ bool reset_peak_rss() {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
+}
+
+std::size_t fix_allocator_placement() {
+#if defined(__GLIBC__)
+  constexpr int kThresholdBytes = 128 * 1024;  // glibc's initial default
+  if (mallopt(M_MMAP_THRESHOLD, kThresholdBytes) == 1) {
+    return kThresholdBytes;
+  }
+#endif
+  return 0;
 }
 
 }  // namespace uaqf::perf
