@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Builds with warnings as errors and runs the whole test suite (unit + tiny-model integration).
+# Builds with warnings as errors and runs the whole test suite (unit + tiny-model integration),
+# then the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
 # The shared models and data are found through UAQF_SHARED_DIR (default: ../shared).
+# UAQF_SKIP_SANITIZERS=1 leaves out the sanitizer pass (quicker local runs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export UAQF_SHARED_DIR="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
 bash scripts/build.sh ci
 ctest --preset ci -j "$(nproc)" "$@"
+if [ "${UAQF_SKIP_SANITIZERS:-0}" != 1 ]; then
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan --target uaqf_unit_tests -j "$(nproc)"
+  ctest --preset asan -j "$(nproc)"
+fi
