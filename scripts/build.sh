@@ -7,6 +7,8 @@ preset="${1:-release}"
 cd "$root"
 bash scripts/setup-deps.sh
 bash scripts/fetch-llama.sh
+# Paths relative to the checkout, so that clones in other folders share cache entries.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccache}"
 ccache --max-size=5G >/dev/null 2>&1 || true
 cmake --preset "$preset" >/dev/null

@@ -27,6 +27,7 @@ struct ModelInfo {
   std::string type_name;            // weight type, e.g. "Q4_K - Medium"
   std::string description;          // engine's one-line description, e.g. "llama ?B Q4_0"
   int32_t n_vocab = 0;
+  std::string vocab_fingerprint;  // hash of the token texts: equal means the same vocabulary
   int32_t n_ctx_train = 0;
   int32_t n_layer = 0;
   int32_t n_embd = 0;
@@ -47,8 +48,20 @@ struct RuntimeOptions {
   FlashAttention flash_attention = FlashAttention::kAuto;
 };
 
-// One KV cache and its compute buffers on a loaded model: a single sequence that grows as
-// tokens are decoded.
+// The logits the model produced for one token of one sequence; valid only inside the callback
+// that receives it.
+struct TokenLogits {
+  std::size_t sequence = 0;
+  int32_t position = 0;
+  const float* logits = nullptr;  // n_vocab values
+};
+
+// Receives the logits of one engine pass at a time, so that callers can process a block in
+// parallel while the engine is idle.
+using LogitsBlockFn = std::function<void(std::span<const TokenLogits>)>;
+
+// One KV cache and its compute buffers on a loaded model. decode() grows sequence 0;
+// eval_sequences() runs several independent sequences side by side.
 class Context {
  public:
   virtual ~Context() = default;
@@ -61,6 +74,11 @@ class Context {
   virtual void decode(std::span<const Token> tokens) = 0;
   // Arg-max of the next-token distribution after the last decoded token.
   virtual Token greedy_next() const = 0;
+  // Empties the cache, then evaluates each sequence from position 0 as its own sequence (at most
+  // n_seq of the context, each at most n_ctx / n_seq long) and hands out the logits of every
+  // position >= logits_from, in passes of at most n_batch tokens.
+  virtual void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
+                              const LogitsBlockFn& on_block) = 0;
 };
 
 class Model {
@@ -70,7 +88,10 @@ class Model {
   virtual int32_t n_vocab() const = 0;
   // The token a sequence starts with when the vocabulary adds one.
   virtual std::optional<Token> bos() const = 0;
-  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx) = 0;
+  // Text to tokens; add_special adds BOS (and EOS) where the vocabulary asks for them.
+  virtual std::vector<Token> tokenize(const std::string& text, bool add_special) const = 0;
+  // n_ctx is the total cache size, shared by n_seq parallel sequences.
+  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1) = 0;
 };
 
 struct Capabilities {

@@ -13,5 +13,6 @@ using Action = std::function<int()>;
 Action add_quantize_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_types_command(CLI::App& app);
+Action add_eval_command(CLI::App& app);
 
 }  // namespace uaqf::cli

@@ -85,6 +85,19 @@ std::string sha256_file(const fs::path& path) {
   return hex;
 }
 
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &digest_len, EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "OpenSSL SHA-256 failed");
+  }
+  std::string hex;
+  for (unsigned int i = 0; i < digest_len; ++i) {
+    hex += fmt::format("{:02x}", digest[i]);
+  }
+  return hex;
+}
+
 uint64_t file_size_bytes(const fs::path& path) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);

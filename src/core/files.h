@@ -17,6 +17,9 @@ void require_writable_dir(const std::filesystem::path& dir, std::string_view wha
 // Lower-case hex SHA-256 of a file's content.
 std::string sha256_file(const std::filesystem::path& path);
 
+// Lower-case hex SHA-256 of bytes in memory.
+std::string sha256_hex(std::string_view bytes);
+
 uint64_t file_size_bytes(const std::filesystem::path& path);
 
 // Modification time in nanoseconds since the epoch of the file clock; only compared for equality.

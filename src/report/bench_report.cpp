@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "report/table.h"
+
 namespace uaqf::report {
 namespace {
 
@@ -57,32 +59,6 @@ std::string format_count(uint64_t count) {
   return fmt::format("{}", count);
 }
 
-void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    std::string line;
-    for (std::size_t i = 0; i < rows[r].size(); ++i) {
-      // Text columns (the first three) left-aligned, numbers right-aligned.
-      line += i < 3 ? fmt::format("{:<{}}", rows[r][i], widths[i]) : fmt::format("{:>{}}", rows[r][i], widths[i]);
-      line += i + 1 < rows[r].size() ? "  " : "";
-    }
-    out << line << '\n';
-    if (r == 0) {
-      std::size_t total = 0;
-      for (auto w : widths) {
-        total += w + 2;
-      }
-      out << std::string(total - 2, '-') << '\n';
-    }
-  }
-}
-
 std::string metric_label(const perf::Metric& metric) {
   if (metric.name == "prefill_tps") {
     return "prefill t/s";
@@ -117,7 +93,7 @@ void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
                       load ? format_value(load->summary.mean) : "-",
                       model.peak_rss_bytes ? format_bytes(*model.peak_rss_bytes) : "-"});
   }
-  print_table(out, models);
+  print_text_table(out, models, 3);
   out << '\n';
 
   std::vector<std::vector<std::string>> rows{
@@ -135,7 +111,7 @@ void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
                       format_value(s.p99), fmt::format("{}", s.n)});
     }
   }
-  print_table(out, rows);
+  print_text_table(out, rows, 3);
 
   bool header = false;
   auto note = [&](const std::string& text) {

@@ -1,5 +1,6 @@
 #include "backend/fake/fake_engine.h"
 
+#include <cmath>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -9,6 +10,19 @@
 
 namespace uaqf::backend {
 namespace {
+
+// Deterministic logits: a peaked distribution whose favourite next token depends on the current
+// token; `noise` perturbs them the way quantization error would.
+std::vector<float> fake_logits_for(const FakeModelSpec& spec, Token current, std::size_t position) {
+  std::vector<float> logits(static_cast<std::size_t>(spec.n_vocab));
+  const auto favourite = static_cast<std::size_t>((current * 31 + 7) % spec.n_vocab);
+  for (std::size_t v = 0; v < logits.size(); ++v) {
+    const double distance = static_cast<double>((v + logits.size() - favourite) % logits.size());
+    const double wobble = spec.logit_noise * std::sin(static_cast<double>(v * 7919 + position * 104729));
+    logits[v] = static_cast<float>(-0.05 * distance + wobble);
+  }
+  return logits;
+}
 
 class FakeContext final : public Context {
  public:
@@ -29,12 +43,42 @@ class FakeContext final : public Context {
     engine_.clock().advance_ns(n == 1 ? spec_.decode_ns_per_call : n * spec_.prefill_ns_per_token);
     n_past_ += static_cast<uint32_t>(tokens.size());
   }
+  void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
+                      const LogitsBlockFn& on_block) override {
+    std::vector<std::vector<float>> storage;
+    std::vector<TokenLogits> block;
+    for (std::size_t s = 0; s < sequences.size(); ++s) {
+      for (std::size_t k = 0; k < sequences[s].size(); ++k) {
+        if (static_cast<int32_t>(k) < logits_from) {
+          continue;
+        }
+        storage.push_back(fake_logits(sequences[s], k));
+      }
+      engine_.clock().advance_ns(static_cast<int64_t>(sequences[s].size()) * spec_.prefill_ns_per_token);
+    }
+    std::size_t next = 0;
+    for (std::size_t s = 0; s < sequences.size(); ++s) {
+      for (std::size_t k = 0; k < sequences[s].size(); ++k) {
+        if (static_cast<int32_t>(k) >= logits_from) {
+          block.push_back({s, static_cast<int32_t>(k), storage[next++].data()});
+        }
+      }
+    }
+    if (!block.empty()) {
+      on_block(block);
+    }
+  }
+
   Token greedy_next() const override {
     engine_.clock().advance_ns(spec_.sample_ns);
     return static_cast<Token>((n_past_ * 7U) % static_cast<uint32_t>(spec_.n_vocab));
   }
 
  private:
+  std::vector<float> fake_logits(const std::vector<Token>& tokens, std::size_t position) const {
+    return fake_logits_for(spec_, tokens[position], position);
+  }
+
   FakeEngine& engine_;
   FakeModelSpec spec_;
   uint32_t n_ctx_;
@@ -48,7 +92,18 @@ class FakeModel final : public Model {
   const ModelInfo& info() const override { return info_; }
   int32_t n_vocab() const override { return spec_.n_vocab; }
   std::optional<Token> bos() const override { return spec_.bos; }
-  std::unique_ptr<Context> new_context(uint32_t n_ctx) override {
+  std::vector<Token> tokenize(const std::string& text, bool add_special) const override {
+    // One token per byte, offset by the vocabulary's shift, so that two fake vocabularies differ.
+    std::vector<Token> tokens;
+    if (add_special && spec_.bos) {
+      tokens.push_back(*spec_.bos);
+    }
+    for (unsigned char c : text) {
+      tokens.push_back(static_cast<Token>((c + spec_.vocab_shift) % spec_.n_vocab));
+    }
+    return tokens;
+  }
+  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t /*n_seq*/) override {
     return std::make_unique<FakeContext>(engine_, spec_, n_ctx);
   }
 
@@ -93,6 +148,7 @@ ModelInfo FakeEngine::inspect(const std::filesystem::path& path) {
   info.type_name = fmt::format("{:.0f}-bit", spec.bits_per_weight);
   info.description = "fake " + info.type_name;
   info.n_vocab = spec.n_vocab;
+  info.vocab_fingerprint = fmt::format("fake-{}-{}", spec.n_vocab, spec.vocab_shift);
   info.n_ctx_train = spec.n_ctx_train;
   return info;
 }

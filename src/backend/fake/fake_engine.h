@@ -24,6 +24,8 @@ struct FakeModelSpec {
   int64_t prefill_ns_per_token = 10'000;   // 100k tokens/s
   int64_t decode_ns_per_call = 1'000'000;  // one single-token decode: 1 ms
   int64_t sample_ns = 0;                   // greedy_next
+  double logit_noise = 0;                  // perturbation of the fake logits (0: the reference model)
+  int vocab_shift = 0;  // tokenization offset; models with different shifts have different vocabularies
   bool fail_load = false;
   std::optional<int> fail_on_decode_call;  // the n-th decode call (1-based) throws
 };

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <string>
@@ -183,6 +184,9 @@ class LlamaContext final : public Context {
     n_vocab_ = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx_.get())));
   }
   ~LlamaContext() override {
+    if (batch_storage_) {
+      llama_batch_free(*batch_storage_);
+    }
     // The context must go before the thread pool it uses.
     ctx_.reset();
   }
@@ -217,6 +221,70 @@ class LlamaContext final : public Context {
     llama_synchronize(ctx_.get());
   }
 
+  void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
+                      const LogitsBlockFn& on_block) override {
+    const auto n_seq_max = llama_n_seq_max(ctx_.get());
+    if (sequences.size() > n_seq_max) {
+      throw Error(ErrorCode::kInternal,
+                  fmt::format("{}: {} sequences for a context of {}", model_name_, sequences.size(), n_seq_max));
+    }
+    llama_memory_clear(llama_get_memory(ctx_.get()), true);
+    n_past_ = 0;
+    const std::size_t capacity = n_batch_;
+    if (!batch_storage_ || batch_capacity_ < capacity) {
+      batch_storage_ = std::make_unique<llama_batch>(llama_batch_init(static_cast<int32_t>(capacity), 0, 1));
+      batch_capacity_ = capacity;
+    }
+    llama_batch& batch = *batch_storage_;
+    std::vector<TokenLogits> outputs;
+    std::vector<std::pair<std::size_t, int32_t>> output_refs;  // (sequence, position) per batch output
+    auto flush = [&] {
+      if (batch.n_tokens == 0) {
+        return;
+      }
+      const int32_t status = llama_decode(ctx_.get(), batch);
+      if (status != 0) {
+        throw Error(ErrorCode::kEngine,
+                    with_engine_reason(fmt::format("{}: llama_decode failed with status {} on a batch of {} tokens",
+                                                   model_name_, status, batch.n_tokens)));
+      }
+      outputs.clear();
+      int32_t output_index = 0;
+      for (int32_t i = 0; i < batch.n_tokens; ++i) {
+        if (batch.logits[i] != 0) {
+          const auto& [sequence, position] = output_refs[static_cast<std::size_t>(output_index++)];
+          outputs.push_back({sequence, position, llama_get_logits_ith(ctx_.get(), i)});
+        }
+      }
+      if (!outputs.empty()) {
+        on_block(outputs);
+      }
+      batch.n_tokens = 0;
+      output_refs.clear();
+    };
+    batch.n_tokens = 0;
+    for (std::size_t s = 0; s < sequences.size(); ++s) {
+      const auto& tokens = sequences[s];
+      for (std::size_t k = 0; k < tokens.size(); ++k) {
+        if (static_cast<std::size_t>(batch.n_tokens) == capacity) {
+          flush();
+        }
+        const auto i = static_cast<std::size_t>(batch.n_tokens);
+        const auto position = static_cast<int32_t>(k);
+        batch.token[i] = tokens[k];
+        batch.pos[i] = position;
+        batch.n_seq_id[i] = 1;
+        batch.seq_id[i][0] = static_cast<llama_seq_id>(s);
+        batch.logits[i] = position >= logits_from ? 1 : 0;
+        if (batch.logits[i] != 0) {
+          output_refs.emplace_back(s, position);
+        }
+        ++batch.n_tokens;
+      }
+    }
+    flush();
+  }
+
   Token greedy_next() const override {
     const float* logits = llama_get_logits_ith(ctx_.get(), -1);
     if (logits == nullptr) {
@@ -234,6 +302,8 @@ class LlamaContext final : public Context {
   uint32_t n_past_ = 0;
   int32_t n_vocab_ = 0;
   std::vector<llama_token> batch_;
+  std::unique_ptr<llama_batch> batch_storage_;
+  std::size_t batch_capacity_ = 0;
 };
 
 class LlamaModel final : public Model {
@@ -253,9 +323,30 @@ class LlamaModel final : public Model {
     return llama_vocab_bos(vocab());
   }
 
-  std::unique_ptr<Context> new_context(uint32_t n_ctx) override {
+  std::vector<Token> tokenize(const std::string& text, bool add_special) const override {
+    if (text.size() > static_cast<std::size_t>(std::numeric_limits<int32_t>::max() / 2)) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("text of {} bytes is too large to tokenize", text.size()));
+    }
+    const auto text_len = static_cast<int32_t>(text.size());
+    std::vector<Token> tokens(text.size() + 2);
+    int32_t n = llama_tokenize(vocab(), text.data(), text_len, tokens.data(), static_cast<int32_t>(tokens.size()),
+                               add_special, false);
+    if (n < 0) {
+      tokens.resize(static_cast<std::size_t>(-n));
+      n = llama_tokenize(vocab(), text.data(), text_len, tokens.data(), static_cast<int32_t>(tokens.size()),
+                         add_special, false);
+    }
+    if (n < 0) {
+      throw Error(ErrorCode::kEngine, "tokenization failed");
+    }
+    tokens.resize(static_cast<std::size_t>(n));
+    return tokens;
+  }
+
+  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq) override {
     llama_context_params params = llama_context_default_params();
     params.n_ctx = n_ctx;
+    params.n_seq_max = std::max(1U, n_seq);
     params.n_batch = static_cast<uint32_t>(options_.n_batch);
     params.n_ubatch = static_cast<uint32_t>(options_.n_ubatch);
     params.type_k = kv_type_;
@@ -387,6 +478,13 @@ class LlamaEngine final : public Engine {
     const int64_t tokens_id = gguf_find_key(gguf.get(), "tokenizer.ggml.tokens");
     if (tokens_id >= 0) {
       info.n_vocab = static_cast<int32_t>(gguf_get_arr_n(gguf.get(), tokens_id));
+      std::string all_tokens;
+      for (int32_t t = 0; t < info.n_vocab; ++t) {
+        all_tokens += gguf_get_arr_str(gguf.get(), tokens_id, static_cast<size_t>(t));
+        all_tokens += '\0';
+      }
+      all_tokens += gguf_string(gguf.get(), "tokenizer.ggml.model");
+      info.vocab_fingerprint = sha256_hex(all_tokens).substr(0, 16);
     }
     if (info.n_params > 0) {
       info.bits_per_weight = static_cast<double>(info.weights_size_bytes) * 8.0 / static_cast<double>(info.n_params);

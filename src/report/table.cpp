@@ -1,0 +1,49 @@
+#include "report/table.h"
+
+#include <algorithm>
+#include <ostream>
+
+#include <fmt/format.h>
+
+namespace uaqf::report {
+namespace {
+
+// Display width: UTF-8 continuation bytes take no column (for "±", "Δ", "–").
+std::size_t display_width(const std::string& text) {
+  return static_cast<std::size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+}  // namespace
+
+void print_text_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows,
+                      std::size_t n_text_columns) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i]));
+    }
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::string line;
+    for (std::size_t i = 0; i < rows[r].size(); ++i) {
+      const std::string& cell = rows[r][i];
+      const std::string pad(widths[i] - display_width(cell), ' ');
+      line += i < n_text_columns ? cell + pad : pad + cell;
+      if (i + 1 < rows[r].size()) {
+        line += "  ";
+      }
+    }
+    out << line << '\n';
+    if (r == 0) {
+      std::size_t total = 0;
+      for (auto w : widths) {
+        total += w + 2;
+      }
+      out << std::string(total >= 2 ? total - 2 : 0, '-') << '\n';
+    }
+  }
+}
+
+}  // namespace uaqf::report

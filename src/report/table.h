@@ -1,0 +1,13 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace uaqf::report {
+
+// Aligned plain-text table; the first row is the header, underlined. The first
+// `n_text_columns` columns are left-aligned, the rest (numbers) right-aligned.
+void print_text_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, std::size_t n_text_columns);
+
+}  // namespace uaqf::report
