@@ -147,6 +147,9 @@ class Engine {
   // Throws Error naming the file and the defect (missing, not GGUF, truncated, ...).
   virtual ModelInfo inspect(const std::filesystem::path& path) = 0;
   virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
+  // Tokenizes with the model's vocabulary alone (no weights loaded): cheap checks before work.
+  virtual std::vector<Token> tokenize_with_vocab(const std::filesystem::path& path, const std::string& text,
+                                                 bool add_special) = 0;
   virtual std::vector<QuantType> quant_types() const = 0;
   // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
   virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -133,14 +134,28 @@ Action add_eval_command(CLI::App& app) {
       }
     }
 
+    // The corpus is tokenized once per vocabulary, from the vocabulary alone, so that a corpus too
+    // short for one chunk is reported before any model is loaded.
+    std::map<std::string, std::vector<backend::Token>> tokens_by_vocab;
+    auto corpus_tokens_for = [&](const backend::ModelInfo& info) -> const std::vector<backend::Token>& {
+      auto it = tokens_by_vocab.find(info.vocab_fingerprint);
+      if (it == tokens_by_vocab.end() || info.vocab_fingerprint.empty()) {
+        it = tokens_by_vocab
+                 .insert_or_assign(info.vocab_fingerprint, engine->tokenize_with_vocab(info.path, corpus.text, true))
+                 .first;
+      }
+      return it->second;
+    };
+    const auto& first_tokens = corpus_tokens_for(baseline_info ? *baseline_info : infos.front());
+    report.corpus_tokens = first_tokens.size();
+    tasks::plan_chunks(first_tokens, options, corpus.path.string());
+
     std::optional<tasks::BaselineDistributions> baseline;
     if (baseline_info) {
       report.baseline_path = baseline_info->path;
       report.baseline_sha256 = sha256_file(baseline_info->path);
       auto model = engine->load(baseline_info->path, runtime);
-      auto corpus_tokens = model->tokenize(corpus.text, true);
-      report.corpus_tokens = corpus_tokens.size();
-      const auto plan = tasks::plan_chunks(std::move(corpus_tokens), options, corpus.path.string());
+      const auto plan = tasks::plan_chunks(corpus_tokens_for(*baseline_info), options, corpus.path.string());
       const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256,
                                    .corpus_sha256 = corpus.sha256,
                                    .n_ctx = plan.n_ctx,
@@ -183,9 +198,7 @@ Action add_eval_command(CLI::App& app) {
         result.sha256 = sha256_file(info.path);
         auto model = engine->load(info.path, runtime);
         result.info = model->info();
-        auto tokens = model->tokenize(corpus.text, true);
-        report.corpus_tokens = tokens.size();
-        const auto plan = tasks::plan_chunks(std::move(tokens), options, corpus.path.string());
+        const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus.path.string());
         result.perplexity = tasks::evaluate_perplexity(*model, plan, options, with_kld ? &*baseline : nullptr, nullptr);
         result.ok = true;
         progress.finish(fmt::format("PPL {:.4f}", result.perplexity->ppl));

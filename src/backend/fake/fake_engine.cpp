@@ -162,6 +162,11 @@ std::unique_ptr<Model> FakeEngine::load(const std::filesystem::path& path, const
   return std::make_unique<FakeModel>(*this, spec, inspect(path));
 }
 
+std::vector<Token> FakeEngine::tokenize_with_vocab(const std::filesystem::path& path, const std::string& text,
+                                                   bool add_special) {
+  return FakeModel(*this, spec_for(path), inspect(path)).tokenize(text, add_special);
+}
+
 std::vector<QuantType> FakeEngine::quant_types() const {
   return {{"F16", 1, "16-bit"}, {"Q8_0", 7, "8-bit"}, {"Q4_0", 2, "4-bit"}, {"IQ2_XXS", 19, "needs imatrix"}};
 }

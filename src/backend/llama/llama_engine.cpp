@@ -518,6 +518,19 @@ class LlamaEngine final : public Engine {
     return std::make_unique<LlamaModel>(std::move(model), std::move(info), std::move(resolved));
   }
 
+  std::vector<Token> tokenize_with_vocab(const fs::path& path, const std::string& text, bool add_special) override {
+    ModelInfo info = inspect(path);
+    llama_model_params params = llama_model_default_params();
+    params.vocab_only = true;
+    llama_log::clear_errors();
+    llama_model_ptr model(llama_model_load_from_file(path.c_str(), params));
+    if (!model) {
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format("failed to read the vocabulary of {}", path.string())));
+    }
+    return LlamaModel(std::move(model), std::move(info), RuntimeOptions{}).tokenize(text, add_special);
+  }
+
   std::vector<QuantType> quant_types() const override { return all_quant_types(); }
 
   bool quantize_needs_imatrix(const fs::path& input, const std::string& type) override {

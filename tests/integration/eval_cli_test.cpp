@@ -1,0 +1,91 @@
+// `uaqf eval` on the tiny model: perplexity and KLD output, the baseline cache, and bad input.
+
+#include "cli_support.h"
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+using namespace uaqf_test;
+namespace fs = std::filesystem;
+
+fs::path corpus() { return shared_dir() / "data" / "wikitext-2-raw" / "wiki.test.raw"; }
+
+std::string eval_args(const fs::path& cache) {
+  return " --baseline " + q(tiny_model()) + " --data " + q(corpus()) + " --chunks 4 -t 2 --cache-dir " + q(cache);
+}
+
+TEST(EvalCli, PerplexityAndKldWithPerChunkRecords) {
+  const fs::path cache = work_dir() / "eval-cache";
+  const fs::path json_path = work_dir() / "eval.json";
+  const auto result =
+      run_uaqf("eval " + q(variant("Q4_0")) + " --tasks perplexity,kld" + eval_args(cache) + " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("KLD mean"), std::string::npos) << result.out;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  EXPECT_TRUE(json["complete"].get<bool>());
+  EXPECT_EQ(json["baseline"]["cache_status"], "built");
+  const auto& model = json["models"][0];
+  EXPECT_EQ(model["chunks"].size(), 4U);
+  EXPECT_EQ(model["chunks"][0]["n_scored"], 255);
+  EXPECT_GT(model["perplexity"]["ppl"].get<double>(), 10.0);
+  EXPECT_GT(model["kld"]["kld_mean"].get<double>(), 0.0);
+  EXPECT_GT(model["kld"]["same_top_rate"].get<double>(), 0.5);
+  EXPECT_LT(model["kld"]["same_top_rate"].get<double>(), 1.0);
+
+  // The second run reuses the baseline's cached distributions and gets the same numbers.
+  const fs::path again_path = work_dir() / "eval-again.json";
+  const auto again = run_uaqf("eval " + q(variant("Q4_0")) + " --tasks perplexity,kld" + eval_args(cache) + " --json " +
+                              q(again_path));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const auto again_json = nlohmann::json::parse(slurp(again_path));
+  EXPECT_EQ(again_json["baseline"]["cache_status"], "reused");
+  EXPECT_DOUBLE_EQ(again_json["models"][0]["kld"]["kld_mean"].get<double>(), model["kld"]["kld_mean"].get<double>());
+}
+
+TEST(EvalCli, CorpusTooShortForOneChunk) {
+  const fs::path text = work_dir() / "short.txt";
+  std::ofstream(text) << "Only a handful of words here.\n";
+  const auto result = run_uaqf("eval " + q(variant("Q4_0")) + " --data " + q(text));
+  expect_one_error_line(result, "is too short: it tokenizes to");
+}
+
+TEST(EvalCli, BaselineWithAnotherVocabulary) {
+  const fs::path other = work_dir() / "other-vocab.gguf";
+  const std::string make = std::string("'") + UAQF_SWAP_TOKENS_BINARY + "' " + q(tiny_model()) + " " + q(other);
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  const auto result = run_uaqf("eval " + q(variant("Q4_0")) + " --tasks kld --baseline " + q(other) + " --data " +
+                               q(corpus()) + " --chunks 2");
+  expect_one_error_line(result, "has another vocabulary");
+}
+
+TEST(EvalCli, UnreadableCorpus) {
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q4_0")) + " --data " + q(work_dir() / "missing.txt")),
+                        "not found");
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q4_0")) + " --data " + q(work_dir())), "is a folder");
+}
+
+TEST(EvalCli, CorruptCacheFile) {
+  const fs::path cache = work_dir() / "corrupt-cache";
+  const auto first = run_uaqf("eval " + q(variant("Q8_0")) + " --tasks kld" + eval_args(cache));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  fs::path file;
+  for (const auto& entry : fs::directory_iterator(cache)) {
+    file = entry.path();
+  }
+  ASSERT_FALSE(file.empty());
+  {
+    std::fstream bytes(file, std::ios::in | std::ios::out | std::ios::binary);
+    bytes.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
+    bytes.put('\x7f');
+  }
+  const auto result = run_uaqf("eval " + q(variant("Q8_0")) + " --tasks kld" + eval_args(cache));
+  expect_one_error_line(result, "is damaged (checksum mismatch); delete it to rebuild");
+}
+
+TEST(EvalCli, KldWithoutBaselineIsRejected) {
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q8_0")) + " --tasks kld"), "needs --baseline");
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q8_0")) + " --tasks bleu"), "unknown task 'bleu'");
+}
+
+}  // namespace
