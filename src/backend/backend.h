@@ -81,15 +81,20 @@ class Context {
                               const LogitsBlockFn& on_block) = 0;
 };
 
-class Model {
+// Text to tokens with a model's vocabulary.
+class Vocabulary {
  public:
-  virtual ~Model() = default;
+  virtual ~Vocabulary() = default;
+  // add_special adds BOS (and EOS) where the vocabulary asks for them.
+  virtual std::vector<Token> tokenize(const std::string& text, bool add_special) const = 0;
+};
+
+class Model : public Vocabulary {
+ public:
   virtual const ModelInfo& info() const = 0;
   virtual int32_t n_vocab() const = 0;
   // The token a sequence starts with when the vocabulary adds one.
   virtual std::optional<Token> bos() const = 0;
-  // Text to tokens; add_special adds BOS (and EOS) where the vocabulary asks for them.
-  virtual std::vector<Token> tokenize(const std::string& text, bool add_special) const = 0;
   // n_ctx is the total cache size, shared by n_seq parallel sequences.
   virtual std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1) = 0;
 };
@@ -147,9 +152,8 @@ class Engine {
   // Throws Error naming the file and the defect (missing, not GGUF, truncated, ...).
   virtual ModelInfo inspect(const std::filesystem::path& path) = 0;
   virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
-  // Tokenizes with the model's vocabulary alone (no weights loaded): cheap checks before work.
-  virtual std::vector<Token> tokenize_with_vocab(const std::filesystem::path& path, const std::string& text,
-                                                 bool add_special) = 0;
+  // The model's vocabulary alone, without its weights: cheap checks before work.
+  virtual std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) = 0;
   virtual std::vector<QuantType> quant_types() const = 0;
   // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
   virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;

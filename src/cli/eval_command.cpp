@@ -135,20 +135,28 @@ Action add_eval_command(CLI::App& app) {
     }
 
     // The corpus is tokenized once per vocabulary, from the vocabulary alone, so that a corpus too
-    // short for one chunk is reported before any model is loaded.
+    // short for one chunk is reported before any model is loaded. With --chunks only the needed
+    // prefix is tokenized.
+    std::optional<std::size_t> needed_tokens;
+    if (options.max_chunks) {
+      // llama-perplexity asks for two contexts of text even for one chunk.
+      needed_tokens =
+          static_cast<std::size_t>(std::max(2, *options.max_chunks)) * static_cast<std::size_t>(options.n_ctx);
+    }
     std::map<std::string, std::vector<backend::Token>> tokens_by_vocab;
     auto corpus_tokens_for = [&](const backend::ModelInfo& info) -> const std::vector<backend::Token>& {
       auto it = tokens_by_vocab.find(info.vocab_fingerprint);
       if (it == tokens_by_vocab.end() || info.vocab_fingerprint.empty()) {
-        it = tokens_by_vocab
-                 .insert_or_assign(info.vocab_fingerprint, engine->tokenize_with_vocab(info.path, corpus.text, true))
-                 .first;
+        auto tokenized = tasks::tokenize_corpus(*engine->load_vocabulary(info.path), corpus.text, needed_tokens);
+        if (tokenized.complete) {
+          report.corpus_tokens = tokenized.tokens.size();
+        }
+        it = tokens_by_vocab.insert_or_assign(info.vocab_fingerprint, std::move(tokenized.tokens)).first;
       }
       return it->second;
     };
-    const auto& first_tokens = corpus_tokens_for(baseline_info ? *baseline_info : infos.front());
-    report.corpus_tokens = first_tokens.size();
-    tasks::plan_chunks(first_tokens, options, corpus.path.string());
+    tasks::plan_chunks(corpus_tokens_for(baseline_info ? *baseline_info : infos.front()), options,
+                       corpus.path.string());
 
     std::optional<tasks::BaselineDistributions> baseline;
     if (baseline_info) {

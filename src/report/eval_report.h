@@ -31,7 +31,7 @@ struct EvalReport {
   tasks::PerplexityOptions options;
   std::filesystem::path corpus_path;
   std::string corpus_sha256;
-  std::size_t corpus_tokens = 0;
+  std::size_t corpus_tokens = 0;  // 0 when only the needed prefix was tokenized
   std::optional<std::filesystem::path> baseline_path;
   std::string baseline_sha256;
   std::optional<double> baseline_ppl;

@@ -192,6 +192,36 @@ Corpus read_corpus(const std::filesystem::path& path) {
   return corpus;
 }
 
+CorpusTokens tokenize_corpus(const backend::Vocabulary& vocabulary, const std::string& text,
+                             std::optional<std::size_t> needed) {
+  auto prefix_end = [&](std::size_t bytes) {
+    if (bytes >= text.size()) {
+      return text.size();
+    }
+    const auto newline = text.find('\n', bytes);
+    return newline == std::string::npos ? text.size() : newline;
+  };
+  if (needed) {
+    // Tokens are rarely shorter than 2 bytes; start there and grow until enough.
+    std::size_t bytes = *needed * 2 + 4096;
+    while (prefix_end(bytes) < text.size()) {
+      const std::size_t end = prefix_end(bytes);
+      auto tokens = vocabulary.tokenize(text.substr(0, end), true);
+      if (tokens.size() >= *needed) {
+        const auto longer = vocabulary.tokenize(text.substr(0, prefix_end(end + end / 8 + 1)), true);
+        if (longer.size() >= *needed &&
+            std::equal(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(*needed), longer.begin())) {
+          tokens.resize(*needed);
+          return {std::move(tokens), false};
+        }
+        break;  // the cut changed the tokens: do it the safe way
+      }
+      bytes *= 2;
+    }
+  }
+  return {vocabulary.tokenize(text, true), true};
+}
+
 ChunkPlan plan_chunks(std::vector<Token> tokens, const PerplexityOptions& options, const std::string& corpus_name) {
   if (options.n_ctx < 8) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("--ctx must be at least 8 tokens, got {}", options.n_ctx));

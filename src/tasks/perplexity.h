@@ -31,6 +31,17 @@ struct Corpus {
 
 Corpus read_corpus(const std::filesystem::path& path);
 
+// The corpus's tokens, as the whole text tokenized with BOS would give them, but only as many as
+// `needed` (all when unset). A prefix is tokenized up to a line break, and accepted only when a
+// longer prefix gives the same first `needed` tokens; otherwise the whole text is tokenized.
+// `complete` tells whether the whole text was tokenized.
+struct CorpusTokens {
+  std::vector<backend::Token> tokens;
+  bool complete = false;
+};
+CorpusTokens tokenize_corpus(const backend::Vocabulary& vocabulary, const std::string& text,
+                             std::optional<std::size_t> needed);
+
 // The chunks of the corpus a run scores: tokenized with BOS, cut into n_ctx-token pieces.
 struct ChunkPlan {
   std::vector<backend::Token> tokens;

@@ -205,3 +205,31 @@ TEST_F(BaselineCacheTest, DamagedFileIsAnError) {
 
 }  // namespace
 }  // namespace uaqf::tasks
+
+namespace uaqf::tasks {
+namespace {
+
+TEST(TokenizeCorpus, PrefixEqualsTheStartOfTheWholeTokenization) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("v", backend::FakeModelSpec{.n_vocab = 300});
+  const auto vocabulary = engine.load_vocabulary("v");
+  std::string text;
+  for (int line = 0; line < 2000; ++line) {
+    text += "line " + std::to_string(line) + " of a corpus that is long enough\n";
+  }
+  const auto whole = tokenize_corpus(*vocabulary, text, std::nullopt);
+  EXPECT_TRUE(whole.complete);
+  EXPECT_EQ(whole.tokens.size(), text.size() + 1);  // one per byte, plus BOS
+  const auto prefix = tokenize_corpus(*vocabulary, text, 5000);
+  EXPECT_FALSE(prefix.complete);
+  ASSERT_EQ(prefix.tokens.size(), 5000U);
+  EXPECT_TRUE(std::equal(prefix.tokens.begin(), prefix.tokens.end(), whole.tokens.begin()));
+  // Asking for more than the text holds tokenizes everything.
+  const auto all = tokenize_corpus(*vocabulary, text, text.size() * 10);
+  EXPECT_TRUE(all.complete);
+  EXPECT_EQ(all.tokens.size(), whole.tokens.size());
+}
+
+}  // namespace
+}  // namespace uaqf::tasks

@@ -162,9 +162,8 @@ std::unique_ptr<Model> FakeEngine::load(const std::filesystem::path& path, const
   return std::make_unique<FakeModel>(*this, spec, inspect(path));
 }
 
-std::vector<Token> FakeEngine::tokenize_with_vocab(const std::filesystem::path& path, const std::string& text,
-                                                   bool add_special) {
-  return FakeModel(*this, spec_for(path), inspect(path)).tokenize(text, add_special);
+std::unique_ptr<Vocabulary> FakeEngine::load_vocabulary(const std::filesystem::path& path) {
+  return std::make_unique<FakeModel>(*this, spec_for(path), inspect(path));
 }
 
 std::vector<QuantType> FakeEngine::quant_types() const {

@@ -44,8 +44,7 @@ class FakeEngine final : public Engine {
   Capabilities capabilities() const override;
   ModelInfo inspect(const std::filesystem::path& path) override;
   std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) override;
-  std::vector<Token> tokenize_with_vocab(const std::filesystem::path& path, const std::string& text,
-                                         bool add_special) override;
+  std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) override;
   std::vector<QuantType> quant_types() const override;
   bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) override;
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;

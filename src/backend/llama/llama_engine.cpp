@@ -518,7 +518,7 @@ class LlamaEngine final : public Engine {
     return std::make_unique<LlamaModel>(std::move(model), std::move(info), std::move(resolved));
   }
 
-  std::vector<Token> tokenize_with_vocab(const fs::path& path, const std::string& text, bool add_special) override {
+  std::unique_ptr<Vocabulary> load_vocabulary(const fs::path& path) override {
     ModelInfo info = inspect(path);
     llama_model_params params = llama_model_default_params();
     params.vocab_only = true;
@@ -528,7 +528,7 @@ class LlamaEngine final : public Engine {
       throw Error(ErrorCode::kEngine,
                   with_engine_reason(fmt::format("failed to read the vocabulary of {}", path.string())));
     }
-    return LlamaModel(std::move(model), std::move(info), RuntimeOptions{}).tokenize(text, add_special);
+    return std::make_unique<LlamaModel>(std::move(model), std::move(info), RuntimeOptions{});
   }
 
   std::vector<QuantType> quant_types() const override { return all_quant_types(); }
