@@ -60,6 +60,15 @@ struct TokenLogits {
 // parallel while the engine is idle.
 using LogitsBlockFn = std::function<void(std::span<const TokenLogits>)>;
 
+// A token's log-probability given everything before it, and whether it was the model's top pick.
+struct TokenScore {
+  float log_prob = 0;
+  bool is_greedy = false;
+};
+
+// Called after each generated token: (sequence, tokens generated so far); true stops that sequence.
+using StopFn = std::function<bool(std::size_t, const std::vector<Token>&)>;
+
 // One KV cache and its compute buffers on a loaded model. decode() grows sequence 0;
 // eval_sequences() runs several independent sequences side by side.
 class Context {
@@ -79,6 +88,16 @@ class Context {
   // position >= logits_from, in passes of at most n_batch tokens.
   virtual void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
                               const LogitsBlockFn& on_block) = 0;
+  // Empties the cache, evaluates `prefix` once, then each suffix as its own sequence continuing
+  // it (the prefix's cache is shared, so the context needs unified_kv), and scores every suffix
+  // token. The prefix must not be empty.
+  virtual std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
+                                                              std::span<const std::vector<Token>> suffixes) = 0;
+  // Empties the cache and continues every prompt greedily, side by side, until its end-of-generation
+  // token, `max_new_tokens`, or `should_stop` says so. Returns the generated tokens (without the
+  // end-of-generation token).
+  virtual std::vector<std::vector<Token>> generate_greedy(std::span<const std::vector<Token>> prompts,
+                                                          int max_new_tokens, const StopFn& should_stop) = 0;
 };
 
 // Text to tokens with a model's vocabulary.
@@ -87,6 +106,9 @@ class Vocabulary {
   virtual ~Vocabulary() = default;
   // add_special adds BOS (and EOS) where the vocabulary asks for them.
   virtual std::vector<Token> tokenize(const std::string& text, bool add_special) const = 0;
+  virtual std::string detokenize(std::span<const Token> tokens) const = 0;
+  // The prompt for one user message through the model's chat template; nullopt when it has none.
+  virtual std::optional<std::string> apply_chat_template(const std::string& user_message) const = 0;
 };
 
 class Model : public Vocabulary {
@@ -95,8 +117,9 @@ class Model : public Vocabulary {
   virtual int32_t n_vocab() const = 0;
   // The token a sequence starts with when the vocabulary adds one.
   virtual std::optional<Token> bos() const = 0;
-  // n_ctx is the total cache size, shared by n_seq parallel sequences.
-  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1) = 0;
+  // n_ctx is the total cache size, shared by n_seq parallel sequences: split evenly between them,
+  // or (unified_kv) one pool that sequences can share cells of.
+  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1, bool unified_kv = false) = 0;
 };
 
 struct Capabilities {

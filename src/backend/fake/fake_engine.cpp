@@ -1,5 +1,6 @@
 #include "backend/fake/fake_engine.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -69,12 +70,61 @@ class FakeContext final : public Context {
     }
   }
 
+  std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
+                                                      std::span<const std::vector<Token>> suffixes) override {
+    std::vector<std::vector<TokenScore>> scores;
+    for (const auto& suffix : suffixes) {
+      std::vector<TokenScore> row;
+      Token previous = prefix.back();
+      for (std::size_t k = 0; k < suffix.size(); ++k) {
+        row.push_back(score(fake_logits_for(spec_, previous, prefix.size() + k - 1), suffix[k]));
+        previous = suffix[k];
+      }
+      engine_.clock().advance_ns(static_cast<int64_t>(suffix.size()) * spec_.prefill_ns_per_token);
+      scores.push_back(std::move(row));
+    }
+    engine_.clock().advance_ns(static_cast<int64_t>(prefix.size()) * spec_.prefill_ns_per_token);
+    return scores;
+  }
+
+  std::vector<std::vector<Token>> generate_greedy(std::span<const std::vector<Token>> prompts, int max_new_tokens,
+                                                  const StopFn& should_stop) override {
+    std::vector<std::vector<Token>> generated(prompts.size());
+    for (std::size_t s = 0; s < prompts.size(); ++s) {
+      Token current = prompts[s].back();
+      std::size_t position = prompts[s].size() - 1;
+      while (static_cast<int>(generated[s].size()) < max_new_tokens) {
+        const auto logits = fake_logits_for(spec_, current, position++);
+        current = static_cast<Token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        if (spec_.eos && current == *spec_.eos) {
+          break;
+        }
+        generated[s].push_back(current);
+        engine_.clock().advance_ns(spec_.decode_ns_per_call);
+        if (should_stop && should_stop(s, generated[s])) {
+          break;
+        }
+      }
+    }
+    return generated;
+  }
+
   Token greedy_next() const override {
     engine_.clock().advance_ns(spec_.sample_ns);
     return static_cast<Token>((n_past_ * 7U) % static_cast<uint32_t>(spec_.n_vocab));
   }
 
  private:
+  static TokenScore score(const std::vector<float>& logits, Token token) {
+    const float max_logit = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float logit : logits) {
+      sum += std::exp(logit - max_logit);
+    }
+    const auto argmax = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    return {static_cast<float>(logits[static_cast<std::size_t>(token)] - max_logit - std::log(sum)), argmax == token};
+  }
+
   std::vector<float> fake_logits(const std::vector<Token>& tokens, std::size_t position) const {
     return fake_logits_for(spec_, tokens[position], position);
   }
@@ -103,7 +153,20 @@ class FakeModel final : public Model {
     }
     return tokens;
   }
-  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t /*n_seq*/) override {
+  std::string detokenize(std::span<const Token> tokens) const override {
+    std::string text;
+    for (Token token : tokens) {
+      text += static_cast<char>((token - spec_.vocab_shift + spec_.n_vocab * 4) % spec_.n_vocab % 256);
+    }
+    return text;
+  }
+  std::optional<std::string> apply_chat_template(const std::string& user_message) const override {
+    if (!spec_.chat_template) {
+      return std::nullopt;
+    }
+    return "<user>" + user_message + "</user><assistant>";
+  }
+  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t /*n_seq*/, bool /*unified_kv*/) override {
     return std::make_unique<FakeContext>(engine_, spec_, n_ctx);
   }
 

@@ -20,6 +20,8 @@ struct FakeModelSpec {
   int32_t n_vocab = 1000;
   int32_t n_ctx_train = 4096;
   std::optional<Token> bos = 1;
+  std::optional<Token> eos = 2;  // generation stops when it is the top pick
+  bool chat_template = false;
   int64_t load_ns = 5'000'000;
   int64_t prefill_ns_per_token = 10'000;   // 100k tokens/s
   int64_t decode_ns_per_call = 1'000'000;  // one single-token decode: 1 ms

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -231,10 +232,7 @@ class LlamaContext final : public Context {
     llama_memory_clear(llama_get_memory(ctx_.get()), true);
     n_past_ = 0;
     const std::size_t capacity = n_batch_;
-    if (!batch_storage_ || batch_capacity_ < capacity) {
-      batch_storage_ = std::make_unique<llama_batch>(llama_batch_init(static_cast<int32_t>(capacity), 0, 1));
-      batch_capacity_ = capacity;
-    }
+    prepare_batch(capacity);
     llama_batch& batch = *batch_storage_;
     std::vector<TokenLogits> outputs;
     std::vector<std::pair<std::size_t, int32_t>> output_refs;  // (sequence, position) per batch output
@@ -285,6 +283,134 @@ class LlamaContext final : public Context {
     flush();
   }
 
+  std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
+                                                      std::span<const std::vector<Token>> suffixes) override {
+    if (prefix.empty()) {
+      throw Error(ErrorCode::kInternal, "score_suffixes needs a non-empty prefix");
+    }
+    llama_memory_t memory = llama_get_memory(ctx_.get());
+    llama_memory_clear(memory, true);
+    n_past_ = 0;
+    // The prefix, in sequence 0; only its last position's logits are needed.
+    std::vector<float> prefix_logits;
+    for (std::size_t done = 0; done < prefix.size();) {
+      const std::size_t n = std::min<std::size_t>(n_batch_, prefix.size() - done);
+      prepare_batch(n);
+      for (std::size_t k = 0; k < n; ++k) {
+        add_to_batch(prefix[done + k], static_cast<int32_t>(done + k), 0, done + k + 1 == prefix.size());
+      }
+      decode_batch();
+      done += n;
+    }
+    const float* last = llama_get_logits_ith(ctx_.get(), -1);
+    prefix_logits.assign(last, last + n_vocab_);
+    for (std::size_t s = 1; s < suffixes.size(); ++s) {
+      llama_memory_seq_cp(memory, 0, static_cast<llama_seq_id>(s), -1, -1);
+    }
+    std::vector<std::vector<TokenScore>> scores(suffixes.size());
+    for (std::size_t s = 0; s < suffixes.size(); ++s) {
+      scores[s].resize(suffixes[s].size());
+      if (!suffixes[s].empty()) {
+        scores[s][0] = score_token(prefix_logits.data(), suffixes[s][0]);
+      }
+    }
+    // All suffix tokens, batch after batch; the logits at token k score token k + 1.
+    std::vector<std::pair<std::size_t, std::size_t>> pending;  // (suffix, token) per output
+    prepare_batch(n_batch_);
+    auto flush = [&] {
+      if (batch_storage_->n_tokens == 0) {
+        return;
+      }
+      decode_batch();
+      int32_t output = 0;
+      for (int32_t i = 0; i < batch_storage_->n_tokens; ++i) {
+        if (batch_storage_->logits[i] != 0) {
+          const auto [s, k] = pending[static_cast<std::size_t>(output++)];
+          scores[s][k + 1] = score_token(llama_get_logits_ith(ctx_.get(), i), suffixes[s][k + 1]);
+        }
+      }
+      pending.clear();
+      batch_storage_->n_tokens = 0;
+    };
+    for (std::size_t s = 0; s < suffixes.size(); ++s) {
+      for (std::size_t k = 0; k < suffixes[s].size(); ++k) {
+        if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
+          flush();
+        }
+        const bool wants_logits = k + 1 < suffixes[s].size();
+        add_to_batch(suffixes[s][k], static_cast<int32_t>(prefix.size() + k), static_cast<llama_seq_id>(s),
+                     wants_logits);
+        if (wants_logits) {
+          pending.emplace_back(s, k);
+        }
+      }
+    }
+    flush();
+    return scores;
+  }
+
+  std::vector<std::vector<Token>> generate_greedy(std::span<const std::vector<Token>> prompts, int max_new_tokens,
+                                                  const StopFn& should_stop) override {
+    llama_memory_clear(llama_get_memory(ctx_.get()), true);
+    n_past_ = 0;
+    const llama_vocab* vocab = llama_model_get_vocab(llama_get_model(ctx_.get()));
+    std::vector<std::vector<Token>> generated(prompts.size());
+    std::vector<int32_t> position(prompts.size(), 0);
+    std::vector<bool> active(prompts.size(), true);
+    // Prompts, each in its own sequence; the last token of each keeps its logits.
+    prepare_batch(n_batch_);
+    std::vector<std::pair<std::size_t, int32_t>> last_positions;
+    auto flush_prompts = [&] {
+      if (batch_storage_->n_tokens == 0) {
+        return;
+      }
+      decode_batch();
+      for (const auto& [s, i] : last_positions) {
+        pick_next(s, i, generated, active, max_new_tokens, should_stop, vocab);
+      }
+      last_positions.clear();
+      batch_storage_->n_tokens = 0;
+    };
+    for (std::size_t s = 0; s < prompts.size(); ++s) {
+      if (prompts[s].empty()) {
+        throw Error(ErrorCode::kInternal, "generate_greedy needs non-empty prompts");
+      }
+      for (std::size_t k = 0; k < prompts[s].size(); ++k) {
+        if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
+          flush_prompts();
+        }
+        const bool last_token = k + 1 == prompts[s].size();
+        if (last_token) {
+          last_positions.emplace_back(s, batch_storage_->n_tokens);
+        }
+        add_to_batch(prompts[s][k], static_cast<int32_t>(k), static_cast<llama_seq_id>(s), last_token);
+      }
+      position[s] = static_cast<int32_t>(prompts[s].size());
+    }
+    flush_prompts();
+    // One token per active sequence per step.
+    while (std::find(active.begin(), active.end(), true) != active.end()) {
+      batch_storage_->n_tokens = 0;
+      std::vector<std::pair<std::size_t, int32_t>> step;
+      for (std::size_t s = 0; s < prompts.size(); ++s) {
+        if (active[s]) {
+          step.emplace_back(s, batch_storage_->n_tokens);
+          add_to_batch(generated[s].back(), position[s]++, static_cast<llama_seq_id>(s), true);
+        }
+      }
+      decode_batch();
+      for (const auto& [s, i] : step) {
+        pick_next(s, i, generated, active, max_new_tokens, should_stop, vocab);
+      }
+    }
+    for (auto& tokens : generated) {
+      if (!tokens.empty() && llama_vocab_is_eog(vocab, tokens.back())) {
+        tokens.pop_back();
+      }
+    }
+    return generated;
+  }
+
   Token greedy_next() const override {
     const float* logits = llama_get_logits_ith(ctx_.get(), -1);
     if (logits == nullptr) {
@@ -294,6 +420,63 @@ class LlamaContext final : public Context {
   }
 
  private:
+  void prepare_batch(std::size_t capacity) {
+    if (!batch_storage_ || batch_capacity_ < capacity) {
+      if (batch_storage_) {
+        llama_batch_free(*batch_storage_);
+      }
+      batch_storage_ = std::make_unique<llama_batch>(llama_batch_init(static_cast<int32_t>(capacity), 0, 1));
+      batch_capacity_ = capacity;
+    }
+    batch_storage_->n_tokens = 0;
+  }
+
+  void add_to_batch(Token token, int32_t position, llama_seq_id sequence, bool wants_logits) {
+    llama_batch& batch = *batch_storage_;
+    const auto i = static_cast<std::size_t>(batch.n_tokens++);
+    batch.token[i] = token;
+    batch.pos[i] = position;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = sequence;
+    batch.logits[i] = wants_logits ? 1 : 0;
+  }
+
+  void decode_batch() {
+    const int32_t status = llama_decode(ctx_.get(), *batch_storage_);
+    if (status != 0) {
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format("{}: llama_decode failed with status {} on a batch of {} tokens",
+                                                 model_name_, status, batch_storage_->n_tokens)));
+    }
+  }
+
+  TokenScore score_token(const float* logits, Token token) const {
+    float max_logit = logits[0];
+    int32_t argmax = 0;
+    for (int32_t i = 1; i < n_vocab_; ++i) {
+      if (logits[i] > max_logit) {
+        max_logit = logits[i];
+        argmax = i;
+      }
+    }
+    double sum = 0;
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+      sum += std::exp(logits[i] - max_logit);
+    }
+    return {static_cast<float>(logits[token] - max_logit - std::log(sum)), argmax == token};
+  }
+
+  void pick_next(std::size_t s, int32_t batch_index, std::vector<std::vector<Token>>& generated,
+                 std::vector<bool>& active, int max_new_tokens, const StopFn& should_stop, const llama_vocab* vocab) {
+    const float* logits = llama_get_logits_ith(ctx_.get(), batch_index);
+    const auto token = static_cast<Token>(std::max_element(logits, logits + n_vocab_) - logits);
+    generated[s].push_back(token);
+    if (llama_vocab_is_eog(vocab, token) || static_cast<int>(generated[s].size()) >= max_new_tokens ||
+        (should_stop && should_stop(s, generated[s]))) {
+      active[s] = false;
+    }
+  }
+
   CpuThreadpool threadpool_;
   llama_context_ptr ctx_;
   std::string model_name_;
@@ -343,10 +526,44 @@ class LlamaModel final : public Model {
     return tokens;
   }
 
-  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq) override {
+  std::string detokenize(std::span<const Token> tokens) const override {
+    std::string text(tokens.size() * 8 + 16, '\0');
+    int32_t n = llama_detokenize(vocab(), tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                                 static_cast<int32_t>(text.size()), false, false);
+    if (n < 0) {
+      text.resize(static_cast<std::size_t>(-n));
+      n = llama_detokenize(vocab(), tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                           static_cast<int32_t>(text.size()), false, false);
+    }
+    text.resize(static_cast<std::size_t>(std::max(0, n)));
+    return text;
+  }
+
+  std::optional<std::string> apply_chat_template(const std::string& user_message) const override {
+    const char* tmpl = llama_model_chat_template(model_.get(), nullptr);
+    if (tmpl == nullptr) {
+      return std::nullopt;
+    }
+    const llama_chat_message message{"user", user_message.c_str()};
+    std::string out(user_message.size() * 2 + 256, '\0');
+    int32_t n = llama_chat_apply_template(tmpl, &message, 1, true, out.data(), static_cast<int32_t>(out.size()));
+    if (n > static_cast<int32_t>(out.size())) {
+      out.resize(static_cast<std::size_t>(n));
+      n = llama_chat_apply_template(tmpl, &message, 1, true, out.data(), static_cast<int32_t>(out.size()));
+    }
+    if (n < 0) {
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("{}: its chat template is not supported by this llama.cpp", info_.path.string()));
+    }
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+  }
+
+  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq, bool unified_kv) override {
     llama_context_params params = llama_context_default_params();
     params.n_ctx = n_ctx;
     params.n_seq_max = std::max(1U, n_seq);
+    params.kv_unified = unified_kv;
     params.n_batch = static_cast<uint32_t>(options_.n_batch);
     params.n_ubatch = static_cast<uint32_t>(options_.n_ubatch);
     params.type_k = kv_type_;

@@ -1,0 +1,318 @@
+#include "tasks/datasets.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+
+namespace uaqf::tasks {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<std::string> read_lines(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+template <typename T>
+T field(const json& object, const char* key, const fs::path& file, std::size_t line) {
+  try {
+    return object.at(key).get<T>();
+  } catch (const json::exception&) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{}:{}: field '{}' is missing or has the wrong type", file.string(), line, key));
+  }
+}
+
+// MMLU subject file name -> "abstract algebra".
+std::string subject_name(const std::string& stem, const std::string& suffix) {
+  std::string name = stem.substr(0, stem.size() - suffix.size());
+  std::replace(name.begin(), name.end(), '_', ' ');
+  return name;
+}
+
+std::string mmlu_question(const std::vector<std::string>& row) {
+  return fmt::format("{}\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:", row[0], row[1], row[2], row[3], row[4]);
+}
+
+}  // namespace
+
+void require_dataset_file(const fs::path& file, const std::string& dataset, const std::string& source) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("{} data not found: expected {} (public source: {})", dataset, file.string(), source));
+  }
+}
+
+std::vector<json> read_jsonl(const fs::path& file) {
+  require_readable_file(file, "data");
+  std::vector<json> rows;
+  std::size_t number = 0;
+  for (const auto& line : read_lines(file)) {
+    ++number;
+    if (line.find_first_not_of(" \t") == std::string::npos) {
+      continue;
+    }
+    try {
+      rows.push_back(json::parse(line));
+    } catch (const json::exception& error) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}:{}: malformed JSON line ({})", file.string(), number, error.what()));
+    }
+  }
+  return rows;
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& file) {
+  const std::string text = read_text_file(file);
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string cell;
+  bool quoted = false;
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        line += c == '\n' ? 1 : 0;
+        cell += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+        ++i;
+      }
+      row.push_back(std::move(cell));
+      cell.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      ++line;
+    } else {
+      cell += c;
+    }
+  }
+  if (quoted) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: unterminated quoted field", file.string(), line));
+  }
+  if (!cell.empty() || !row.empty()) {
+    row.push_back(std::move(cell));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<McItem> load_commonsense_qa(const fs::path& data_dir) {
+  const fs::path file = data_dir / "commonsenseqa" / "dev_rand_split.jsonl";
+  require_dataset_file(file, "CommonsenseQA", "the CommonsenseQA release, dev_rand_split.jsonl");
+  std::vector<McItem> items;
+  std::size_t line = 0;
+  for (const auto& row : read_jsonl(file)) {
+    ++line;
+    const auto& question = row.at("question");
+    const auto choices = question.at("choices");
+    std::string prompt = fmt::format("Question: {}", field<std::string>(question, "stem", file, line));
+    // lm-evaluation-harness's commonsense_qa: the options are listed, the answer is a letter.
+    std::string listed;
+    McItem item;
+    item.id = field<std::string>(row, "id", file, line);
+    const std::string key = field<std::string>(row, "answerKey", file, line);
+    for (std::size_t c = 0; c < choices.size(); ++c) {
+      const std::string label = field<std::string>(choices[c], "label", file, line);
+      listed += fmt::format("\n{}. {}", label, field<std::string>(choices[c], "text", file, line));
+      if (label == key) {
+        item.gold = static_cast<int>(c);
+      }
+    }
+    const std::string context = prompt + listed + "\nAnswer:";
+    for (std::size_t c = 0; c < choices.size(); ++c) {
+      item.choices.push_back({context, " " + field<std::string>(choices[c], "label", file, line)});
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_hellaswag(const fs::path& data_dir) {
+  const fs::path file = data_dir / "hellaswag" / "hellaswag_val_full.txt";
+  require_dataset_file(file, "HellaSwag", "the HellaSwag validation set in llama.cpp's 6-line text format");
+  const auto lines = read_lines(file);
+  if (lines.size() % 6 != 0 && !(lines.size() % 6 == 1 && lines.back().empty())) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{}: {} lines, not a multiple of 6 (context, label, 4 endings)", file.string(), lines.size()));
+  }
+  std::vector<McItem> items;
+  for (std::size_t i = 0; i + 5 < lines.size(); i += 6) {
+    McItem item;
+    item.id = fmt::format("hellaswag-{}", i / 6);
+    try {
+      item.gold = std::stoi(lines[i + 1]);
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: label '{}' is not a number", file.string(), i + 2,
+                                                           lines[i + 1]));
+    }
+    if (item.gold < 0 || item.gold > 3) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: label {} is not 0-3", file.string(), i + 2, item.gold));
+    }
+    for (std::size_t e = 0; e < 4; ++e) {
+      item.choices.push_back({lines[i], " " + lines[i + 2 + e]});
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_arc(const fs::path& data_dir, const std::string& split) {
+  const fs::path file = data_dir / "arc" / fmt::format("arc_{}.jsonl", split);
+  require_dataset_file(file, fmt::format("ARC-{}", split), "AI2 ARC test split (MosaicML gauntlet jsonl)");
+  std::vector<McItem> items;
+  std::size_t line = 0;
+  for (const auto& row : read_jsonl(file)) {
+    ++line;
+    McItem item;
+    item.id = fmt::format("arc-{}-{}", split, line);
+    item.gold = field<int>(row, "gold", file, line);
+    // The file's query is already "Question: ..."; lm-evaluation-harness appends "\nAnswer:".
+    const std::string context = field<std::string>(row, "query", file, line) + "\nAnswer:";
+    for (const auto& choice : field<std::vector<std::string>>(row, "choices", file, line)) {
+      item.choices.push_back({context, " " + choice});
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_piqa(const fs::path& data_dir) {
+  const fs::path file = data_dir / "piqa" / "valid.jsonl";
+  const fs::path labels_file = data_dir / "piqa" / "valid-labels.lst";
+  require_dataset_file(file, "PIQA", "the PIQA release, valid.jsonl");
+  require_dataset_file(labels_file, "PIQA labels", "the PIQA release, valid-labels.lst");
+  const auto rows = read_jsonl(file);
+  const auto labels = read_lines(labels_file);
+  if (labels.size() < rows.size()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} has {} labels for {} questions", labels_file.string(),
+                                                         labels.size(), rows.size()));
+  }
+  std::vector<McItem> items;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    McItem item;
+    item.id = fmt::format("piqa-{}", i);
+    item.gold = labels[i] == "1" ? 1 : 0;
+    const std::string context = "Question: " + field<std::string>(rows[i], "goal", file, i + 1) + "\nAnswer:";
+    item.choices.push_back({context, " " + field<std::string>(rows[i], "sol1", file, i + 1)});
+    item.choices.push_back({context, " " + field<std::string>(rows[i], "sol2", file, i + 1)});
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_winogrande(const fs::path& data_dir) {
+  const fs::path file = data_dir / "winogrande" / "winogrande.jsonl";
+  require_dataset_file(file, "WinoGrande", "WinoGrande dev (MosaicML gauntlet jsonl)");
+  std::vector<McItem> items;
+  std::size_t line = 0;
+  for (const auto& row : read_jsonl(file)) {
+    ++line;
+    McItem item;
+    item.id = fmt::format("winogrande-{}", line);
+    item.gold = field<int>(row, "gold", file, line);
+    // Partial scoring (lm-evaluation-harness): each option fills the blank; the same rest of the
+    // sentence is scored after each.
+    const std::string rest = " " + field<std::string>(row, "continuation", file, line);
+    for (const auto& context : field<std::vector<std::string>>(row, "context_options", file, line)) {
+      item.choices.push_back({context, rest});
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_mmlu(const fs::path& data_dir, int n_shot) {
+  const fs::path test_dir = data_dir / "mmlu" / "test";
+  require_dataset_file(test_dir, "MMLU", "the MMLU (hendrycks/test) data archive, data/test/*.csv");
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(test_dir)) {
+    if (entry.path().extension() == ".csv") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<McItem> items;
+  for (const auto& file : files) {
+    const std::string stem = file.stem().string();
+    const std::string subject = subject_name(stem, "_test");
+    std::string context = fmt::format("The following are multiple choice questions (with answers) about {}.\n\n", subject);
+    const fs::path dev_file = data_dir / "mmlu" / "dev" / (stem.substr(0, stem.size() - 5) + "_dev.csv");
+    if (n_shot > 0) {
+      require_dataset_file(dev_file, "MMLU dev", "the MMLU data archive, data/dev/*.csv");
+      const auto dev = read_csv(dev_file);
+      for (std::size_t i = 0; i < dev.size() && static_cast<int>(i) < n_shot; ++i) {
+        if (dev[i].size() != 6) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: row {} has {} fields, expected 6", dev_file.string(), i + 1, dev[i].size()));
+        }
+        context += mmlu_question(dev[i]) + " " + dev[i][5] + "\n\n";
+      }
+    }
+    const auto rows = read_csv(file);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].size() != 6) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: row {} has {} fields, expected 6", file.string(), i + 1, rows[i].size()));
+      }
+      McItem item;
+      item.id = fmt::format("mmlu-{}-{}", subject, i);
+      const std::string answer = rows[i][5];
+      item.gold = answer.empty() ? -1 : answer[0] - 'A';
+      if (item.gold < 0 || item.gold > 3) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: row {} has answer '{}', not A-D", file.string(), i + 1, answer));
+      }
+      const std::string full_context = context + mmlu_question(rows[i]);
+      for (const char* letter : {" A", " B", " C", " D"}) {
+        item.choices.push_back({full_context, letter});
+      }
+      items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
+std::vector<QaItem> load_gsm8k(const fs::path& data_dir, const std::string& split) {
+  const fs::path file = data_dir / "gsm8k" / (split + ".jsonl");
+  require_dataset_file(file, "GSM8K", "openai/grade-school-math, grade_school_math/data/" + split + ".jsonl");
+  std::vector<QaItem> items;
+  std::size_t line = 0;
+  for (const auto& row : read_jsonl(file)) {
+    ++line;
+    items.push_back({fmt::format("gsm8k-{}-{}", split, line - 1), field<std::string>(row, "question", file, line),
+                     field<std::string>(row, "answer", file, line)});
+  }
+  return items;
+}
+
+}  // namespace uaqf::tasks
