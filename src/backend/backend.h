@@ -107,8 +107,10 @@ class Vocabulary {
   // add_special adds BOS (and EOS) where the vocabulary asks for them.
   virtual std::vector<Token> tokenize(const std::string& text, bool add_special) const = 0;
   virtual std::string detokenize(std::span<const Token> tokens) const = 0;
-  // The prompt for one user message through the model's chat template; nullopt when it has none.
-  virtual std::optional<std::string> apply_chat_template(const std::string& user_message) const = 0;
+  // The prompt for one user message through the model's chat template (or `override_template`, a
+  // template text or a name llama.cpp knows such as "chatml"); nullopt when there is none.
+  virtual std::optional<std::string> apply_chat_template(const std::string& user_message,
+                                                         const std::optional<std::string>& override_template) const = 0;
 };
 
 class Model : public Vocabulary {

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -17,13 +18,13 @@
 #include "report/eval_report.h"
 #include "tasks/baseline_cache.h"
 #include "tasks/perplexity.h"
+#include "tasks/registry.h"
 
 namespace uaqf::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kKnownTasks = {"perplexity", "kld"};
 const fs::path kDefaultCorpus = fs::path("data") / "wikitext-2-raw" / "wiki.test.raw";
 
 fs::path resolve_corpus(const std::string& given) {
@@ -39,140 +40,187 @@ fs::path resolve_corpus(const std::string& given) {
                           kDefaultCorpus.string()));
 }
 
-}  // namespace
+fs::path resolve_data_dir(const std::string& given) {
+  if (!given.empty()) {
+    return given;
+  }
+  if (auto found = find_shared_file("data")) {
+    return *found;
+  }
+  throw Error(ErrorCode::kNotFound, "no data folder given and none found under $UAQF_SHARED_DIR: pass --data-dir DIR");
+}
 
-Action add_eval_command(CLI::App& app) {
-  struct Flags {
-    std::vector<std::string> models;
-    std::string tasks = "perplexity";
-    std::string baseline;
-    std::string data;
-    int n_ctx = 512;
-    int chunks = 0;
-    int top_k = 128;
-    int tail_samples = 32;
-    std::string cache_dir;
-    std::string json_path;
-    RuntimeFlags runtime;
+struct Flags {
+  std::vector<std::string> models;
+  std::string tasks = "perplexity";
+  std::string baseline;
+  std::string data;
+  std::string data_dir;
+  int n_ctx = 512;
+  int chunks = 0;
+  int top_k = 128;
+  int tail_samples = 32;
+  std::string cache_dir;
+  std::string json_path;
+  int limit = 0;
+  uint32_t seed = 1234;
+  int gsm8k_shots = 5;
+  int mmlu_shots = 5;
+  std::string mc_normalization = "lm-eval";
+  bool mc_naive = false;
+  bool no_chat_template = false;
+  std::string chat_template;
+  int max_new_tokens = 256;
+  int divergence_tokens = 64;
+  int gen_batch = 8;
+  RuntimeFlags runtime;
+};
+
+int run_eval(const Flags& flags) {
+  report::EvalReport report;
+  report.tasks = parse_name_list(flags.tasks);
+  bool with_perplexity = false;
+  bool with_kld = false;
+  std::vector<std::string> suite_tasks;
+  for (const auto& task : report.tasks) {
+    if (task == "perplexity") {
+      with_perplexity = true;
+    } else if (task == "kld") {
+      with_kld = true;
+    } else if (tasks::is_suite_task(task)) {
+      suite_tasks.push_back(task);
+    } else {
+      std::string known = "perplexity, kld";
+      for (const auto& name : tasks::suite_task_names()) {
+        known += ", " + name;
+      }
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}' (known: {})", task, known));
+    }
+  }
+  with_perplexity = with_perplexity || with_kld;
+  const bool with_divergence = std::find(suite_tasks.begin(), suite_tasks.end(), "divergence") != suite_tasks.end();
+  if ((with_kld || with_divergence) && flags.baseline.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("the {} task needs --baseline MODEL (e.g. the F16 file)", with_kld ? "kld" : "divergence"));
+  }
+  if (flags.top_k < 1) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("--top-k must be positive, got {}", flags.top_k));
+  }
+  if (flags.tail_samples < 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--tail-samples must be zero or positive, got {}", flags.tail_samples));
+  }
+  if (flags.limit < 0 || flags.max_new_tokens < 1 || flags.gen_batch < 1) {
+    throw Error(ErrorCode::kInvalidArgument, "--limit must be positive; --max-new-tokens and --gen-batch at least 1");
+  }
+  if (!flags.json_path.empty()) {
+    const fs::path parent = fs::path(flags.json_path).parent_path();
+    require_writable_dir(parent.empty() ? fs::path(".") : parent, "JSON output");
+  }
+  auto engine = backend::make_llama_engine();
+  report.engine = engine->describe();
+  report.environment = collect_environment();
+  report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  const auto runtime = to_runtime_options(flags.runtime, report.engine.default_threads);
+  tasks::PerplexityOptions options;
+  options.n_ctx = flags.n_ctx;
+  if (flags.chunks > 0) {
+    options.max_chunks = flags.chunks;
+  }
+  options.n_batch = runtime.n_batch;
+  options.top_k = flags.top_k;
+  options.tail_samples = flags.tail_samples;
+  options.n_threads = static_cast<unsigned>(runtime.n_threads);
+  report.options = options;
+
+  tasks::SuiteOptions suite_options;
+  if (flags.limit > 0) {
+    suite_options.limit = static_cast<std::size_t>(flags.limit);
+  }
+  suite_options.seed = flags.seed;
+  suite_options.gsm8k_shots = flags.gsm8k_shots;
+  suite_options.mmlu_shots = flags.mmlu_shots;
+  if (flags.mc_normalization == "llama") {
+    suite_options.mc.normalization = tasks::McNormalization::kLlamaCpp;
+  } else if (flags.mc_normalization != "lm-eval") {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--mc-normalization must be lm-eval or llama, not '{}'", flags.mc_normalization));
+  }
+  suite_options.mc.share_context = !flags.mc_naive;
+  suite_options.generation.max_new_tokens = flags.max_new_tokens;
+  suite_options.generation.batch_size = flags.gen_batch;
+  suite_options.generation.use_chat_template = !flags.no_chat_template;
+  if (!flags.chat_template.empty()) {
+    suite_options.generation.chat_template = flags.chat_template;
+  }
+  suite_options.divergence_max_new_tokens = flags.divergence_tokens;
+  report.suite_options = suite_options;
+
+  // Everything that can be checked is checked before the first model is loaded.
+  std::vector<backend::ModelInfo> infos;
+  for (const auto& model : flags.models) {
+    infos.push_back(engine->inspect(model));
+  }
+  std::optional<backend::ModelInfo> baseline_info;
+  if (!flags.baseline.empty()) {
+    baseline_info = engine->inspect(flags.baseline);
+    for (const auto& info : infos) {
+      if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{} has another vocabulary ({} tokens) than the baseline {} ({} tokens): KLD and "
+                                "PPL ratios need the same tokenizer",
+                                info.path.filename().string(), info.n_vocab, baseline_info->path.filename().string(),
+                                baseline_info->n_vocab));
+      }
+    }
+  }
+  tasks::PreparedSuite suite;
+  if (!suite_tasks.empty()) {
+    suite_options.data_dir = resolve_data_dir(flags.data_dir);
+    suite = tasks::prepare_suite(suite_tasks, suite_options);
+  }
+  std::optional<tasks::Corpus> corpus;
+  // The corpus is tokenized once per vocabulary, from the vocabulary alone, so that a corpus too
+  // short for one chunk is reported before any model is loaded. With --chunks only the needed
+  // prefix is tokenized.
+  std::map<std::string, std::vector<backend::Token>> tokens_by_vocab;
+  auto corpus_tokens_for = [&](const backend::ModelInfo& info) -> const std::vector<backend::Token>& {
+    auto it = tokens_by_vocab.find(info.vocab_fingerprint);
+    if (it == tokens_by_vocab.end() || info.vocab_fingerprint.empty()) {
+      std::optional<std::size_t> needed;
+      if (options.max_chunks) {
+        // llama-perplexity asks for two contexts of text even for one chunk.
+        needed = static_cast<std::size_t>(std::max(2, *options.max_chunks)) * static_cast<std::size_t>(options.n_ctx);
+      }
+      auto tokenized = tasks::tokenize_corpus(*engine->load_vocabulary(info.path), corpus->text, needed);
+      if (tokenized.complete) {
+        report.corpus_tokens = tokenized.tokens.size();
+      }
+      it = tokens_by_vocab.insert_or_assign(info.vocab_fingerprint, std::move(tokenized.tokens)).first;
+    }
+    return it->second;
   };
-  auto flags = std::make_shared<Flags>();
-  CLI::App* command = app.add_subcommand("eval", "quality: perplexity, and KL-divergence against a baseline");
-  command->add_option("models", flags->models, "GGUF model files")->required();
-  command->add_option("--tasks", flags->tasks, "comma-separated: perplexity, kld")->capture_default_str();
-  command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); needed for kld");
-  command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
-  command->add_option("-c,--ctx", flags->n_ctx, "tokens per chunk")->capture_default_str();
-  command->add_option("--chunks", flags->chunks, "chunks to score (default: all)");
-  command->add_option("--top-k", flags->top_k, "baseline log-probs kept exactly per token for KLD")
-      ->capture_default_str();
-  command
-      ->add_option("--tail-samples", flags->tail_samples,
-                   "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
-      ->capture_default_str();
-  command->add_option("--cache-dir", flags->cache_dir, "where baseline distributions are cached");
-  command->add_option("--json", flags->json_path, "write results with per-chunk records as JSON");
-  add_runtime_flags(*command, flags->runtime);
-
-  return [flags]() -> int {
-    report::EvalReport report;
-    report.tasks = parse_name_list(flags->tasks);
-    for (const auto& task : report.tasks) {
-      if (std::find(kKnownTasks.begin(), kKnownTasks.end(), task) == kKnownTasks.end()) {
-        throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}' (known: perplexity, kld)", task));
-      }
-    }
-    const bool with_kld = std::find(report.tasks.begin(), report.tasks.end(), "kld") != report.tasks.end();
-    if (with_kld && flags->baseline.empty()) {
-      throw Error(ErrorCode::kInvalidArgument, "the kld task needs --baseline MODEL (e.g. the F16 file)");
-    }
-    if (flags->top_k < 1) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("--top-k must be positive, got {}", flags->top_k));
-    }
-    if (flags->tail_samples < 0) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("--tail-samples must be zero or positive, got {}", flags->tail_samples));
-    }
-    if (!flags->json_path.empty()) {
-      const fs::path parent = fs::path(flags->json_path).parent_path();
-      require_writable_dir(parent.empty() ? fs::path(".") : parent, "JSON output");
-    }
-    auto engine = backend::make_llama_engine();
-    report.engine = engine->describe();
-    report.environment = collect_environment();
-    report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
-    const auto runtime = to_runtime_options(flags->runtime, report.engine.default_threads);
-    tasks::PerplexityOptions options;
-    options.n_ctx = flags->n_ctx;
-    if (flags->chunks > 0) {
-      options.max_chunks = flags->chunks;
-    }
-    options.n_batch = runtime.n_batch;
-    options.top_k = flags->top_k;
-    options.tail_samples = flags->tail_samples;
-    options.n_threads = static_cast<unsigned>(runtime.n_threads);
-    report.options = options;
-
-    // Everything that can be checked is checked before the first model is loaded.
-    const tasks::Corpus corpus = tasks::read_corpus(resolve_corpus(flags->data));
-    report.corpus_path = corpus.path;
-    report.corpus_sha256 = corpus.sha256;
-    std::vector<backend::ModelInfo> infos;
-    for (const auto& model : flags->models) {
-      infos.push_back(engine->inspect(model));
-    }
-    std::optional<backend::ModelInfo> baseline_info;
-    if (!flags->baseline.empty()) {
-      baseline_info = engine->inspect(flags->baseline);
-      for (const auto& info : infos) {
-        if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      fmt::format("{} has another vocabulary ({} tokens) than the baseline {} ({} tokens): KLD and "
-                                  "PPL ratios need the same tokenizer",
-                                  info.path.filename().string(), info.n_vocab, baseline_info->path.filename().string(),
-                                  baseline_info->n_vocab));
-        }
-      }
-    }
-
-    // The corpus is tokenized once per vocabulary, from the vocabulary alone, so that a corpus too
-    // short for one chunk is reported before any model is loaded. With --chunks only the needed
-    // prefix is tokenized.
-    std::optional<std::size_t> needed_tokens;
-    if (options.max_chunks) {
-      // llama-perplexity asks for two contexts of text even for one chunk.
-      needed_tokens =
-          static_cast<std::size_t>(std::max(2, *options.max_chunks)) * static_cast<std::size_t>(options.n_ctx);
-    }
-    std::map<std::string, std::vector<backend::Token>> tokens_by_vocab;
-    auto corpus_tokens_for = [&](const backend::ModelInfo& info) -> const std::vector<backend::Token>& {
-      auto it = tokens_by_vocab.find(info.vocab_fingerprint);
-      if (it == tokens_by_vocab.end() || info.vocab_fingerprint.empty()) {
-        auto tokenized = tasks::tokenize_corpus(*engine->load_vocabulary(info.path), corpus.text, needed_tokens);
-        if (tokenized.complete) {
-          report.corpus_tokens = tokenized.tokens.size();
-        }
-        it = tokens_by_vocab.insert_or_assign(info.vocab_fingerprint, std::move(tokenized.tokens)).first;
-      }
-      return it->second;
-    };
+  if (with_perplexity) {
+    corpus = tasks::read_corpus(resolve_corpus(flags.data));
+    report.corpus_path = corpus->path;
+    report.corpus_sha256 = corpus->sha256;
     tasks::plan_chunks(corpus_tokens_for(baseline_info ? *baseline_info : infos.front()), options,
-                       corpus.path.string());
+                       corpus->path.string());
+  }
 
-    std::optional<tasks::BaselineDistributions> baseline;
-    if (baseline_info) {
-      report.baseline_path = baseline_info->path;
-      report.baseline_sha256 = sha256_file(baseline_info->path);
-      auto model = engine->load(baseline_info->path, runtime);
-      const auto plan = tasks::plan_chunks(corpus_tokens_for(*baseline_info), options, corpus.path.string());
-      const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256,
-                                   .corpus_sha256 = corpus.sha256,
-                                   .n_ctx = plan.n_ctx,
-                                   .n_chunks = plan.n_chunks,
-                                   .top_k = options.top_k,
-                                   .tail_samples = options.tail_samples,
-                                   .n_vocab = model->n_vocab(),
+  std::optional<tasks::BaselineDistributions> baseline;
+  std::vector<std::vector<backend::Token>> baseline_answers;
+  if (baseline_info && (with_kld || with_divergence)) {
+    report.baseline_path = baseline_info->path;
+    report.baseline_sha256 = sha256_file(baseline_info->path);
+    auto model = engine->load(baseline_info->path, runtime);
+    if (with_kld) {
+      const auto plan = tasks::plan_chunks(corpus_tokens_for(*baseline_info), options, corpus->path.string());
+      const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256, .corpus_sha256 = corpus->sha256,
+                                   .n_ctx = plan.n_ctx, .n_chunks = plan.n_chunks, .top_k = options.top_k,
+                                   .tail_samples = options.tail_samples, .n_vocab = model->n_vocab(),
                                    .engine_commit = report.engine.commit};
-      const fs::path cache_dir = flags->cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags->cache_dir);
+      const fs::path cache_dir = flags.cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags.cache_dir);
       const fs::path cache_file = tasks::baseline_cache_path(cache_dir, key);
       report.baseline_cache_file = cache_file.string();
       std::string why;
@@ -196,40 +244,98 @@ Action add_eval_command(CLI::App& app) {
         progress.finish(fmt::format("PPL {:.4f}, cached", result.ppl));
       }
     }
+    if (with_divergence) {
+      Progress progress(fmt::format("baseline answers {}", baseline_info->path.filename().string()));
+      double seconds = 0;
+      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, &seconds);
+      progress.finish(fmt::format("{} answers", baseline_answers.size()));
+    }
+  }
 
-    for (const auto& info : infos) {
-      report::EvalModelResult result;
-      result.path = info.path;
-      result.info = info;
-      Progress progress(fmt::format("eval {}", info.path.filename().string()));
-      try {
-        result.sha256 = sha256_file(info.path);
-        auto model = engine->load(info.path, runtime);
-        result.info = model->info();
-        const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus.path.string());
+  for (const auto& info : infos) {
+    report::EvalModelResult result;
+    result.path = info.path;
+    result.info = info;
+    Progress progress(fmt::format("eval {}", info.path.filename().string()));
+    try {
+      result.sha256 = sha256_file(info.path);
+      auto model = engine->load(info.path, runtime);
+      result.info = model->info();
+      if (with_perplexity) {
+        const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus->path.string());
         result.perplexity = tasks::evaluate_perplexity(*model, plan, options, with_kld ? &*baseline : nullptr, nullptr);
-        result.ok = true;
-        progress.finish(fmt::format("PPL {:.4f}", result.perplexity->ppl));
-      } catch (const Error& error) {
-        result.error = error.what();
-        progress.finish("FAILED");
       }
-      report.models.push_back(std::move(result));
-      if (!flags->json_path.empty()) {
-        auto partial = report::eval_to_json(report);
-        partial["complete"] = report.complete() && report.models.size() == infos.size();
-        write_file_atomic(flags->json_path, partial.dump(2) + "\n");
+      if (!suite_tasks.empty()) {
+        result.tasks = tasks::run_suite(*model, suite, suite_options);
+        if (with_divergence) {
+          result.tasks.push_back(tasks::run_divergence(*model, suite, suite_options, baseline_answers));
+        }
       }
+      result.ok = true;
+      progress.finish(result.perplexity ? fmt::format("PPL {:.4f}", result.perplexity->ppl) : "done");
+    } catch (const Error& error) {
+      result.error = error.what();
+      progress.finish("FAILED");
     }
-    report::print_eval_table(std::cout, report);
-    if (!report.complete()) {
-      const auto failed =
-          std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.ok; });
-      std::cerr << fmt::format("uaqf: error: {} of {} models failed (see the table)\n", failed, report.models.size());
-      return 1;
+    report.models.push_back(std::move(result));
+    if (!flags.json_path.empty()) {
+      auto partial = report::eval_to_json(report);
+      partial["complete"] = report.complete() && report.models.size() == infos.size();
+      write_file_atomic(flags.json_path, partial.dump(2) + "\n");
     }
-    return 0;
-  };
+  }
+  report::print_eval_table(std::cout, report);
+  if (!report.complete()) {
+    const auto failed = std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.ok; });
+    std::cerr << fmt::format("uaqf: error: {} of {} models failed (see the table)\n", failed, report.models.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action add_eval_command(CLI::App& app) {
+  auto flags = std::make_shared<Flags>();
+  CLI::App* command = app.add_subcommand("eval", "quality: perplexity, KL-divergence, task accuracy, divergence");
+  command->add_option("models", flags->models, "GGUF model files")->required();
+  command->add_option("--tasks", flags->tasks,
+                      "comma-separated: perplexity, kld, gsm8k, commonsense_qa, hellaswag, arc_easy, arc_challenge, "
+                      "piqa, winogrande, mmlu, ifeval, divergence")
+      ->capture_default_str();
+  command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
+  command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
+  command->add_option("--data-dir", flags->data_dir, "folder of the task data sets (default: the shared data folder)");
+  command->add_option("-c,--ctx", flags->n_ctx, "tokens per perplexity chunk")->capture_default_str();
+  command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)");
+  command->add_option("--top-k", flags->top_k, "baseline log-probs kept exactly per token for KLD")
+      ->capture_default_str();
+  command->add_option("--tail-samples", flags->tail_samples,
+                      "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
+      ->capture_default_str();
+  command->add_option("--cache-dir", flags->cache_dir, "where baseline distributions are cached");
+  command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset");
+  command->add_option("--seed", flags->seed, "seed of the --limit subset")->capture_default_str();
+  command->add_option("--gsm8k-shots", flags->gsm8k_shots, "GSM8K exemplars from the train split")
+      ->capture_default_str();
+  command->add_option("--mmlu-shots", flags->mmlu_shots, "MMLU exemplars per subject (dev split)")
+      ->capture_default_str();
+  command->add_option("--mc-normalization", flags->mc_normalization,
+                      "multiple choice: lm-eval (acc, acc_norm by characters) or llama (mean token log-prob after "
+                      "the common prefix, as llama-perplexity --hellaswag)")
+      ->capture_default_str();
+  command->add_flag("--mc-naive", flags->mc_naive, "score each choice from scratch (slow; for checking)");
+  command->add_flag("--no-chat-template", flags->no_chat_template, "prompt generation tasks without the chat template");
+  command->add_option("--chat-template", flags->chat_template,
+                      "chat template to use instead of the model's (template text or a llama.cpp name, e.g. chatml)");
+  command->add_option("--max-new-tokens", flags->max_new_tokens, "generation limit for gsm8k and ifeval")
+      ->capture_default_str();
+  command->add_option("--divergence-tokens", flags->divergence_tokens, "generation limit for divergence")
+      ->capture_default_str();
+  command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")->capture_default_str();
+  command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");
+  add_runtime_flags(*command, flags->runtime);
+  return [flags]() -> int { return run_eval(*flags); };
 }
 
 }  // namespace uaqf::cli

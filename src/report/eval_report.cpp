@@ -68,7 +68,35 @@ bool EvalReport::complete() const {
   return std::all_of(models.begin(), models.end(), [](const EvalModelResult& m) { return m.ok; });
 }
 
+void print_task_table(std::ostream& out, const EvalReport& report) {
+  std::vector<std::vector<std::string>> rows{{"model", "task", "metric", "value", "± se", "n", "items/s"}};
+  for (const auto& model : report.models) {
+    for (const auto& task : model.tasks) {
+      for (const auto& metric : task.metrics) {
+        rows.push_back({model.path.filename().string(), task.task, metric.name, fmt::format("{:.4f}", metric.value),
+                        fmt::format("{:.4f}", metric.stderr_value), fmt::format("{}", metric.n),
+                        fmt::format("{:.2f}", task.items_per_second)});
+      }
+    }
+  }
+  if (rows.size() > 1) {
+    out << '\n';
+    print_text_table(out, rows, 3);
+  }
+}
+
 void print_eval_table(std::ostream& out, const EvalReport& report) {
+  const bool any_perplexity = std::any_of(report.models.begin(), report.models.end(),
+                                          [](const EvalModelResult& m) { return m.perplexity.has_value(); });
+  if (!any_perplexity) {
+    print_task_table(out, report);
+    for (const auto& model : report.models) {
+      if (!model.ok) {
+        out << fmt::format("  ! {}: FAILED: {}\n", model.path.filename().string(), model.error);
+      }
+    }
+    return;
+  }
   const bool with_kld = std::find(report.tasks.begin(), report.tasks.end(), "kld") != report.tasks.end();
   std::vector<std::string> head{"model", "status", "PPL", "± se"};
   if (with_kld) {
@@ -127,6 +155,7 @@ void print_eval_table(std::ostream& out, const EvalReport& report) {
       out << fmt::format("  ! {}: FAILED: {}\n", model.path.filename().string(), model.error);
     }
   }
+  print_task_table(out, report);
 }
 
 json eval_to_json(const EvalReport& report) {
@@ -160,6 +189,21 @@ json eval_to_json(const EvalReport& report) {
       }
       entry["chunks"] = chunks;
     }
+    json task_results = json::array();
+    for (const auto& task : model.tasks) {
+      json metrics = json::array();
+      for (const auto& metric : task.metrics) {
+        metrics.push_back(
+            {{"name", metric.name}, {"value", metric.value}, {"stderr", metric.stderr_value}, {"n", metric.n}});
+      }
+      task_results.push_back({{"task", task.task},
+                              {"version", task.version},
+                              {"metrics", metrics},
+                              {"seconds", task.seconds},
+                              {"items_per_second", task.items_per_second},
+                              {"records", task.records}});
+    }
+    entry["tasks"] = task_results;
     models.push_back(entry);
   }
   json baseline = nullptr;

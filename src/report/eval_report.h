@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "core/environment.h"
 #include "tasks/perplexity.h"
+#include "tasks/registry.h"
 
 namespace uaqf::report {
 
@@ -22,6 +23,7 @@ struct EvalModelResult {
   bool ok = false;
   std::string error;
   std::optional<tasks::PerplexityResult> perplexity;
+  std::vector<tasks::TaskResult> tasks;
 };
 
 struct EvalReport {
@@ -29,6 +31,7 @@ struct EvalReport {
   backend::EngineInfo engine;
   std::vector<std::string> tasks;
   tasks::PerplexityOptions options;
+  tasks::SuiteOptions suite_options;
   std::filesystem::path corpus_path;
   std::string corpus_sha256;
   std::size_t corpus_tokens = 0;  // 0 when only the needed prefix was tokenized

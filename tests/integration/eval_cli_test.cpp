@@ -88,4 +88,42 @@ TEST(EvalCli, KldWithoutBaselineIsRejected) {
   expect_one_error_line(run_uaqf("eval " + q(variant("Q8_0")) + " --tasks bleu"), "unknown task 'bleu'");
 }
 
+TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
+  const fs::path json_path = work_dir() / "tasks.json";
+  const auto result = run_uaqf(
+      "eval " + q(variant("Q4_0")) +
+      " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
+      " --limit 2 --baseline " + q(tiny_model()) + " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" +
+      " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("exact_match_strict"), std::string::npos) << result.out;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  std::set<std::string> seen;
+  for (const auto& task : json["models"][0]["tasks"]) {
+    seen.insert(task["task"].get<std::string>());
+    EXPECT_EQ(task["records"].size(), 2U) << task["task"];
+    EXPECT_EQ(task["version"], 1);
+    for (const auto& metric : task["metrics"]) {
+      EXPECT_GE(metric["value"].get<double>(), 0.0);
+      EXPECT_TRUE(metric.contains("stderr"));
+    }
+  }
+  EXPECT_EQ(seen.size(), 10U);
+  EXPECT_TRUE(json["models"][0]["tasks"][0]["records"][0].contains("generation"));
+}
+
+TEST(EvalCli, MissingAndMalformedTaskData) {
+  const fs::path empty = work_dir() / "no-data";
+  fs::create_directories(empty);
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q4_0")) + " --tasks piqa --data-dir " + q(empty)),
+                        "PIQA data not found: expected");
+  const fs::path broken = work_dir() / "broken-data" / "gsm8k";
+  fs::create_directories(broken);
+  std::ofstream(broken / "train.jsonl") << "{\"question\": \"q\", \"answer\": \"#### 1\"}\n";
+  std::ofstream(broken / "test.jsonl") << "{\"question\": \"q\", \"answer\": \"#### 1\"}\n{not json\n";
+  expect_one_error_line(
+      run_uaqf("eval " + q(variant("Q4_0")) + " --tasks gsm8k --data-dir " + q(broken.parent_path())),
+      "test.jsonl:2: malformed JSON line");
+}
+
 }  // namespace

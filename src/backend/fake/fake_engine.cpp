@@ -160,7 +160,11 @@ class FakeModel final : public Model {
     }
     return text;
   }
-  std::optional<std::string> apply_chat_template(const std::string& user_message) const override {
+  std::optional<std::string> apply_chat_template(const std::string& user_message,
+                                                 const std::optional<std::string>& override_template) const override {
+    if (override_template) {
+      return *override_template + user_message;
+    }
     if (!spec_.chat_template) {
       return std::nullopt;
     }

@@ -539,8 +539,10 @@ class LlamaModel final : public Model {
     return text;
   }
 
-  std::optional<std::string> apply_chat_template(const std::string& user_message) const override {
-    const char* tmpl = llama_model_chat_template(model_.get(), nullptr);
+  std::optional<std::string> apply_chat_template(const std::string& user_message,
+                                                 const std::optional<std::string>& override_template) const override {
+    const char* tmpl =
+        override_template ? override_template->c_str() : llama_model_chat_template(model_.get(), nullptr);
     if (tmpl == nullptr) {
       return std::nullopt;
     }
@@ -552,8 +554,9 @@ class LlamaModel final : public Model {
       n = llama_chat_apply_template(tmpl, &message, 1, true, out.data(), static_cast<int32_t>(out.size()));
     }
     if (n < 0) {
-      throw Error(ErrorCode::kEngine,
-                  fmt::format("{}: its chat template is not supported by this llama.cpp", info_.path.string()));
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: chat template {} is not supported by this llama.cpp", info_.path.string(),
+                              override_template ? "'" + *override_template + "'" : "stored in the model"));
     }
     out.resize(static_cast<std::size_t>(n));
     return out;

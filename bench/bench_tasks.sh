@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Task-suite benchmark on the tiny model:
+#  1. HellaSwag accuracy of `uaqf eval --mc-normalization llama` against llama-perplexity
+#     --hellaswag on the same items (uaqf draws them as llama-perplexity does);
+#  2. items/s of the batched multiple-choice path (shared context, choices side by side) against
+#     the naive one (each choice from an empty cache), with the predictions compared;
+#  3. items/s of batched generation (8 prompts side by side) against one prompt at a time, with
+#     the generated answers compared.
+#   bench/bench_tasks.sh [--preset release] [--hellaswag-tasks 400] [--limit 100] [--gen-limit 16]
+#                        [--threads N] [--out docs/results/tasks-cpu.md] [--no-build]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+preset=release hs_tasks=400 limit=100 gen_limit=16 threads="" out="" build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --preset) preset=$2; shift 2 ;;
+    --hellaswag-tasks) hs_tasks=$2; shift 2 ;;
+    --limit) limit=$2; shift 2 ;;
+    --gen-limit) gen_limit=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ "$build" = 1 ] && bash "$root/scripts/build.sh" "$preset"
+bin="$root/build/$preset/bin"
+work="$root/build/$preset/bench-tasks"
+mkdir -p "$work"
+[ -n "$threads" ] || threads=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+shared="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
+model="$shared/models/uaqf-tiny/uaqf-tiny-15m-f16.gguf"
+export MALLOC_MMAP_THRESHOLD_=131072
+
+"$bin/llama-perplexity" -m "$model" -f "$shared/data/hellaswag/hellaswag_val_full.txt" --hellaswag \
+  --hellaswag-tasks "$hs_tasks" -t "$threads" >"$work/llama-hellaswag.txt" 2>&1
+"$bin/uaqf" eval "$model" --tasks hellaswag --mc-normalization llama --limit "$hs_tasks" -t "$threads" \
+  --json "$work/uaqf-hellaswag.json" >/dev/null 2>&1
+
+for mode in shared naive; do
+  flag=""; [ "$mode" = naive ] && flag="--mc-naive"
+  "$bin/uaqf" eval "$model" --tasks hellaswag,arc_easy,piqa,winogrande --limit "$limit" -t "$threads" $flag \
+    --json "$work/mc-$mode.json" >/dev/null 2>&1
+done
+for batch in 8 1; do
+  "$bin/uaqf" eval "$model" --tasks gsm8k --limit "$gen_limit" --max-new-tokens 96 --gen-batch "$batch" \
+    -t "$threads" --json "$work/gen-$batch.json" >/dev/null 2>&1
+done
+
+python3 - "$work" "$hs_tasks" "$limit" "$gen_limit" "$threads" "${out:-}" <<'PY'
+import json, re, subprocess, sys
+work, hs_tasks, limit, gen_limit, threads, out = sys.argv[1:7]
+text = open(f"{work}/llama-hellaswag.txt").read()
+rows = re.findall(r"^(\d+)\t([0-9.]+)%\t\[", text, re.M)
+llama_acc = float(rows[-1][1])
+u = json.load(open(f"{work}/uaqf-hellaswag.json"))["models"][0]["tasks"][0]
+uaqf_acc = 100 * u["metrics"][0]["value"]
+lines = [f"## HellaSwag, {hs_tasks} tasks drawn as llama-perplexity draws them", "",
+         "| tool | accuracy % |", "|---|---|",
+         f"| llama-perplexity --hellaswag | {llama_acc:.2f} |", f"| uaqf eval --mc-normalization llama | {uaqf_acc:.2f} |",
+         "", f"difference: {uaqf_acc - llama_acc:+.2f} points", ""]
+
+def tasks(path):
+    return {t["task"]: t for t in json.load(open(path))["models"][0]["tasks"]}
+shared, naive = tasks(f"{work}/mc-shared.json"), tasks(f"{work}/mc-naive.json")
+lines += [f"## Multiple choice, {limit} items per task: shared context vs one choice at a time", "",
+          "| task | shared items/s | naive items/s | speed-up | same predictions | max abs Δ log-likelihood |",
+          "|---|---|---|---|---|---|"]
+for name in shared:
+    a, b = shared[name], naive[name]
+    same = all(x["prediction"] == y["prediction"] and x["prediction_norm"] == y["prediction_norm"]
+               for x, y in zip(a["records"], b["records"]))
+    delta = max(abs(p - q) for x, y in zip(a["records"], b["records"])
+                for p, q in zip(x["loglikelihoods"], y["loglikelihoods"]))
+    lines.append(f"| {name} | {a['items_per_second']:.1f} | {b['items_per_second']:.1f} | "
+                 f"{a['items_per_second'] / b['items_per_second']:.2f}x | {'yes' if same else 'NO'} | {delta:.2e} |")
+g8, g1 = tasks(f"{work}/gen-8.json")["gsm8k"], tasks(f"{work}/gen-1.json")["gsm8k"]
+same_text = sum(x["generation"] == y["generation"] for x, y in zip(g8["records"], g1["records"]))
+lines += ["", f"## GSM8K generation, {gen_limit} questions (5-shot, up to 96 new tokens)", "",
+          "| mode | items/s |", "|---|---|", f"| 8 prompts side by side | {g8['items_per_second']:.2f} |",
+          f"| one prompt at a time | {g1['items_per_second']:.2f} |", "",
+          f"speed-up {g8['items_per_second'] / g1['items_per_second']:.2f}x; identical answers: {same_text} of "
+          f"{len(g8['records'])}"]
+cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
+lines += ["", f"uaqf-tiny-15m-f16, {threads} threads, CPU: {cpu}"]
+report = "\n".join(lines)
+print(report)
+if out:
+    open(out, "w").write(report + "\n")
+PY

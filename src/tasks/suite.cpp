@@ -1,0 +1,384 @@
+#include "tasks/suite.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "stats/summary.h"
+
+namespace uaqf::tasks {
+namespace {
+
+using backend::Token;
+using nlohmann::json;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TaskMetric mean_metric(const std::string& name, const std::vector<double>& values) {
+  TaskMetric metric{.name = name, .n = values.size()};
+  if (values.empty()) {
+    return metric;
+  }
+  const auto summary = stats::summarize(values);
+  metric.value = summary.mean;
+  metric.stderr_value = summary.sem.value_or(0);
+  return metric;
+}
+
+std::size_t utf8_length(const std::string& text) {
+  return static_cast<std::size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::string prompt_hash(const std::string& text) { return sha256_hex(text).substr(0, 16); }
+
+std::size_t argmax(const std::vector<double>& values) {
+  return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
+}
+
+struct PreparedItem {
+  std::vector<std::vector<Token>> full;  // context + continuation, per choice
+  std::vector<std::size_t> context_length;
+  std::size_t common_prefix = 0;  // of all choices' tokens
+  std::size_t shared = 0;         // evaluated once: common prefix, cut before any scored token
+};
+
+PreparedItem prepare(const backend::Model& model, const McItem& item) {
+  PreparedItem prepared;
+  for (const auto& choice : item.choices) {
+    prepared.full.push_back(model.tokenize(choice.context + choice.continuation, true));
+    // lm-evaluation-harness: the continuation's tokens are those of context+continuation after
+    // the context's own tokens.
+    prepared.context_length.push_back(model.tokenize(choice.context, true).size());
+  }
+  std::size_t lcp = prepared.full[0].size();
+  for (const auto& tokens : prepared.full) {
+    std::size_t k = 0;
+    while (k < lcp && k < tokens.size() && tokens[k] == prepared.full[0][k]) {
+      ++k;
+    }
+    lcp = k;
+  }
+  prepared.common_prefix = lcp;
+  std::size_t shared = lcp;
+  for (std::size_t c = 0; c < prepared.full.size(); ++c) {
+    shared = std::min({shared, prepared.context_length[c], prepared.full[c].size() - 1});
+  }
+  prepared.shared = std::max<std::size_t>(1, shared);
+  return prepared;
+}
+
+}  // namespace
+
+std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::size_t> limit, uint32_t seed) {
+  std::vector<std::size_t> indices(n_items);
+  std::iota(indices.begin(), indices.end(), 0);
+  if (!limit || *limit >= n_items) {
+    return indices;
+  }
+  std::mt19937 rng(seed);
+  std::shuffle(indices.begin(), indices.end(), rng);
+  indices.resize(*limit);
+  std::sort(indices.begin(), indices.end());
+  return indices;
+}
+
+std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, std::size_t limit) {
+  std::vector<std::size_t> indices;
+  if (limit >= n_items) {
+    indices.resize(n_items);
+    std::iota(indices.begin(), indices.end(), 0);
+    return indices;
+  }
+  std::mt19937 rng(1);
+  for (std::size_t i = 0; i < limit; ++i) {
+    std::uniform_int_distribution<std::size_t> dist(0, n_items - 1);
+    indices.push_back(dist(rng));
+  }
+  return indices;
+}
+
+TaskResult run_multiple_choice(backend::Model& model, const std::string& task, int version,
+                               const std::vector<McItem>& items, const McOptions& options) {
+  TaskResult result{.task = task, .version = version};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<PreparedItem> prepared;
+  std::size_t max_tokens = 0;
+  std::size_t max_choices = 1;
+  for (const auto& item : items) {
+    prepared.push_back(prepare(model, item));
+    const auto& p = prepared.back();
+    std::size_t needed = p.shared;
+    std::size_t longest = 0;
+    for (const auto& tokens : p.full) {
+      needed += tokens.size() - p.shared;
+      longest = std::max(longest, tokens.size());
+    }
+    max_tokens = std::max(max_tokens, options.share_context ? needed : longest);
+    max_choices = std::max(max_choices, item.choices.size());
+  }
+  auto ctx = options.share_context
+                 ? model.new_context(static_cast<uint32_t>(max_tokens + 8), static_cast<uint32_t>(max_choices), true)
+                 : model.new_context(static_cast<uint32_t>(max_tokens + 8), 1, false);
+  std::vector<double> correct, correct_norm;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const McItem& item = items[i];
+    const PreparedItem& p = prepared[i];
+    // Scores of every token of each choice from position `first` on.
+    std::vector<std::vector<backend::TokenScore>> scores;
+    std::size_t first = 0;
+    if (options.share_context) {
+      const std::vector<Token> prefix(p.full[0].begin(), p.full[0].begin() + static_cast<std::ptrdiff_t>(p.shared));
+      std::vector<std::vector<Token>> suffixes;
+      for (const auto& tokens : p.full) {
+        suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
+      }
+      scores = ctx->score_suffixes(prefix, suffixes);
+      first = p.shared;
+    } else {
+      for (const auto& tokens : p.full) {
+        const std::vector<Token> prefix(tokens.begin(), tokens.begin() + 1);
+        const std::vector<std::vector<Token>> suffix{std::vector<Token>(tokens.begin() + 1, tokens.end())};
+        scores.push_back(ctx->score_suffixes(prefix, suffix)[0]);
+      }
+      first = 1;
+    }
+    std::vector<double> loglik(item.choices.size()), normalized(item.choices.size());
+    std::vector<std::size_t> n_tokens(item.choices.size());
+    std::vector<bool> greedy(item.choices.size(), true);
+    std::string joined;
+    for (std::size_t c = 0; c < item.choices.size(); ++c) {
+      joined += item.choices[c].context + item.choices[c].continuation + '\x1f';
+      double llama_sum = 0;
+      std::size_t llama_count = 0;
+      for (std::size_t k = 0; k < scores[c].size(); ++k) {
+        const std::size_t position = first + k;
+        if (position >= p.context_length[c]) {
+          loglik[c] += scores[c][k].log_prob;
+          greedy[c] = greedy[c] && scores[c][k].is_greedy;
+          ++n_tokens[c];
+        }
+        if (position >= p.common_prefix) {
+          llama_sum += scores[c][k].log_prob;
+          ++llama_count;
+        }
+      }
+      normalized[c] = options.normalization == McNormalization::kLmEval
+                          ? loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
+                          : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
+    }
+    const std::size_t pred = argmax(options.normalization == McNormalization::kLmEval ? loglik : normalized);
+    const std::size_t pred_norm = argmax(normalized);
+    correct.push_back(static_cast<int>(pred) == item.gold ? 1.0 : 0.0);
+    correct_norm.push_back(static_cast<int>(pred_norm) == item.gold ? 1.0 : 0.0);
+    result.records.push_back({{"id", item.id},
+                              {"prompt_hash", prompt_hash(joined)},
+                              {"loglikelihoods", loglik},
+                              {"continuation_tokens", n_tokens},
+                              {"is_greedy", greedy},
+                              {"normalized_scores", normalized},
+                              {"gold", item.gold},
+                              {"prediction", pred},
+                              {"prediction_norm", pred_norm},
+                              {"correct", correct.back() > 0},
+                              {"correct_norm", correct_norm.back() > 0}});
+  }
+  result.metrics.push_back(mean_metric("acc", correct));
+  if (options.normalization == McNormalization::kLmEval) {
+    result.metrics.push_back(mean_metric("acc_norm", correct_norm));
+  }
+  result.seconds = seconds_since(start);
+  result.items_per_second = result.seconds > 0 ? static_cast<double>(items.size()) / result.seconds : 0;
+  return result;
+}
+
+std::optional<std::string> gsm8k_strict_answer(const std::string& generation) {
+  static const std::regex pattern(R"(#### (\-?[0-9\.\,]+))");
+  std::smatch match;
+  if (std::regex_search(generation, match, pattern)) {
+    return match[1].str();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> gsm8k_flexible_answer(const std::string& generation) {
+  // The last match of "(-?[$0-9.,]{2,})|(-?[0-9]+)", its first non-empty group.
+  static const std::regex pattern(R"((-?[$0-9.,]{2,})|(-?[0-9]+))");
+  std::optional<std::string> last;
+  for (auto it = std::sregex_iterator(generation.begin(), generation.end(), pattern); it != std::sregex_iterator();
+       ++it) {
+    last = (*it)[1].matched ? (*it)[1].str() : (*it)[2].str();
+  }
+  if (last) {
+    const auto first = last->find_first_not_of(" \t\n");
+    const auto end = last->find_last_not_of(" \t\n");
+    *last = first == std::string::npos ? std::string() : last->substr(first, end - first + 1);
+  }
+  return last;
+}
+
+std::string gsm8k_normalize(const std::string& answer) {
+  std::string out;
+  for (char c : answer) {
+    if (c != ',' && c != '$') {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  if (!out.empty() && out.back() == '.') {
+    out.pop_back();
+  }
+  return out;
+}
+
+std::string gsm8k_target(const std::string& worked_answer) {
+  const auto marker = worked_answer.rfind("#### ");
+  return gsm8k_normalize(marker == std::string::npos ? worked_answer : worked_answer.substr(marker + 5));
+}
+
+std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item) {
+  std::string prompt;
+  for (const auto& exemplar : exemplars) {
+    prompt += fmt::format("Question: {}\nAnswer: {}\n\n", exemplar.question, exemplar.answer);
+  }
+  return prompt + fmt::format("Question: {}\nAnswer:", item.question);
+}
+
+std::vector<std::vector<Token>> generate_answers(backend::Model& model, const std::vector<std::string>& prompts,
+                                                 const std::vector<std::string>& stop_strings,
+                                                 const GenerationOptions& options, double* seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<Token>> tokenized;
+  std::size_t longest = 0;
+  for (const auto& prompt : prompts) {
+    std::optional<std::string> templated;
+    if (options.use_chat_template) {
+      templated = model.apply_chat_template(prompt, options.chat_template);
+    }
+    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
+    longest = std::max(longest, tokenized.back().size());
+  }
+  const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  const std::size_t per_sequence = longest + static_cast<std::size_t>(options.max_new_tokens) + 8;
+  auto ctx = model.new_context(static_cast<uint32_t>(per_sequence * std::min(batch, std::max<std::size_t>(1, prompts.size()))),
+                               static_cast<uint32_t>(std::min(batch, std::max<std::size_t>(1, prompts.size()))));
+  std::vector<std::vector<Token>> answers;
+  for (std::size_t begin = 0; begin < tokenized.size(); begin += batch) {
+    const std::size_t end = std::min(tokenized.size(), begin + batch);
+    const std::vector<std::vector<Token>> group(tokenized.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                tokenized.begin() + static_cast<std::ptrdiff_t>(end));
+    auto stop = [&](std::size_t, const std::vector<Token>& generated) {
+      if (stop_strings.empty()) {
+        return false;
+      }
+      // Only the tail can newly contain a stop string.
+      const std::size_t from = generated.size() > 16 ? generated.size() - 16 : 0;
+      const std::string tail = model.detokenize(std::span<const Token>(generated).subspan(from));
+      return std::any_of(stop_strings.begin(), stop_strings.end(),
+                         [&](const std::string& s) { return tail.find(s) != std::string::npos; });
+    };
+    for (auto& generated : ctx->generate_greedy(group, options.max_new_tokens, stop)) {
+      answers.push_back(std::move(generated));
+    }
+  }
+  if (seconds) {
+    *seconds = seconds_since(start);
+  }
+  return answers;
+}
+
+TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
+                     const std::vector<QaItem>& items, const GenerationOptions& options) {
+  TaskResult result{.task = "gsm8k", .version = version};
+  std::vector<std::string> prompts;
+  for (const auto& item : items) {
+    prompts.push_back(gsm8k_prompt(exemplars, item));
+  }
+  const std::vector<std::string> stops{"Question:", "</s>", "<|im_end|>"};
+  double seconds = 0;
+  const auto answers = generate_answers(model, prompts, stops, options, &seconds);
+  std::vector<double> strict, flexible;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string text = model.detokenize(answers[i]);
+    for (const auto& stop : stops) {
+      const auto at = text.find(stop);
+      if (at != std::string::npos) {
+        text.resize(at);
+      }
+    }
+    const std::string target = gsm8k_target(items[i].answer);
+    const auto strict_answer = gsm8k_strict_answer(text);
+    const auto flexible_answer = gsm8k_flexible_answer(text);
+    strict.push_back(strict_answer && gsm8k_normalize(*strict_answer) == target ? 1.0 : 0.0);
+    flexible.push_back(flexible_answer && gsm8k_normalize(*flexible_answer) == target ? 1.0 : 0.0);
+    result.records.push_back({{"id", items[i].id},
+                              {"prompt_hash", prompt_hash(prompts[i])},
+                              {"generation", text},
+                              {"generated_tokens", answers[i].size()},
+                              {"target", target},
+                              {"strict_answer", strict_answer ? json(*strict_answer) : json(nullptr)},
+                              {"flexible_answer", flexible_answer ? json(*flexible_answer) : json(nullptr)},
+                              {"correct_strict", strict.back() > 0},
+                              {"correct_flexible", flexible.back() > 0}});
+  }
+  result.metrics.push_back(mean_metric("exact_match_strict", strict));
+  result.metrics.push_back(mean_metric("exact_match_flexible", flexible));
+  result.seconds = seconds;
+  result.items_per_second = seconds > 0 ? static_cast<double>(items.size()) / seconds : 0;
+  return result;
+}
+
+std::size_t edit_distance(const std::vector<Token>& a, const std::vector<Token>& b) {
+  std::vector<std::size_t> previous(b.size() + 1), current(b.size() + 1);
+  std::iota(previous.begin(), previous.end(), 0);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+TaskResult compare_generations(const std::vector<std::string>& ids, const std::vector<std::vector<Token>>& baseline,
+                               const std::vector<std::vector<Token>>& variant, double seconds) {
+  TaskResult result{.task = "divergence", .version = 1};
+  std::vector<double> identical, first_difference, distance;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto& a = baseline[i];
+    const auto& b = variant[i];
+    std::size_t first = 0;
+    while (first < a.size() && first < b.size() && a[first] == b[first]) {
+      ++first;
+    }
+    const bool same = a == b;
+    const std::size_t longest = std::max(a.size(), b.size());
+    const double normalized = longest == 0 ? 0.0 : static_cast<double>(edit_distance(a, b)) / static_cast<double>(longest);
+    identical.push_back(same ? 1.0 : 0.0);
+    first_difference.push_back(static_cast<double>(first));
+    distance.push_back(normalized);
+    result.records.push_back({{"id", ids[i]},
+                              {"identical", same},
+                              {"first_difference", same ? json(nullptr) : json(first)},
+                              {"baseline_tokens", a.size()},
+                              {"variant_tokens", b.size()},
+                              {"normalized_edit_distance", normalized}});
+  }
+  result.metrics.push_back(mean_metric("identical_rate", identical));
+  result.metrics.push_back(mean_metric("first_difference_position", first_difference));
+  result.metrics.push_back(mean_metric("normalized_edit_distance", distance));
+  result.seconds = seconds;
+  result.items_per_second = seconds > 0 ? static_cast<double>(ids.size()) / seconds : 0;
+  return result;
+}
+
+}  // namespace uaqf::tasks

@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "backend/fake/fake_engine.h"
+#include "tasks/suite.h"
+
+namespace uaqf::tasks {
+namespace {
+
+TEST(Gsm8k, StrictExtractionNeedsTheMarker) {
+  EXPECT_EQ(gsm8k_strict_answer("so 3 + 4 = 7\n#### 7"), "7");
+  EXPECT_EQ(gsm8k_strict_answer("#### -12"), "-12");
+  EXPECT_EQ(gsm8k_strict_answer("#### 1,234.50 dollars"), "1,234.50");
+  EXPECT_FALSE(gsm8k_strict_answer("The answer is 7."));
+}
+
+TEST(Gsm8k, FlexibleExtractionTakesTheLastNumber) {
+  EXPECT_EQ(gsm8k_flexible_answer("He had 3 apples, then 10. The answer is $1,200."), "$1,200.");
+  EXPECT_EQ(gsm8k_flexible_answer("first 5 then -3"), "-3");
+  EXPECT_EQ(gsm8k_flexible_answer("x = 7"), "7");  // one digit: the second alternative
+  EXPECT_FALSE(gsm8k_flexible_answer("no digits at all"));
+}
+
+TEST(Gsm8k, NormalizationDropsCommasDollarsAndTrailingDot) {
+  EXPECT_EQ(gsm8k_normalize("$1,200."), "1200");
+  EXPECT_EQ(gsm8k_normalize("-3"), "-3");
+  EXPECT_EQ(gsm8k_normalize("7.5"), "7.5");
+  EXPECT_EQ(gsm8k_target("Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs.\n#### 1,018"), "1018");
+  // A flexible answer with a dollar sign and comma matches the target after normalization.
+  EXPECT_EQ(gsm8k_normalize(*gsm8k_flexible_answer("So she makes $1,018.")), gsm8k_target("#### 1018"));
+}
+
+TEST(Gsm8k, PromptHasExemplarsThenTheQuestion) {
+  const std::vector<QaItem> shots{{"a", "What is 1+1?", "1+1=2\n#### 2"}};
+  EXPECT_EQ(gsm8k_prompt(shots, {"b", "What is 2+2?", ""}),
+            "Question: What is 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: What is 2+2?\nAnswer:");
+}
+
+TEST(SelectItems, DeterministicSubsetInOriginalOrder) {
+  const auto a = select_items(100, 10, 7);
+  EXPECT_EQ(a, select_items(100, 10, 7));
+  EXPECT_NE(a, select_items(100, 10, 8));
+  EXPECT_EQ(a.size(), 10U);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::set<std::size_t>(a.begin(), a.end()).size(), 10U);
+  EXPECT_EQ(select_items(5, std::nullopt, 1).size(), 5U);
+  EXPECT_EQ(select_items(5, 50, 1).size(), 5U);
+}
+
+TEST(SelectItems, LlamaHellaswagDrawIsWithReplacementFromSeedOne) {
+  const auto draw = select_items_like_llama_hellaswag(10042, 400);
+  EXPECT_EQ(draw.size(), 400U);
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<std::size_t> dist(0, 10041);
+  EXPECT_EQ(draw[0], dist(rng));
+  EXPECT_EQ(draw[1], dist(rng));
+}
+
+TEST(EditDistance, Levenshtein) {
+  EXPECT_EQ(edit_distance({1, 2, 3}, {1, 2, 3}), 0U);
+  EXPECT_EQ(edit_distance({1, 2, 3}, {1, 3}), 1U);
+  EXPECT_EQ(edit_distance({}, {4, 5}), 2U);
+  EXPECT_EQ(edit_distance({1, 2, 3, 4}, {2, 1, 3, 5}), 3U);
+}
+
+TEST(Divergence, IdenticalAndDifferingAnswers) {
+  const auto result = compare_generations({"a", "b"}, {{1, 2, 3}, {1, 2, 3, 4}}, {{1, 2, 3}, {1, 9, 3}}, 1.0);
+  EXPECT_DOUBLE_EQ(result.metrics[0].value, 0.5);                    // identical_rate
+  EXPECT_DOUBLE_EQ(result.records[1]["first_difference"].get<int>(), 1);
+  EXPECT_DOUBLE_EQ(result.records[1]["normalized_edit_distance"].get<double>(), 2.0 / 4.0);
+  EXPECT_TRUE(result.records[0]["first_difference"].is_null());
+}
+
+// Choices scored by the fake model; the continuation lengths differ so that acc and acc_norm can
+// disagree.
+std::vector<McItem> fake_items() {
+  std::vector<McItem> items;
+  for (int i = 0; i < 6; ++i) {
+    McItem item;
+    item.id = "item" + std::to_string(i);
+    const std::string context = "Question " + std::to_string(i) + ": which?\nAnswer:";
+    item.choices = {{context, " yes"}, {context, " no, certainly not at all"}, {context, " maybe"}};
+    item.gold = i % 3;
+    items.push_back(item);
+  }
+  return items;
+}
+
+TEST(MultipleChoice, SharedContextGivesTheSameScoresAsTheNaiveWay) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m", backend::FakeModelSpec{.n_vocab = 256});
+  auto model = engine.load("m", {});
+  const auto items = fake_items();
+  const auto fast = run_multiple_choice(*model, "fake", 1, items, McOptions{.share_context = true});
+  const auto naive = run_multiple_choice(*model, "fake", 1, items, McOptions{.share_context = false});
+  ASSERT_EQ(fast.records.size(), naive.records.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto a = fast.records[i]["loglikelihoods"].get<std::vector<double>>();
+    const auto b = naive.records[i]["loglikelihoods"].get<std::vector<double>>();
+    for (std::size_t c = 0; c < a.size(); ++c) {
+      EXPECT_NEAR(a[c], b[c], 1e-4);
+    }
+  }
+  EXPECT_EQ(fast.metrics[0].name, "acc");
+  EXPECT_EQ(fast.metrics[1].name, "acc_norm");
+  EXPECT_DOUBLE_EQ(fast.metrics[0].value, naive.metrics[0].value);
+}
+
+TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m", backend::FakeModelSpec{.n_vocab = 256});
+  auto model = engine.load("m", {});
+  const auto items = fake_items();
+  const auto result = run_multiple_choice(*model, "fake", 1, items, McOptions{});
+  double correct = 0, correct_norm = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto loglik = result.records[i]["loglikelihoods"].get<std::vector<double>>();
+    std::vector<double> per_char;
+    for (std::size_t c = 0; c < loglik.size(); ++c) {
+      per_char.push_back(loglik[c] / static_cast<double>(items[i].choices[c].continuation.size()));
+    }
+    const auto pred = std::max_element(loglik.begin(), loglik.end()) - loglik.begin();
+    const auto pred_norm = std::max_element(per_char.begin(), per_char.end()) - per_char.begin();
+    EXPECT_EQ(result.records[i]["prediction"].get<long>(), pred);
+    EXPECT_EQ(result.records[i]["prediction_norm"].get<long>(), pred_norm);
+    correct += pred == items[i].gold ? 1 : 0;
+    correct_norm += pred_norm == items[i].gold ? 1 : 0;
+  }
+  EXPECT_DOUBLE_EQ(result.metrics[0].value, correct / 6);
+  EXPECT_DOUBLE_EQ(result.metrics[1].value, correct_norm / 6);
+  EXPECT_EQ(result.metrics[0].n, 6U);
+}
+
+}  // namespace
+}  // namespace uaqf::tasks
