@@ -93,7 +93,7 @@ TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   const auto result = run_uaqf(
       "eval " + q(variant("Q4_0")) +
       " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
-      " --limit 2 --baseline " + q(tiny_model()) + " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" +
+      " --limit 2 --data-dir " + q(shared_dir() / "data") + " --baseline " + q(tiny_model()) + " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" +
       " --json " + q(json_path));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("exact_match_strict"), std::string::npos) << result.out;
