@@ -34,16 +34,17 @@ export MALLOC_MMAP_THRESHOLD_=131072
 
 "$bin/llama-perplexity" -m "$model" -f "$shared/data/hellaswag/hellaswag_val_full.txt" --hellaswag \
   --hellaswag-tasks "$hs_tasks" -t "$threads" >"$work/llama-hellaswag.txt" 2>&1
-"$bin/uaqf" eval "$model" --tasks hellaswag --mc-normalization llama --limit "$hs_tasks" -t "$threads" \
+data=(--data-dir "$shared/data")
+"$bin/uaqf" eval "$model" "${data[@]}" --tasks hellaswag --mc-normalization llama --limit "$hs_tasks" -t "$threads" \
   --json "$work/uaqf-hellaswag.json" >/dev/null 2>&1
 
 for mode in shared naive; do
   flag=""; [ "$mode" = naive ] && flag="--mc-naive"
-  "$bin/uaqf" eval "$model" --tasks hellaswag,arc_easy,piqa,winogrande --limit "$limit" -t "$threads" $flag \
+  "$bin/uaqf" eval "$model" "${data[@]}" --tasks hellaswag,arc_easy,piqa,winogrande --limit "$limit" -t "$threads" $flag \
     --json "$work/mc-$mode.json" >/dev/null 2>&1
 done
 for batch in 8 1; do
-  "$bin/uaqf" eval "$model" --tasks gsm8k --limit "$gen_limit" --max-new-tokens 96 --gen-batch "$batch" \
+  "$bin/uaqf" eval "$model" "${data[@]}" --tasks gsm8k --limit "$gen_limit" --max-new-tokens 96 --gen-batch "$batch" \
     -t "$threads" --json "$work/gen-$batch.json" >/dev/null 2>&1
 done
 

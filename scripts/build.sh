@@ -11,5 +11,8 @@ bash scripts/fetch-llama.sh
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccache}"
 ccache --max-size=5G >/dev/null 2>&1 || true
-cmake --preset "$preset" >/dev/null
+extra=()
+# The shared models and data folder, when given, is the one the tests use.
+[ -n "${UAQF_SHARED_DIR:-}" ] && extra+=("-DUAQF_SHARED_DIR=$UAQF_SHARED_DIR")
+cmake --preset "$preset" "${extra[@]}" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"

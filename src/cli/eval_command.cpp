@@ -216,9 +216,13 @@ int run_eval(const Flags& flags) {
     auto model = engine->load(baseline_info->path, runtime);
     if (with_kld) {
       const auto plan = tasks::plan_chunks(corpus_tokens_for(*baseline_info), options, corpus->path.string());
-      const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256, .corpus_sha256 = corpus->sha256,
-                                   .n_ctx = plan.n_ctx, .n_chunks = plan.n_chunks, .top_k = options.top_k,
-                                   .tail_samples = options.tail_samples, .n_vocab = model->n_vocab(),
+      const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256,
+                                   .corpus_sha256 = corpus->sha256,
+                                   .n_ctx = plan.n_ctx,
+                                   .n_chunks = plan.n_chunks,
+                                   .top_k = options.top_k,
+                                   .tail_samples = options.tail_samples,
+                                   .n_vocab = model->n_vocab(),
                                    .engine_commit = report.engine.commit};
       const fs::path cache_dir = flags.cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags.cache_dir);
       const fs::path cache_file = tasks::baseline_cache_path(cache_dir, key);
@@ -299,9 +303,10 @@ Action add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("eval", "quality: perplexity, KL-divergence, task accuracy, divergence");
   command->add_option("models", flags->models, "GGUF model files")->required();
-  command->add_option("--tasks", flags->tasks,
-                      "comma-separated: perplexity, kld, gsm8k, commonsense_qa, hellaswag, arc_easy, arc_challenge, "
-                      "piqa, winogrande, mmlu, ifeval, divergence")
+  command
+      ->add_option("--tasks", flags->tasks,
+                   "comma-separated: perplexity, kld, gsm8k, commonsense_qa, hellaswag, arc_easy, arc_challenge, "
+                   "piqa, winogrande, mmlu, ifeval, divergence")
       ->capture_default_str();
   command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
   command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
@@ -310,8 +315,9 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)");
   command->add_option("--top-k", flags->top_k, "baseline log-probs kept exactly per token for KLD")
       ->capture_default_str();
-  command->add_option("--tail-samples", flags->tail_samples,
-                      "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
+  command
+      ->add_option("--tail-samples", flags->tail_samples,
+                   "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
       ->capture_default_str();
   command->add_option("--cache-dir", flags->cache_dir, "where baseline distributions are cached");
   command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset");
@@ -320,9 +326,10 @@ Action add_eval_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--mmlu-shots", flags->mmlu_shots, "MMLU exemplars per subject (dev split)")
       ->capture_default_str();
-  command->add_option("--mc-normalization", flags->mc_normalization,
-                      "multiple choice: lm-eval (acc, acc_norm by characters) or llama (mean token log-prob after "
-                      "the common prefix, as llama-perplexity --hellaswag)")
+  command
+      ->add_option("--mc-normalization", flags->mc_normalization,
+                   "multiple choice: lm-eval (acc, acc_norm by characters) or llama (mean token log-prob after "
+                   "the common prefix, as llama-perplexity --hellaswag)")
       ->capture_default_str();
   command->add_flag("--mc-naive", flags->mc_naive, "score each choice from scratch (slow; for checking)");
   command->add_flag("--no-chat-template", flags->no_chat_template, "prompt generation tasks without the chat template");

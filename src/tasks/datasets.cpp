@@ -162,8 +162,9 @@ std::vector<McItem> load_hellaswag(const fs::path& data_dir) {
   require_dataset_file(file, "HellaSwag", "the HellaSwag validation set in llama.cpp's 6-line text format");
   const auto lines = read_lines(file);
   if (lines.size() % 6 != 0 && !(lines.size() % 6 == 1 && lines.back().empty())) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{}: {} lines, not a multiple of 6 (context, label, 4 endings)", file.string(), lines.size()));
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{}: {} lines, not a multiple of 6 (context, label, 4 endings)", file.string(), lines.size()));
   }
   std::vector<McItem> items;
   for (std::size_t i = 0; i + 5 < lines.size(); i += 6) {
@@ -172,11 +173,12 @@ std::vector<McItem> load_hellaswag(const fs::path& data_dir) {
     try {
       item.gold = std::stoi(lines[i + 1]);
     } catch (const std::exception&) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: label '{}' is not a number", file.string(), i + 2,
-                                                           lines[i + 1]));
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}:{}: label '{}' is not a number", file.string(), i + 2, lines[i + 1]));
     }
     if (item.gold < 0 || item.gold > 3) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: label {} is not 0-3", file.string(), i + 2, item.gold));
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}:{}: label {} is not 0-3", file.string(), i + 2, item.gold));
     }
     for (std::size_t e = 0; e < 4; ++e) {
       item.choices.push_back({lines[i], " " + lines[i + 2 + e]});
@@ -214,8 +216,8 @@ std::vector<McItem> load_piqa(const fs::path& data_dir) {
   const auto rows = read_jsonl(file);
   const auto labels = read_lines(labels_file);
   if (labels.size() < rows.size()) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} has {} labels for {} questions", labels_file.string(),
-                                                         labels.size(), rows.size()));
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} has {} labels for {} questions", labels_file.string(), labels.size(), rows.size()));
   }
   std::vector<McItem> items;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -265,7 +267,8 @@ std::vector<McItem> load_mmlu(const fs::path& data_dir, int n_shot) {
   for (const auto& file : files) {
     const std::string stem = file.stem().string();
     const std::string subject = subject_name(stem, "_test");
-    std::string context = fmt::format("The following are multiple choice questions (with answers) about {}.\n\n", subject);
+    std::string context =
+        fmt::format("The following are multiple choice questions (with answers) about {}.\n\n", subject);
     const fs::path dev_file = data_dir / "mmlu" / "dev" / (stem.substr(0, stem.size() - 5) + "_dev.csv");
     if (n_shot > 0) {
       require_dataset_file(dev_file, "MMLU dev", "the MMLU data archive, data/dev/*.csv");

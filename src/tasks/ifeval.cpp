@@ -39,7 +39,6 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
-#include <optional>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -737,7 +736,7 @@ bool punkt_seen_lowercase(const U32& type) { return punkt_lowercase_words().coun
 // _ortho_heuristic, with the stand-in contexts: listed words are seen only in lowercase (mid- and
 // unknown-position), every other word has no recorded context.
 Ortho punkt_ortho(const PunktToken& t) {
-  if (t.tok.size() == 1 && U32(U";:,.!?").find(t.tok[0]) != kNpos) return Ortho::kFalse;
+  if (t.tok.size() == 1 && std::u32string_view(U";:,.!?").find(t.tok[0]) != kNpos) return Ortho::kFalse;
   if (t.first_upper() && punkt_seen_lowercase(t.type_no_sentperiod())) return Ortho::kTrue;
   if (t.first_lower()) return Ortho::kFalse;
   return Ortho::kUnknown;
@@ -861,7 +860,7 @@ std::vector<std::pair<std::size_t, std::size_t>> sentence_spans(const U32& t) {
     // re_boundary_realignment: closing quotes/brackets, then whitespace, "--" or the end.
     const auto [next_start, next_stop] = slices[k + 1];
     std::size_t q = next_start;
-    while (q < next_stop && U32(U"\"')]}").find(t[q]) != kNpos) ++q;
+    while (q < next_stop && std::u32string_view(U"\"')]}").find(t[q]) != kNpos) ++q;
     const bool match =
         q > next_start && (q == next_stop || is_space(t[q]) || (q + 1 < next_stop && t[q] == '-' && t[q + 1] == '-'));
     if (match) {
@@ -879,21 +878,34 @@ std::vector<std::pair<std::size_t, std::size_t>> sentence_spans(const U32& t) {
 // ---------------------------------------------------------------------------------------------
 // Capital words: nltk.word_tokenize = punkt sentences, then NLTKWordTokenizer's substitutions (3.8).
 
-// Replaces each character matching `pred` (or each maximal run, with `runs`) by " c ".
-U32 pad_chars(const U32& s, const std::function<bool(char32_t)>& pred, bool runs = false) {
+// Replaces each character matching `pred` by " c ".
+U32 pad_chars(const U32& s, const std::function<bool(char32_t)>& pred) {
+  U32 out;
+  for (char32_t c : s) {
+    if (pred(c)) {
+      out.push_back(' ');
+      out.push_back(c);
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Replaces each run of at least `min_len` characters `c` by " run ".
+U32 pad_runs(const U32& s, char32_t c, std::size_t min_len) {
   U32 out;
   for (std::size_t i = 0; i < s.size();) {
-    if (!pred(s[i])) {
+    std::size_t j = i;
+    while (j < s.size() && s[j] == c) ++j;
+    if (j == i) {
       out.push_back(s[i++]);
       continue;
     }
-    std::size_t j = i + 1;
-    if (runs) {
-      while (j < s.size() && s[j] == s[i]) ++j;
-    }
-    out.push_back(' ');
+    if (j - i >= min_len) out.push_back(' ');
     out.append(s, i, j - i);
-    out.push_back(' ');
+    if (j - i >= min_len) out.push_back(' ');
     i = j;
   }
   return out;
@@ -912,7 +924,7 @@ U32 replace_all(const U32& s, std::u32string_view from, std::u32string_view to) 
   return out;
 }
 
-// ([^\.])(\.)(closers*)\s*$ -> "\1 \2 \3 " (with_space also pads after the closers)
+// ([^\.])(\.)([closers]*)\s*$ -> "\1 \2 \3 "
 U32 split_final_period(const U32& s, std::u32string_view closers) {
   std::size_t k = s.size();
   while (k > 0 && is_space(s[k - 1])) --k;
@@ -986,15 +998,14 @@ U32 split_contraction(const U32& s, std::u32string_view first, std::u32string_vi
 std::vector<U32> treebank_tokens(U32 s) {
   // STARTING_QUOTES
   s = pad_chars(s, [](char32_t c) { return c == 0xAB || c == 0x201C || c == 0x2018 || c == 0x201E; });
-  s = pad_chars(
-      s, [](char32_t c) { return c == '`'; }, true);
+  s = pad_runs(s, '`', 1);
   if (!s.empty() && s[0] == '"') s.replace(0, 1, U"``");
   s = replace_all(s, U"``", U" `` ");
   {
     U32 out;
     for (std::size_t i = 0; i < s.size(); ++i) {
       out.push_back(s[i]);
-      if (U32(U" ([{<").find(s[i]) == kNpos || i + 1 >= s.size()) continue;
+      if (std::u32string_view(U" ([{<").find(s[i]) == kNpos || i + 1 >= s.size()) continue;
       if (s[i + 1] == '"') {
         out += U" `` ";
         i += 1;
@@ -1011,7 +1022,7 @@ std::vector<U32> treebank_tokens(U32 s) {
       out.push_back(s[i]);
       if (s[i] != '\'' || i + 1 >= s.size() || !is_word(s[i + 1]) || !word_boundary(s, i + 2)) continue;
       const char32_t w = s[i + 1] < 0x80 ? to_lower(s[i + 1]) : s[i + 1];
-      if (U32(U"mtsdn").find(w) == kNpos) out.push_back(' ');
+      if (std::u32string_view(U"mtsdn").find(w) == kNpos) out.push_back(' ');
     }
     s = std::move(out);
   }
@@ -1033,22 +1044,8 @@ std::vector<U32> treebank_tokens(U32 s) {
     const std::size_t last = !s.empty() && s.back() == '\n' ? s.size() - 2 : s.size() - 1;
     if (!s.empty() && last < s.size() && (s[last] == ':' || s[last] == ',')) s.replace(last, 1, U32{' ', s[last], ' '});
   }
-  s = pad_chars(
-      s, [](char32_t c) { return c == '.'; }, true);  // \.{2,} only: single dots put back below
-  {
-    U32 out;  // undo the padding of single dots
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == ' ' && i + 2 < s.size() && s[i + 1] == '.' && s[i + 2] == ' ' &&
-          (i + 3 >= s.size() || s[i + 3] != '.') && (i == 0 || s[i - 1] != '.')) {
-        out.push_back('.');
-        i += 2;
-      } else {
-        out.push_back(s[i]);
-      }
-    }
-    s = std::move(out);
-  }
-  s = pad_chars(s, [](char32_t c) { return U32(U";@#$%&").find(c) != kNpos; });
+  s = pad_runs(s, '.', 2);
+  s = pad_chars(s, [](char32_t c) { return std::u32string_view(U";@#$%&").find(c) != kNpos; });
   s = split_final_period(s, U"])}>\"'");
   s = pad_chars(s, [](char32_t c) { return c == '?' || c == '!'; });
   {  // ([^'])' -> "\1 ' "
@@ -1065,7 +1062,7 @@ std::vector<U32> treebank_tokens(U32 s) {
     s = std::move(out);
   }
   s = pad_chars(s, [](char32_t c) { return c == '*'; });
-  s = pad_chars(s, [](char32_t c) { return U32(U"[](){}<>").find(c) != kNpos; });
+  s = pad_chars(s, [](char32_t c) { return std::u32string_view(U"[](){}<>").find(c) != kNpos; });
   s = replace_all(s, U"--", U" -- ");
   s = U" " + s + U" ";
   // ENDING_QUOTES
@@ -1377,7 +1374,9 @@ std::string arabic_script_language(const U32& text, std::size_t letters) {
 
 // Blanks out URLs and e-mail addresses, which langdetect removes before detecting.
 U32 without_urls(U32 text) {
-  auto url_char = [](char32_t c) { return c < 0x80 && (is_word(c) || U32(U"-.?&~;+=/#").find(c) != kNpos); };
+  auto url_char = [](char32_t c) {
+    return c < 0x80 && (is_word(c) || std::u32string_view(U"-.?&~;+=/#").find(c) != kNpos);
+  };
   for (std::size_t at = text.find(U"http"); at != kNpos; at = text.find(U"http", at + 1)) {
     std::size_t p = at + 4;
     if (p < text.size() && text[p] == 's') ++p;
@@ -1666,7 +1665,7 @@ Checker length_nth_paragraph_first_word(const Args& args) {
     word.erase(0, std::min(word.find_first_not_of(U'"'), word.size()));
     U32 found;
     for (char32_t c : word) {
-      if (U32(U".,?!'\"").find(c) != kNpos) break;
+      if (std::u32string_view(U".,?!'\"").find(c) != kNpos) break;
       found.push_back(to_lower(c));
     }
     return count == expected && found == first_word;
@@ -1748,8 +1747,8 @@ std::size_t count_bullets(const U32& s, char32_t bullet) {
         end = p + 2;  // [^\*] may be the newline itself
       }
     }
-    if (end == kNpos) {
-      const std::size_t nl = s.find(U'\n', line);
+    if (end == kNpos) {  // every line start up to p fails the same way
+      const std::size_t nl = s.find(U'\n', p);
       if (nl == kNpos) break;
       line = nl + 1;
       continue;

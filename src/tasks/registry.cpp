@@ -12,7 +12,7 @@
 namespace uaqf::tasks {
 namespace {
 
-const std::vector<std::string> kMultipleChoice = {"commonsense_qa", "hellaswag", "arc_easy", "arc_challenge",
+const std::vector<std::string> kMultipleChoice = {"commonsense_qa", "hellaswag",  "arc_easy", "arc_challenge",
                                                   "piqa",           "winogrande", "mmlu"};
 
 template <typename T>
@@ -75,9 +75,8 @@ PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOp
       // With llama.cpp's normalization, HellaSwag items are drawn as llama-perplexity draws them,
       // so that the two can be compared on the same items.
       const bool llama_draw = task == "hellaswag" && options.mc.normalization == McNormalization::kLlamaCpp;
-      const auto indices = llama_draw && options.limit
-                               ? select_items_like_llama_hellaswag(items.size(), *options.limit)
-                               : select_items(items.size(), options.limit, options.seed);
+      const auto indices = llama_draw && options.limit ? select_items_like_llama_hellaswag(items.size(), *options.limit)
+                                                       : select_items(items.size(), options.limit, options.seed);
       suite.multiple_choice[task] = pick(items, indices);
     } else if (task == "gsm8k" || task == "divergence") {
       const auto train = load_gsm8k(options.data_dir, "train");
@@ -86,8 +85,9 @@ PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOp
       if (task == "gsm8k") {
         // lm-evaluation-harness samples exemplars per question; uaqf takes the first k of the
         // train split for every question (its `first_n` sampler), so prompts are reproducible.
-        suite.gsm8k_exemplars.assign(train.begin(), train.begin() + std::min<std::ptrdiff_t>(options.gsm8k_shots,
-                                                                                            static_cast<std::ptrdiff_t>(train.size())));
+        suite.gsm8k_exemplars.assign(
+            train.begin(),
+            train.begin() + std::min<std::ptrdiff_t>(options.gsm8k_shots, static_cast<std::ptrdiff_t>(train.size())));
         suite.gsm8k_items = chosen;
       } else {
         for (const auto& item : chosen) {
@@ -128,8 +128,8 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
     if (auto it = suite.multiple_choice.find(task); it != suite.multiple_choice.end()) {
       results.push_back(run_multiple_choice(model, task, task_version(task), it->second, options.mc));
     } else if (task == "gsm8k") {
-      results.push_back(run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items,
-                                  options.generation));
+      results.push_back(
+          run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items, options.generation));
     } else if (task == "ifeval") {
       std::vector<ifeval::Item> items;
       std::vector<std::string> prompts;

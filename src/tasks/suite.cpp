@@ -93,16 +93,19 @@ std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::si
 }
 
 std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, std::size_t limit) {
-  std::vector<std::size_t> indices;
+  std::vector<std::size_t> remaining(n_items);
+  std::iota(remaining.begin(), remaining.end(), 0);
   if (limit >= n_items) {
-    indices.resize(n_items);
-    std::iota(indices.begin(), indices.end(), 0);
-    return indices;
+    return remaining;
   }
+  // llama-perplexity draws from the tasks not drawn yet, with a distribution over what is left.
   std::mt19937 rng(1);
+  std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < limit; ++i) {
-    std::uniform_int_distribution<std::size_t> dist(0, n_items - 1);
-    indices.push_back(dist(rng));
+    std::uniform_int_distribution<std::size_t> dist(0, remaining.size() - 1);
+    const std::size_t pick = dist(rng);
+    indices.push_back(remaining[pick]);
+    remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(pick));
   }
   return indices;
 }
@@ -172,9 +175,10 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
           ++llama_count;
         }
       }
-      normalized[c] = options.normalization == McNormalization::kLmEval
-                          ? loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
-                          : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
+      normalized[c] =
+          options.normalization == McNormalization::kLmEval
+              ? loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
+              : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
     }
     const std::size_t pred = argmax(options.normalization == McNormalization::kLmEval ? loglik : normalized);
     const std::size_t pred_norm = argmax(normalized);
@@ -268,8 +272,11 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
   }
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   const std::size_t per_sequence = longest + static_cast<std::size_t>(options.max_new_tokens) + 8;
-  auto ctx = model.new_context(static_cast<uint32_t>(per_sequence * std::min(batch, std::max<std::size_t>(1, prompts.size()))),
-                               static_cast<uint32_t>(std::min(batch, std::max<std::size_t>(1, prompts.size()))));
+  // One unified cache for the group: a shared prompt beginning is stored once and its cells shared.
+  // (Separate streams per prompt measured 4.5x slower than one prompt at a time on the CPU backend.)
+  const std::size_t group_size = std::min(batch, std::max<std::size_t>(1, prompts.size()));
+  auto ctx =
+      model.new_context(static_cast<uint32_t>(per_sequence * group_size), static_cast<uint32_t>(group_size), true);
   std::vector<std::vector<Token>> answers;
   for (std::size_t begin = 0; begin < tokenized.size(); begin += batch) {
     const std::size_t end = std::min(tokenized.size(), begin + batch);
@@ -362,7 +369,8 @@ TaskResult compare_generations(const std::vector<std::string>& ids, const std::v
     }
     const bool same = a == b;
     const std::size_t longest = std::max(a.size(), b.size());
-    const double normalized = longest == 0 ? 0.0 : static_cast<double>(edit_distance(a, b)) / static_cast<double>(longest);
+    const double normalized =
+        longest == 0 ? 0.0 : static_cast<double>(edit_distance(a, b)) / static_cast<double>(longest);
     identical.push_back(same ? 1.0 : 0.0);
     first_difference.push_back(static_cast<double>(first));
     distance.push_back(normalized);

@@ -50,17 +50,18 @@ struct McOptions {
 // original order. nullopt limit: all.
 std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::size_t> limit, uint32_t seed);
 
-// llama-perplexity --hellaswag-tasks N's draw: N indices, with replacement, std::mt19937 seeded 1.
+// llama-perplexity --hellaswag-tasks N's draw: N distinct indices, each drawn uniformly from those
+// left, with std::mt19937 seeded 1.
 std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, std::size_t limit);
 
 TaskResult run_multiple_choice(backend::Model& model, const std::string& task, int version,
                                const std::vector<McItem>& items, const McOptions& options);
 
 // GSM8K answer extraction as lm-evaluation-harness's gsm8k (v3) defines it.
-std::optional<std::string> gsm8k_strict_answer(const std::string& generation);     // "#### N"
-std::optional<std::string> gsm8k_flexible_answer(const std::string& generation);   // last number
-std::string gsm8k_normalize(const std::string& answer);                            // drop ",", "$", trailing "."
-std::string gsm8k_target(const std::string& worked_answer);                        // the number after "####"
+std::optional<std::string> gsm8k_strict_answer(const std::string& generation);    // "#### N"
+std::optional<std::string> gsm8k_flexible_answer(const std::string& generation);  // last number
+std::string gsm8k_normalize(const std::string& answer);                           // drop ",", "$", trailing "."
+std::string gsm8k_target(const std::string& worked_answer);                       // the number after "####"
 
 struct GenerationOptions {
   int max_new_tokens = 256;
@@ -76,7 +77,8 @@ TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaIte
                      const std::vector<QaItem>& items, const GenerationOptions& options);
 
 // Greedy answers to `prompts`, generated in batches; stops at any of `stop_strings`.
-std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model, const std::vector<std::string>& prompts,
+std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model,
+                                                          const std::vector<std::string>& prompts,
                                                           const std::vector<std::string>& stop_strings,
                                                           const GenerationOptions& options, double* seconds);
 

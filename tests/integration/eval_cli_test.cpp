@@ -90,11 +90,12 @@ TEST(EvalCli, KldWithoutBaselineIsRejected) {
 
 TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   const fs::path json_path = work_dir() / "tasks.json";
-  const auto result = run_uaqf(
-      "eval " + q(variant("Q4_0")) +
-      " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
-      " --limit 2 --data-dir " + q(shared_dir() / "data") + " --baseline " + q(tiny_model()) + " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" +
-      " --json " + q(json_path));
+  const auto result =
+      run_uaqf("eval " + q(variant("Q4_0")) +
+               " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
+               " --limit 2 --data-dir " +
+               q(shared_dir() / "data") + " --baseline " + q(tiny_model()) +
+               " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" + " --json " + q(json_path));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("exact_match_strict"), std::string::npos) << result.out;
   const auto json = nlohmann::json::parse(slurp(json_path));
@@ -121,9 +122,8 @@ TEST(EvalCli, MissingAndMalformedTaskData) {
   fs::create_directories(broken);
   std::ofstream(broken / "train.jsonl") << "{\"question\": \"q\", \"answer\": \"#### 1\"}\n";
   std::ofstream(broken / "test.jsonl") << "{\"question\": \"q\", \"answer\": \"#### 1\"}\n{not json\n";
-  expect_one_error_line(
-      run_uaqf("eval " + q(variant("Q4_0")) + " --tasks gsm8k --data-dir " + q(broken.parent_path())),
-      "test.jsonl:2: malformed JSON line");
+  expect_one_error_line(run_uaqf("eval " + q(variant("Q4_0")) + " --tasks gsm8k --data-dir " + q(broken.parent_path())),
+                        "test.jsonl:2: malformed JSON line");
 }
 
 }  // namespace

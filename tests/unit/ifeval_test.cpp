@@ -31,13 +31,17 @@ struct Case {
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
-      {"keywords:existence", {{"keywords", {"apple", "banana"}}}, "I like Apple and BANANA bread.",
+      {"keywords:existence",
+       {{"keywords", {"apple", "banana"}}},
+       "I like Apple and BANANA bread.",
        "I like apples only."},
       {"keywords:frequency",
        {{"keyword", "cat"}, {"frequency", 3}, {"relation", "at least"}},
        "A cat, a Cat and a CAT.",
        "One cat and one dog."},
-      {"keywords:forbidden_words", {{"forbidden_words", {"bad", "evil"}}}, "A badge and a devil are fine.",
+      {"keywords:forbidden_words",
+       {{"forbidden_words", {"bad", "evil"}}},
+       "A badge and a devil are fine.",
        "That is Bad."},
       {"keywords:letter_frequency",
        {{"letter", "q"}, {"let_frequency", 2}, {"let_relation", "at least"}},
@@ -51,7 +55,9 @@ const std::vector<Case>& cases() {
        {{"num_sentences", 3}, {"relation", "less than"}},
        "One sentence. Two sentences.",
        "One. Two. Three."},
-      {"length_constraints:number_paragraphs", {{"num_paragraphs", 3}}, "First.\n***\nSecond.\n***\nThird.",
+      {"length_constraints:number_paragraphs",
+       {{"num_paragraphs", 3}},
+       "First.\n***\nSecond.\n***\nThird.",
        "First.\n***\nSecond."},
       {"length_constraints:number_words",
        {{"num_words", 5}, {"relation", "at least"}},
@@ -61,15 +67,23 @@ const std::vector<Case>& cases() {
        {{"num_paragraphs", 2}, {"nth_paragraph", 2}, {"first_word", "however"}},
        "First paragraph.\n\n\"However, the second one.\"",
        "First paragraph.\n\nBut the second one."},
-      {"detectable_content:number_placeholders", {{"num_placeholders", 2}}, "Dear [name], I live at [address].",
+      {"detectable_content:number_placeholders",
+       {{"num_placeholders", 2}},
+       "Dear [name], I live at [address].",
        "Dear [name], I live\n[at home."},
-      {"detectable_content:postscript", {{"postscript_marker", "P.S."}}, "Bye.\n\np. s. See you soon.",
+      {"detectable_content:postscript",
+       {{"postscript_marker", "P.S."}},
+       "Bye.\n\np. s. See you soon.",
        "Bye.\n\nPS See you soon."},
-      {"detectable_format:number_bullet_lists", {{"num_bullets", 2}}, "Intro\n* one\n- two\n**not a bullet**",
+      {"detectable_format:number_bullet_lists",
+       {{"num_bullets", 2}},
+       "Intro\n* one\n- two\n**not a bullet**",
        "* one\n* two\n* three"},
       {"detectable_format:constrained_response", json::object(), "I thought about it. My answer is maybe.",
        "My answer is yes"},
-      {"detectable_format:number_highlighted_sections", {{"num_highlights", 2}}, "*first* and **second**",
+      {"detectable_format:number_highlighted_sections",
+       {{"num_highlights", 2}},
+       "*first* and **second**",
        "*first* and ** ** and *\nbroken*"},
       {"detectable_format:multiple_sections",
        {{"section_spliter", "Section"}, {"num_sections", 2}},
@@ -137,8 +151,8 @@ TEST(IfevalInstructions, RelationsAreLessThanAndAtLeast) {
 
 TEST(IfevalInstructions, MatchesTheOriginalsQuirks) {
   // Keywords are searched as substrings, forbidden words between word boundaries.
-  EXPECT_TRUE(follows("keywords:frequency", {{"keyword", "cat"}, {"frequency", 1}, {"relation", "at least"}},
-                      "concatenate"));
+  EXPECT_TRUE(
+      follows("keywords:frequency", {{"keyword", "cat"}, {"frequency", 1}, {"relation", "at least"}}, "concatenate"));
   EXPECT_TRUE(follows("keywords:forbidden_words", {{"forbidden_words", {"cat"}}}, "concatenate"));
   // Six asterisks split into two empty paragraphs in between: not a valid paragraph count.
   EXPECT_FALSE(follows("length_constraints:number_paragraphs", {{"num_paragraphs", 2}}, "A\n******\nB"));
@@ -169,25 +183,28 @@ TEST(IfevalInstructions, RejectsUnknownIdsAndBadKwargs) {
     return ErrorCode::kInternal;
   };
   EXPECT_EQ(code_of([] { follows("keywords:nonexistent", json::object(), "x"); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { follows("length_constraints:number_words", {{"num_words", 5}}, "x"); }),
+  EXPECT_EQ(code_of([] {
+              follows("length_constraints:number_words", {{"num_words", 5}}, "x");
+            }),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([] {
               follows("length_constraints:number_words", {{"num_words", 5}, {"relation", "at most"}}, "x");
             }),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { follows("keywords:existence", {{"keywords", nullptr}}, "x"); }),
-            ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([] { follows("keywords:letter_frequency", {{"letter", "ab"}, {"let_frequency", 1},
-                                                                {"let_relation", "at least"}}, "x"); }),
+  EXPECT_EQ(code_of([] { follows("keywords:existence", {{"keywords", nullptr}}, "x"); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([] {
+              follows("keywords:letter_frequency",
+                      {{"letter", "ab"}, {"let_frequency", 1}, {"let_relation", "at least"}}, "x");
+            }),
             ErrorCode::kInvalidArgument);
 }
 
 TEST(IfevalLoose, LeadingChatterFailsStrictButPassesLoose) {
   const Item item{"1", "p", {"detectable_format:json_format", "startend:quotation"}, {json::object(), json::object()}};
-  const Result result = evaluate(item, "Sure, here is the answer:\n\"{\"a\": 1}\"");
+  const Result result = evaluate(item, "Sure, here it is:\n\"a JSON string\"");
   ASSERT_EQ(result.strict.size(), 2U);
-  EXPECT_FALSE(result.strict[0]);  // the first line is not JSON
-  EXPECT_TRUE(result.loose[0]);    // ...but the response without its first line is: "{\"a\": 1}" as a string
+  EXPECT_FALSE(result.strict[0]);  // the chatter line is not JSON
+  EXPECT_TRUE(result.loose[0]);    // without it, the response is a JSON string
   EXPECT_FALSE(result.strict[1]);
   EXPECT_TRUE(result.loose[1]);
   EXPECT_FALSE(result.prompt_strict());
@@ -195,7 +212,8 @@ TEST(IfevalLoose, LeadingChatterFailsStrictButPassesLoose) {
 }
 
 TEST(IfevalLoose, TrailingLineIsDroppedToo) {
-  const Item item{"1", "p", {"startend:end_checker"}, {json{{"end_phrase", "Is there anything else I can help with?"}}}};
+  const Item item{
+      "1", "p", {"startend:end_checker"}, {json{{"end_phrase", "Is there anything else I can help with?"}}}};
   const Result result = evaluate(item, "Answer.\nIs there anything else I can help with?\nBest regards");
   EXPECT_FALSE(result.strict[0]);
   EXPECT_TRUE(result.loose[0]);
@@ -209,8 +227,8 @@ TEST(IfevalLoose, EmphasisAsterisksAreRemoved) {
 }
 
 TEST(IfevalLoose, LooseStillFailsWhenNoVariantFollows) {
-  const Item item{"1", "p", {"punctuation:no_comma", "keywords:existence"},
-                  {json::object(), json{{"keywords", {"zebra"}}}}};
+  const Item item{
+      "1", "p", {"punctuation:no_comma", "keywords:existence"}, {json::object(), json{{"keywords", {"zebra"}}}}};
   const Result result = evaluate(item, "Hello, world\nmore, text\nend, here");
   EXPECT_EQ(result.strict, (std::vector<bool>{false, false}));
   EXPECT_EQ(result.loose, (std::vector<bool>{false, false}));
@@ -218,7 +236,9 @@ TEST(IfevalLoose, LooseStillFailsWhenNoVariantFollows) {
 }
 
 TEST(IfevalLoose, PromptLevelNeedsEveryInstruction) {
-  const Item item{"1", "p", {"punctuation:no_comma", "length_constraints:number_words"},
+  const Item item{"1",
+                  "p",
+                  {"punctuation:no_comma", "length_constraints:number_words"},
                   {json::object(), json{{"num_words", 3}, {"relation", "less than"}}}};
   EXPECT_TRUE(evaluate(item, "Two words").prompt_strict());
   EXPECT_FALSE(evaluate(item, "Three words, here").prompt_strict());
@@ -263,7 +283,10 @@ TEST(IfevalLanguage, DetectsScriptsAndLatinLanguages) {
       {"mr", "आज सूर्यप्रकाशाचा दिवस आहे आणि आम्ही आमच्या मित्रांसोबत उद्यानात जात आहोत."},
       {"ne", "आज घमाइलो दिन हो र हामी हाम्रा साथीहरूसँग पार्कमा जाँदैछौं। यो राम्रो छ।"},
       {"ar", "الثعلب البني السريع يقفز فوق الكلب الكسول. إنه يوم مشمس ونحن ذاهبون إلى الحديقة."},
-      {"fa", "روباه قهوه‌ای سریع از روی سگ تنبل می‌پرد. امروز یک روز آفتابی است."},
+      {"fa",
+       "روباه قهوه‌ای سریع از روی سگ تنبل می‌پرد. امروز یک روز "
+       "آفتابی "
+       "است."},
       {"ur", "آج دھوپ والا دن ہے اور ہم اپنے دوستوں کے ساتھ پارک جا رہے ہیں۔"},
       {"ko", "빠른 갈색 여우가 게으른 개를 뛰어넘습니다."},
       {"th", "สุนัขจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจ"},
@@ -302,10 +325,10 @@ std::vector<std::string> data_lines() {
   return lines;
 }
 
-#define REQUIRE_DATA_FILE()                                                                          \
-  do {                                                                                               \
+#define REQUIRE_DATA_FILE()                                                                           \
+  do {                                                                                                \
     ASSERT_FALSE(data_file().empty()) << "UAQF_SHARED_DIR is not set (it must name the shared/ dir)"; \
-    ASSERT_TRUE(std::filesystem::is_regular_file(data_file())) << "missing " << data_file();        \
+    ASSERT_TRUE(std::filesystem::is_regular_file(data_file())) << "missing " << data_file();          \
   } while (false)
 
 TEST(IfevalData, EveryInstructionInTheDataIsSupported) {
@@ -343,9 +366,9 @@ TEST(IfevalData, ParsesARealLine) {
 }
 
 TEST(IfevalParse, DropsNullKwargs) {
-  const Item item = parse_item(
-      R"({"key": 7, "prompt": "p", "instruction_id_list": ["punctuation:no_comma", "keywords:existence"],)"
-      R"( "kwargs": [{"num_words": null}, {"keywords": ["a"], "frequency": null}]})");
+  const Item item =
+      parse_item(R"({"key": 7, "prompt": "p", "instruction_id_list": ["punctuation:no_comma", "keywords:existence"],)"
+                 R"( "kwargs": [{"num_words": null}, {"keywords": ["a"], "frequency": null}]})");
   EXPECT_EQ(item.key, "7");
   EXPECT_EQ(item.kwargs[0], json::object());
   EXPECT_EQ(item.kwargs[1], (json{{"keywords", {"a"}}}));

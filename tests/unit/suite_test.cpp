@@ -49,13 +49,16 @@ TEST(SelectItems, DeterministicSubsetInOriginalOrder) {
   EXPECT_EQ(select_items(5, 50, 1).size(), 5U);
 }
 
-TEST(SelectItems, LlamaHellaswagDrawIsWithReplacementFromSeedOne) {
+TEST(SelectItems, LlamaHellaswagDrawTakesFromWhatIsLeft) {
   const auto draw = select_items_like_llama_hellaswag(10042, 400);
   EXPECT_EQ(draw.size(), 400U);
+  EXPECT_EQ(std::set<std::size_t>(draw.begin(), draw.end()).size(), 400U);  // no repeats
+  // The first two draws by hand: from 10042 tasks, then from the 10041 left.
   std::mt19937 rng(1);
-  std::uniform_int_distribution<std::size_t> dist(0, 10041);
-  EXPECT_EQ(draw[0], dist(rng));
-  EXPECT_EQ(draw[1], dist(rng));
+  const std::size_t first = std::uniform_int_distribution<std::size_t>(0, 10041)(rng);
+  const std::size_t second = std::uniform_int_distribution<std::size_t>(0, 10040)(rng);
+  EXPECT_EQ(draw[0], first);
+  EXPECT_EQ(draw[1], second < first ? second : second + 1);
 }
 
 TEST(EditDistance, Levenshtein) {
@@ -67,7 +70,7 @@ TEST(EditDistance, Levenshtein) {
 
 TEST(Divergence, IdenticalAndDifferingAnswers) {
   const auto result = compare_generations({"a", "b"}, {{1, 2, 3}, {1, 2, 3, 4}}, {{1, 2, 3}, {1, 9, 3}}, 1.0);
-  EXPECT_DOUBLE_EQ(result.metrics[0].value, 0.5);                    // identical_rate
+  EXPECT_DOUBLE_EQ(result.metrics[0].value, 0.5);  // identical_rate
   EXPECT_DOUBLE_EQ(result.records[1]["first_difference"].get<int>(), 1);
   EXPECT_DOUBLE_EQ(result.records[1]["normalized_edit_distance"].get<double>(), 2.0 / 4.0);
   EXPECT_TRUE(result.records[0]["first_difference"].is_null());

@@ -175,8 +175,8 @@ class CpuThreadpool {
 
 class LlamaContext final : public Context {
  public:
-  LlamaContext(llama_context_ptr ctx, int n_threads, std::string model_name)
-      : threadpool_(n_threads), ctx_(std::move(ctx)), model_name_(std::move(model_name)) {
+  LlamaContext(llama_context_ptr ctx, int n_threads, std::string model_name, bool unified_kv)
+      : threadpool_(n_threads), ctx_(std::move(ctx)), model_name_(std::move(model_name)), unified_kv_(unified_kv) {
     if (threadpool_.get() != nullptr) {
       llama_attach_threadpool(ctx_.get(), threadpool_.get(), nullptr);
     }
@@ -357,8 +357,36 @@ class LlamaContext final : public Context {
     std::vector<std::vector<Token>> generated(prompts.size());
     std::vector<int32_t> position(prompts.size(), 0);
     std::vector<bool> active(prompts.size(), true);
-    // Prompts, each in its own sequence; the last token of each keeps its logits.
+    // The prompts' common beginning (e.g. few-shot exemplars) is evaluated once in sequence 0 and
+    // copied to the others' caches; each prompt keeps at least its last token to itself, whose
+    // logits start its answer.
+    std::size_t shared = 0;
+    if (prompts.size() > 1) {
+      shared = prompts[0].size() - 1;
+      for (const auto& prompt : prompts) {
+        std::size_t k = 0;
+        while (k < shared && k + 1 < prompt.size() && prompt[k] == prompts[0][k]) {
+          ++k;
+        }
+        shared = k;
+      }
+    }
     prepare_batch(n_batch_);
+    for (std::size_t k = 0; k < shared; ++k) {
+      if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
+        decode_batch();
+        batch_storage_->n_tokens = 0;
+      }
+      add_to_batch(prompts[0][k], static_cast<int32_t>(k), 0, false);
+    }
+    if (batch_storage_->n_tokens > 0) {
+      decode_batch();
+      batch_storage_->n_tokens = 0;
+    }
+    for (std::size_t s = 1; s < prompts.size() && shared > 0; ++s) {
+      llama_memory_seq_cp(llama_get_memory(ctx_.get()), 0, static_cast<llama_seq_id>(s), -1, -1);
+    }
+    // The rest of each prompt in its own sequence; the last token of each keeps its logits.
     std::vector<std::pair<std::size_t, int32_t>> last_positions;
     auto flush_prompts = [&] {
       if (batch_storage_->n_tokens == 0) {
@@ -375,7 +403,7 @@ class LlamaContext final : public Context {
       if (prompts[s].empty()) {
         throw Error(ErrorCode::kInternal, "generate_greedy needs non-empty prompts");
       }
-      for (std::size_t k = 0; k < prompts[s].size(); ++k) {
+      for (std::size_t k = shared; k < prompts[s].size(); ++k) {
         if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
           flush_prompts();
         }
@@ -480,6 +508,7 @@ class LlamaContext final : public Context {
   CpuThreadpool threadpool_;
   llama_context_ptr ctx_;
   std::string model_name_;
+  bool unified_kv_ = false;
   uint32_t n_ctx_ = 0;
   uint32_t n_batch_ = 0;
   uint32_t n_past_ = 0;
@@ -583,7 +612,8 @@ class LlamaModel final : public Model {
                                           info_.path.filename().string(), n_ctx, options_.kv_cache_type,
                                           to_string(options_.flash_attention))));
     }
-    return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string());
+    return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string(),
+                                          unified_kv);
   }
 
  private:

@@ -1,0 +1,272 @@
+#include "study/study.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/error.h"
+
+namespace uaqf::study {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Reader {
+ public:
+  explicit Reader(fs::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const toml::node& node, const std::string& message) const {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{}:{}: {}", file_.string(), node.source().begin.line, message));
+  }
+
+  // Rejects keys of `table` not in `allowed`, naming the section.
+  void only(const toml::table& table, const std::string& section, const std::set<std::string>& allowed) const {
+    for (const auto& [key, node] : table) {
+      if (!allowed.contains(std::string(key.str()))) {
+        std::string list;
+        for (const auto& name : allowed) {
+          list += list.empty() ? name : ", " + name;
+        }
+        fail(node, fmt::format("unknown key '{}' in [{}] (known: {})", key.str(), section, list));
+      }
+    }
+  }
+
+  const toml::table* table(const toml::table& root, const char* key) const {
+    const toml::node* node = root.get(key);
+    if (node == nullptr) {
+      return nullptr;
+    }
+    if (!node->is_table()) {
+      fail(*node, fmt::format("'{}' must be a table", key));
+    }
+    return node->as_table();
+  }
+
+  template <typename T>
+  void read(const toml::table& t, const char* key, T& out) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!node->is_string()) {
+        fail(*node, fmt::format("'{}' must be a string", key));
+      }
+      out = node->as_string()->get();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) {
+        fail(*node, fmt::format("'{}' must be true or false", key));
+      }
+      out = node->as_boolean()->get();
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (!node->is_number()) {
+        fail(*node, fmt::format("'{}' must be a number", key));
+      }
+      out = node->is_integer() ? static_cast<double>(node->as_integer()->get()) : node->as_floating_point()->get();
+    } else {
+      if (!node->is_integer()) {
+        fail(*node, fmt::format("'{}' must be an integer", key));
+      }
+      const int64_t value = node->as_integer()->get();
+      if (value < 0) {
+        fail(*node, fmt::format("'{}' must not be negative, got {}", key, value));
+      }
+      out = static_cast<T>(value);
+    }
+  }
+
+  void read_path(const toml::table& t, const char* key, fs::path& out) const {
+    std::string text;
+    read(t, key, text);
+    if (!text.empty()) {
+      out = resolve(text);
+    }
+  }
+  void read_path(const toml::table& t, const char* key, std::optional<fs::path>& out) const {
+    std::string text;
+    read(t, key, text);
+    if (!text.empty()) {
+      out = resolve(text);
+    }
+  }
+
+  template <typename T>
+  void read_list(const toml::table& t, const char* key, std::vector<T>& out) const {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) {
+      return;
+    }
+    if (!node->is_array()) {
+      fail(*node, fmt::format("'{}' must be a list", key));
+    }
+    out.clear();
+    for (const auto& element : *node->as_array()) {
+      if constexpr (std::is_same_v<T, std::string>) {
+        if (!element.is_string()) {
+          fail(element, fmt::format("'{}' must be a list of strings", key));
+        }
+        out.push_back(element.as_string()->get());
+      } else {
+        if (!element.is_integer() || element.as_integer()->get() < 0) {
+          fail(element, fmt::format("'{}' must be a list of non-negative integers", key));
+        }
+        out.push_back(static_cast<T>(element.as_integer()->get()));
+      }
+    }
+    if (out.empty()) {
+      fail(*node, fmt::format("'{}' must not be empty", key));
+    }
+  }
+
+  fs::path resolve(const std::string& text) const {
+    const fs::path path(text);
+    return path.is_absolute() ? path : (file_.parent_path() / path).lexically_normal();
+  }
+
+ private:
+  fs::path file_;
+};
+
+}  // namespace
+
+Study load_study(const fs::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& error) {
+    if (!fs::exists(file)) {
+      throw Error(ErrorCode::kNotFound, fmt::format("study file not found: {}", file.string()));
+    }
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{}:{}: {}", file.string(), error.source().begin.line, std::string(error.description())));
+  }
+  const Reader r(file);
+  Study study;
+  study.file = file;
+  r.only(root, "top level", {"study", "model", "runtime", "workload", "quality", "profile"});
+
+  if (const auto* t = r.table(root, "study")) {
+    r.only(*t, "study", {"name", "output", "seed"});
+    r.read(*t, "name", study.name);
+    r.read_path(*t, "output", study.output_dir);
+    r.read(*t, "seed", study.seed);
+  }
+  const auto* model = r.table(root, "model");
+  if (model == nullptr || model->get("path") == nullptr) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: [model] path is required", file.string()));
+  }
+  r.only(*model, "model", {"path", "types", "imatrix", "variants_dir"});
+  r.read_path(*model, "path", study.model);
+  r.read_list(*model, "types", study.types);
+  r.read_path(*model, "imatrix", study.imatrix);
+  r.read_path(*model, "variants_dir", study.variants_dir);
+  if (study.name.empty()) {
+    study.name = study.model.stem().string();
+  }
+  if (study.output_dir.empty()) {
+    study.output_dir = r.resolve("out/" + study.name);
+  }
+  if (study.variants_dir.empty()) {
+    study.variants_dir = study.output_dir / "variants";
+  }
+
+  if (const auto* t = r.table(root, "runtime")) {
+    r.only(*t, "runtime", {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn"});
+    r.read(*t, "threads", study.threads);
+    r.read(*t, "batch_size", study.batch_size);
+    if (const auto* node = t->get("gpu_layers"); node != nullptr) {
+      if (!node->is_integer()) {
+        r.fail(*node, "'gpu_layers' must be an integer (-1: all)");
+      }
+      study.gpu_layers = static_cast<int>(node->as_integer()->get());
+    }
+    r.read_list(*t, "kv_types", study.kv_types);
+    r.read_list(*t, "flash_attn", study.flash_attn);
+    for (const auto& mode : study.flash_attn) {
+      if (mode != "auto" && mode != "on" && mode != "off") {
+        r.fail(*t->get("flash_attn"), fmt::format("flash_attn values are auto, on or off, not '{}'", mode));
+      }
+    }
+  }
+
+  if (const auto* t = r.table(root, "workload")) {
+    r.only(*t, "workload", {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "prompts"});
+    r.read_list(*t, "prompt_tokens", study.prompt_tokens);
+    r.read(*t, "gen_tokens", study.gen_tokens);
+    r.read_list(*t, "depths", study.depths);
+    r.read(*t, "reps", study.reps);
+    r.read(*t, "warmup", study.warmup);
+    r.read(*t, "max_cv", study.max_cv);
+    if (study.reps < 1) {
+      r.fail(*t->get("reps"), "'reps' must be at least 1");
+    }
+    if (const auto* p = r.table(*t, "prompts")) {
+      r.only(*p, "workload.prompts", {"source", "file", "count", "max_new_tokens", "parallel", "chat_template"});
+      PromptWorkload prompts;
+      r.read(*p, "source", prompts.source);
+      r.read_path(*p, "file", prompts.file);
+      r.read(*p, "count", prompts.count);
+      r.read(*p, "max_new_tokens", prompts.max_new_tokens);
+      r.read(*p, "parallel", prompts.parallel);
+      r.read(*p, "chat_template", prompts.chat_template);
+      if (prompts.source != "gsm8k" && prompts.source != "ifeval" && prompts.source != "file") {
+        r.fail(*p->get("source"), fmt::format("prompt source must be gsm8k, ifeval or file, not '{}'", prompts.source));
+      }
+      if (prompts.source == "file" && !prompts.file) {
+        r.fail(*p, "prompt source 'file' needs file = \"...\"");
+      }
+      if (prompts.count < 1 || prompts.max_new_tokens < 1 || prompts.parallel < 1) {
+        r.fail(*p, "count, max_new_tokens and parallel must be at least 1");
+      }
+      study.prompts = prompts;
+    }
+  }
+
+  if (const auto* t = r.table(root, "quality")) {
+    r.only(*t, "quality", {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir"});
+    r.read(*t, "perplexity", study.perplexity);
+    r.read(*t, "kld", study.kld);
+    r.read(*t, "ctx", study.ctx);
+    r.read(*t, "chunks", study.perplexity_chunks);
+    r.read_path(*t, "corpus", study.corpus);
+    if (t->get("tasks") != nullptr && t->get("tasks")->is_array() && t->get("tasks")->as_array()->empty()) {
+      study.tasks.clear();
+    } else {
+      r.read_list(*t, "tasks", study.tasks);
+    }
+    std::size_t limit = 0;
+    r.read(*t, "limit", limit);
+    if (limit > 0) {
+      study.limit = limit;
+    }
+    r.read_path(*t, "data_dir", study.data_dir);
+  }
+
+  if (const auto* t = r.table(root, "profile")) {
+    r.only(*t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
+    r.read(*t, "name", study.profile);
+    if (const auto* w = r.table(*t, "weights")) {
+      for (const auto& [key, node] : *w) {
+        if (!node.is_number()) {
+          r.fail(node, fmt::format("weight '{}' must be a number", key.str()));
+        }
+        study.weights[std::string(key.str())] =
+            node.is_integer() ? static_cast<double>(node.as_integer()->get()) : node.as_floating_point()->get();
+      }
+    }
+    r.read_list(*t, "constraints", study.constraints);
+    r.read(*t, "normalization", study.normalization);
+    if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
+      r.fail(*t->get("normalization"),
+             fmt::format("normalization must be ratio, min-max or z-score, not '{}'", study.normalization));
+    }
+    r.read(*t, "pessimistic", study.pessimistic);
+    r.read(*t, "bootstrap", study.bootstrap_resamples);
+  }
+  return study;
+}
+
+}  // namespace uaqf::study

@@ -1,0 +1,75 @@
+#pragma once
+
+// A study file (TOML): the model, the variants to try, the workload, the quality measurements and
+// the deployment profile. Every key is documented in examples/*.toml; unknown keys and bad values
+// are errors naming the key and the file line.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace uaqf::study {
+
+struct PromptWorkload {
+  std::string source = "gsm8k";               // gsm8k | ifeval | file
+  std::optional<std::filesystem::path> file;  // one prompt per line, for source = "file"
+  int count = 20;
+  int max_new_tokens = 128;
+  int parallel = 1;  // requests served side by side
+  bool chat_template = true;
+};
+
+struct Study {
+  std::filesystem::path file;
+  std::string name;
+  std::filesystem::path output_dir;
+  uint32_t seed = 42;
+
+  std::filesystem::path model;     // the baseline (full-precision) file
+  std::vector<std::string> types;  // quantization types to make and compare
+  std::optional<std::filesystem::path> imatrix;
+  std::filesystem::path variants_dir;
+
+  // Runtime settings; lists are crossed with the weight types.
+  int threads = 0;
+  int batch_size = 2048;
+  int gpu_layers = -1;
+  std::vector<std::string> kv_types{"f16"};
+  std::vector<std::string> flash_attn{"auto"};
+
+  // Fixed-shape benchmark.
+  std::vector<int> prompt_tokens{512};
+  int gen_tokens = 128;
+  std::vector<int> depths{0};
+  int reps = 5;
+  int warmup = 1;
+  double max_cv = 0.05;
+  std::optional<PromptWorkload> prompts;
+
+  // Quality.
+  bool perplexity = true;
+  bool kld = true;
+  int ctx = 512;
+  int perplexity_chunks = 20;
+  std::optional<std::filesystem::path> corpus;
+  std::vector<std::string> tasks;
+  std::optional<std::size_t> limit;
+  std::optional<std::filesystem::path> data_dir;
+
+  // Decision.
+  std::string profile = "interactive";
+  std::map<std::string, double> weights;  // custom weights replace the profile's
+  std::vector<std::string> constraints;   // added to the profile's
+  std::string normalization = "ratio";    // ratio | min-max | z-score
+  bool pessimistic = true;
+  int bootstrap_resamples = 1000;
+};
+
+// Parses and checks a study file; relative paths are taken from the file's folder.
+// Throws Error("FILE:LINE: ...") on bad TOML, unknown keys and bad values.
+Study load_study(const std::filesystem::path& file);
+
+}  // namespace uaqf::study
