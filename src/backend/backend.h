@@ -66,7 +66,8 @@ struct TokenScore {
   bool is_greedy = false;
 };
 
-// Called after each generated token: (sequence, tokens generated so far); true stops that sequence.
+// Called after each generated token, the end-of-generation one included: (sequence, tokens generated
+// so far); true stops that sequence.
 using StopFn = std::function<bool(std::size_t, const std::vector<Token>&)>;
 
 // One KV cache and its compute buffers on a loaded model. decode() grows sequence 0;

@@ -14,5 +14,7 @@ Action add_quantize_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_types_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
+Action add_run_command(CLI::App& app);
+Action add_rank_command(CLI::App& app);
 
 }  // namespace uaqf::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   };
   add("quantize", uaqf::cli::add_quantize_command);
   add("bench", uaqf::cli::add_bench_command);
+  add("run", uaqf::cli::add_run_command);
+  add("rank", uaqf::cli::add_rank_command);
   add("eval", uaqf::cli::add_eval_command);
   add("types", uaqf::cli::add_types_command);
   try {

@@ -96,12 +96,14 @@ class FakeContext final : public Context {
       while (static_cast<int>(generated[s].size()) < max_new_tokens) {
         const auto logits = fake_logits_for(spec_, current, position++);
         current = static_cast<Token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        if (spec_.eos && current == *spec_.eos) {
-          break;
-        }
         generated[s].push_back(current);
         engine_.clock().advance_ns(spec_.decode_ns_per_call);
-        if (should_stop && should_stop(s, generated[s])) {
+        const bool asked_to_stop = should_stop && should_stop(s, generated[s]);
+        if (spec_.eos && current == *spec_.eos) {
+          generated[s].pop_back();  // the end-of-generation token is not part of the answer
+          break;
+        }
+        if (asked_to_stop) {
           break;
         }
       }

@@ -499,8 +499,9 @@ class LlamaContext final : public Context {
     const float* logits = llama_get_logits_ith(ctx_.get(), batch_index);
     const auto token = static_cast<Token>(std::max_element(logits, logits + n_vocab_) - logits);
     generated[s].push_back(token);
-    if (llama_vocab_is_eog(vocab, token) || static_cast<int>(generated[s].size()) >= max_new_tokens ||
-        (should_stop && should_stop(s, generated[s]))) {
+    // The callback sees every token (callers time them), even the one that ends the answer.
+    const bool asked_to_stop = should_stop && should_stop(s, generated[s]);
+    if (asked_to_stop || llama_vocab_is_eog(vocab, token) || static_cast<int>(generated[s].size()) >= max_new_tokens) {
       active[s] = false;
     }
   }

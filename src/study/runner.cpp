@@ -1,0 +1,497 @@
+#include "study/runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/environment.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/paths.h"
+#include "core/terminal.h"
+#include "perf/bench.h"
+#include "perf/memory.h"
+#include "quant/quantize.h"
+#include "report/bench_report.h"
+#include "report/table.h"
+#include "stats/summary.h"
+#include "tasks/baseline_cache.h"
+#include "tasks/ifeval.h"
+#include "tasks/perplexity.h"
+#include "tasks/registry.h"
+
+namespace uaqf::study {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr double kBytesPerGib = 1024.0 * 1024.0 * 1024.0;
+
+struct VariantPlan {
+  std::string name;
+  fs::path file;
+  bool is_baseline = false;
+  backend::RuntimeOptions runtime;
+};
+
+// Per-request latency of a prompt workload: each request's prompt goes in, tokens come out until
+// the end-of-generation token or the limit; `parallel` requests are served side by side.
+json run_prompt_workload(backend::Model& model, const std::vector<std::string>& prompts, const PromptWorkload& workload,
+                         decide::Variant& variant) {
+  const SteadyClock clock;
+  std::vector<std::vector<backend::Token>> tokenized;
+  std::size_t longest = 0;
+  for (const auto& prompt : prompts) {
+    std::optional<std::string> templated;
+    if (workload.chat_template) {
+      templated = model.apply_chat_template(prompt, std::nullopt);
+    }
+    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
+    longest = std::max(longest, tokenized.back().size());
+  }
+  const auto parallel = static_cast<std::size_t>(workload.parallel);
+  auto ctx = model.new_context(
+      static_cast<uint32_t>((longest + static_cast<std::size_t>(workload.max_new_tokens) + 8) * parallel),
+      static_cast<uint32_t>(parallel), true);
+  json requests = json::array();
+  std::vector<double> ttft, e2e, itl, output_tokens;
+  for (std::size_t begin = 0; begin < tokenized.size(); begin += parallel) {
+    const std::size_t end = std::min(tokenized.size(), begin + parallel);
+    const std::vector<std::vector<backend::Token>> group(tokenized.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                         tokenized.begin() + static_cast<std::ptrdiff_t>(end));
+    std::vector<std::vector<int64_t>> stamps(group.size());
+    const int64_t start = clock.now_ns();
+    const auto answers =
+        ctx->generate_greedy(group, workload.max_new_tokens, [&](std::size_t s, const std::vector<backend::Token>&) {
+          stamps[s].push_back(clock.now_ns());
+          return false;
+        });
+    for (std::size_t s = 0; s < group.size(); ++s) {
+      const auto& t = stamps[s];
+      if (t.empty()) {
+        continue;  // ended at once with end-of-generation
+      }
+      json request{{"prompt_tokens", group[s].size()},
+                   {"output_tokens", answers[s].size()},
+                   {"steps", t.size()},  // output tokens plus the end-of-generation token when it came
+                   {"ttft_ms", static_cast<double>(t.front() - start) / 1e6},
+                   {"e2e_ms", static_cast<double>(t.back() - start) / 1e6}};
+      std::vector<double> gaps;
+      for (std::size_t k = 1; k < t.size(); ++k) {
+        gaps.push_back(static_cast<double>(t[k] - t[k - 1]) / 1e6);
+      }
+      request["itl_ms"] = gaps;
+      ttft.push_back(request["ttft_ms"]);
+      e2e.push_back(request["e2e_ms"]);
+      itl.insert(itl.end(), gaps.begin(), gaps.end());
+      output_tokens.push_back(static_cast<double>(answers[s].size()));
+      requests.push_back(request);
+    }
+  }
+  if (!ttft.empty()) {
+    variant.metrics["ttft_ms"] = {ttft};
+    variant.metrics["ttft_p99_ms"] = {{stats::percentile(ttft, 99)}};
+    variant.metrics["e2e_ms"] = {e2e};
+  }
+  if (!itl.empty()) {
+    variant.metrics["itl_p50_ms"] = {{stats::percentile(itl, 50)}};
+    variant.metrics["itl_p99_ms"] = {{stats::percentile(itl, 99)}};
+  }
+  if (!output_tokens.empty()) {
+    // Not a ranking metric by default: shown beside the baseline's, since a variant that answers
+    // longer pays for it in end-to-end latency.
+    variant.metrics["output_tokens"] = {output_tokens};
+  }
+  json summary{{"requests", requests}};
+  if (!output_tokens.empty()) {
+    summary["output_tokens_mean"] = stats::summarize(output_tokens).mean;
+  }
+  return summary;
+}
+
+std::vector<std::string> workload_prompts(const Study& study, const fs::path& data_dir) {
+  const auto& w = *study.prompts;
+  std::vector<std::string> prompts;
+  if (w.source == "file") {
+    std::ifstream in(*w.file);
+    if (!in) {
+      throw Error(ErrorCode::kNotFound, fmt::format("prompt file not found: {}", w.file->string()));
+    }
+    std::string line;
+    while (std::getline(in, line) && static_cast<int>(prompts.size()) < w.count) {
+      if (!line.empty()) {
+        prompts.push_back(line);
+      }
+    }
+  } else if (w.source == "gsm8k") {
+    for (const auto& item : tasks::load_gsm8k(data_dir, "test")) {
+      if (static_cast<int>(prompts.size()) == w.count) {
+        break;
+      }
+      prompts.push_back(item.question);
+    }
+  } else {
+    for (const auto& row : tasks::read_jsonl(data_dir / "ifeval" / "input_data.jsonl")) {
+      if (static_cast<int>(prompts.size()) == w.count) {
+        break;
+      }
+      prompts.push_back(row.at("prompt").get<std::string>());
+    }
+  }
+  return prompts;
+}
+
+std::string correctness_field(const std::string& task) {
+  if (task == "gsm8k") {
+    return "correct_strict";
+  }
+  return "correct";
+}
+
+}  // namespace
+
+decide::Profile study_profile(const Study& study) {
+  decide::Profile profile = decide::builtin_profile(study.profile);
+  if (!study.weights.empty()) {
+    profile.weights = study.weights;
+    profile.name = study.profile + " (custom weights)";
+  }
+  for (const auto& text : study.constraints) {
+    profile.constraints.push_back(decide::parse_constraint(text));
+  }
+  profile.normalization = decide::parse_normalization(study.normalization);
+  profile.pessimistic = study.pessimistic;
+  decide::validate(profile);
+  return profile;
+}
+
+std::vector<decide::Variant> variants_from_results(const json& results) {
+  std::vector<decide::Variant> variants;
+  for (const auto& v : results.at("decision_inputs")) {
+    decide::Variant variant;
+    variant.name = v.at("name");
+    variant.is_baseline = v.at("is_baseline");
+    for (const auto& [name, metric] : v.at("metrics").items()) {
+      variant.metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
+    }
+    for (const auto& [task, correct] : v.at("item_correct").items()) {
+      variant.item_correct[task] = correct.get<std::vector<bool>>();
+    }
+    for (const auto& [series, values] : v.at("chunk_values").items()) {
+      variant.chunk_values[series] = values.get<std::vector<double>>();
+    }
+    variants.push_back(std::move(variant));
+  }
+  return variants;
+}
+
+RunOutcome run_study(backend::Engine& engine, const Study& study) {
+  const auto profile = study_profile(study);  // a bad profile fails before any work
+  const fs::path data_dir = study.data_dir             ? *study.data_dir
+                            : find_shared_file("data") ? *find_shared_file("data")
+                                                       : fs::path("data");
+  require_writable_dir(study.output_dir, "study output");
+  const auto base_info = engine.inspect(study.model);
+  tasks::SuiteOptions suite_options;
+  suite_options.data_dir = data_dir;
+  suite_options.limit = study.limit;
+  suite_options.seed = study.seed;
+  tasks::PreparedSuite suite;
+  if (!study.tasks.empty()) {
+    suite = tasks::prepare_suite(study.tasks, suite_options);
+  }
+  std::vector<std::string> prompts;
+  if (study.prompts) {
+    prompts = workload_prompts(study, data_dir);
+  }
+  std::optional<tasks::Corpus> corpus;
+  if (study.perplexity || study.kld) {
+    const fs::path corpus_path = study.corpus ? *study.corpus : data_dir / "wikitext-2-raw" / "wiki.test.raw";
+    corpus = tasks::read_corpus(corpus_path);
+  }
+
+  // 1. Variants: quantize what is missing.
+  quant::QuantizeOptions quantize{.model = study.model,
+                                  .types = study.types,
+                                  .out_dir = study.variants_dir,
+                                  .imatrix = study.imatrix,
+                                  .n_threads = study.threads > 0 ? study.threads : 0};
+  std::vector<quant::QuantizeResult> quantized;
+  if (!study.types.empty()) {
+    std::unique_ptr<Progress> progress;
+    quant::QuantizeObserver observer;
+    observer.on_start = [&](const std::string& type, const fs::path&) {
+      progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
+    };
+    observer.on_progress = [&](long done, long total) { progress->update(done, total); };
+    observer.on_finish = [&](const quant::QuantizeResult& r) {
+      progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
+                       : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
+                                                                      : "done");
+    };
+    quantized = quant::quantize_all(engine, quantize, observer);
+  }
+  const auto engine_info = engine.describe();
+  std::vector<VariantPlan> plans;
+  const std::string base_name = base_info.type_name.empty() ? "baseline" : base_info.type_name;
+  std::vector<std::pair<std::string, fs::path>> weights{{base_name, study.model}};
+  for (const auto& q : quantized) {
+    if (q.status != quant::QuantizeStatus::kFailed) {
+      weights.emplace_back(q.type, q.output);
+    }
+  }
+  for (const auto& [weight_name, file] : weights) {
+    for (const auto& kv : study.kv_types) {
+      for (const auto& fa : study.flash_attn) {
+        VariantPlan plan;
+        plan.name = weight_name;
+        if (study.kv_types.size() > 1) {
+          plan.name += " kv=" + kv;
+        }
+        if (study.flash_attn.size() > 1) {
+          plan.name += " fa=" + fa;
+        }
+        plan.file = file;
+        plan.is_baseline = file == study.model && kv == study.kv_types.front() && fa == study.flash_attn.front();
+        plan.runtime.n_threads = study.threads > 0 ? study.threads : engine_info.default_threads;
+        plan.runtime.n_batch = study.batch_size;
+        plan.runtime.n_gpu_layers = study.gpu_layers;
+        plan.runtime.kv_cache_type = kv;
+        plan.runtime.flash_attention = backend::parse_flash_attention(fa);
+        plans.push_back(plan);
+      }
+    }
+  }
+
+  // 2. The baseline's distributions for KLD, once.
+  tasks::PerplexityOptions ppl_options;
+  ppl_options.n_ctx = study.ctx;
+  ppl_options.max_chunks = study.perplexity_chunks;
+  ppl_options.n_threads = static_cast<unsigned>(plans.front().runtime.n_threads);
+  ppl_options.n_batch = study.batch_size;
+  std::optional<tasks::ChunkPlan> chunk_plan;
+  std::optional<tasks::BaselineDistributions> baseline;
+  std::vector<std::vector<backend::Token>> baseline_answers;
+  const bool with_divergence = std::find(study.tasks.begin(), study.tasks.end(), "divergence") != study.tasks.end();
+  if (corpus) {
+    const std::size_t needed =
+        static_cast<std::size_t>(std::max(2, study.perplexity_chunks)) * static_cast<std::size_t>(study.ctx);
+    auto tokens = tasks::tokenize_corpus(*engine.load_vocabulary(study.model), corpus->text, needed);
+    chunk_plan = tasks::plan_chunks(std::move(tokens.tokens), ppl_options, corpus->path.string());
+  }
+  if ((study.kld && chunk_plan) || with_divergence) {
+    Progress progress("baseline distributions and answers");
+    auto model = engine.load(study.model, plans.front().runtime);
+    if (study.kld && chunk_plan) {
+      const tasks::BaselineKey key{.baseline_sha256 = sha256_file(study.model),
+                                   .corpus_sha256 = corpus->sha256,
+                                   .n_ctx = chunk_plan->n_ctx,
+                                   .n_chunks = chunk_plan->n_chunks,
+                                   .top_k = ppl_options.top_k,
+                                   .tail_samples = ppl_options.tail_samples,
+                                   .n_vocab = model->n_vocab(),
+                                   .engine_commit = engine_info.commit};
+      const fs::path cache_file = tasks::baseline_cache_path(user_cache_dir() / "baselines", key);
+      baseline = tasks::load_baseline(cache_file, key, nullptr);
+      if (!baseline) {
+        tasks::BaselineDistributions captured;
+        tasks::evaluate_perplexity(*model, *chunk_plan, ppl_options, nullptr, &captured);
+        require_writable_dir(cache_file.parent_path(), "cache");
+        tasks::save_baseline(cache_file, key, captured);
+        baseline = std::move(captured);
+      }
+    }
+    if (with_divergence) {
+      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, nullptr);
+    }
+    progress.finish("done");
+  }
+
+  // 3. Measure every variant; a failure is a row marked failed and the study goes on.
+  perf::BenchOptions bench_options;
+  bench_options.prompt_tokens = study.prompt_tokens;
+  bench_options.gen_tokens = study.gen_tokens;
+  bench_options.depths = study.depths;
+  bench_options.reps = study.reps;
+  bench_options.warmup = study.warmup;
+  bench_options.seed = study.seed;
+  bench_options.max_cv = study.max_cv;
+  RunOutcome outcome;
+  json variant_results = json::array();
+  std::vector<decide::Variant> variants;
+  const SteadyClock clock;
+  for (const auto& plan : plans) {
+    Progress progress(fmt::format("measure {}", plan.name));
+    json entry{{"name", plan.name},
+               {"file", plan.file.string()},
+               {"is_baseline", plan.is_baseline},
+               {"kv_cache_type", plan.runtime.kv_cache_type},
+               {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
+               {"threads", plan.runtime.n_threads}};
+    decide::Variant variant;
+    variant.name = plan.name;
+    variant.is_baseline = plan.is_baseline;
+    try {
+      auto options = bench_options;
+      options.runtime = plan.runtime;
+      perf::BenchRunner runner(engine, clock, options);
+      const auto bench = runner.run(plan.file, sha256_file(plan.file));
+      entry["bench"] = report::bench_to_json(perf::BenchReport{.options = options, .models = {bench}})["models"][0];
+      if (!bench.ok) {
+        throw Error(ErrorCode::kEngine, bench.error);
+      }
+      for (const auto& metric : bench.metrics) {
+        const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
+        if (metric.name == "prefill_tps" && metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
+          variant.metrics["prefill_tps"] = {metric.samples, unstable};
+        } else if (metric.name == "decode_tps" && metric.depth == 0) {
+          variant.metrics["decode_tps"] = {metric.samples, unstable};
+        } else if (metric.name == "load_ms") {
+          variant.metrics["load_ms"] = {metric.samples, false};
+        } else if (metric.name == "ttft_ms") {
+          variant.metrics["ttft_ms"] = {metric.samples, unstable};
+          variant.metrics["ttft_p99_ms"] = {{metric.summary.p99}, false};
+        } else if (metric.name == "e2e_ms") {
+          variant.metrics["e2e_ms"] = {metric.samples, unstable};
+        } else if (metric.name == "itl_ms") {
+          variant.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
+          variant.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
+        }
+      }
+      if (bench.peak_rss_bytes) {
+        variant.metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
+      }
+      variant.metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
+
+      auto model = engine.load(plan.file, plan.runtime);
+      if (study.prompts) {
+        // Overrides the fixed-shape request test's latency with what real prompts give.
+        entry["prompt_workload"] = run_prompt_workload(*model, prompts, *study.prompts, variant);
+      }
+      if (chunk_plan) {
+        const auto ppl =
+            tasks::evaluate_perplexity(*model, *chunk_plan, ppl_options, baseline ? &*baseline : nullptr, nullptr);
+        entry["perplexity"] = {{"ppl", ppl.ppl}, {"ppl_stderr", ppl.ppl_stderr}, {"n_chunks", ppl.n_chunks}};
+        variant.metrics["ppl"] = {{ppl.ppl}, false};
+        std::vector<double> chunk_nll, chunk_kld;
+        for (const auto& chunk : ppl.chunks) {
+          chunk_nll.push_back(chunk.nll_sum / chunk.n_scored);
+          if (chunk.kld_sum) {
+            chunk_kld.push_back(*chunk.kld_sum / chunk.n_scored);
+          }
+        }
+        variant.chunk_values["nll"] = chunk_nll;
+        if (ppl.kld) {
+          entry["kld"] = {{"kld_mean", ppl.kld->mean},
+                          {"same_top_rate", ppl.kld->same_top_rate},
+                          {"ln_ppl_ratio", ppl.kld->ln_ppl_ratio},
+                          {"kld_p99", ppl.kld->p99}};
+          variant.metrics["kld_mean"] = {{ppl.kld->mean}, false};
+          variant.metrics["kld_p99"] = {{ppl.kld->p99}, false};
+          variant.metrics["same_top_rate"] = {{ppl.kld->same_top_rate}, false};
+          variant.metrics["ln_ppl_ratio"] = {{ppl.kld->ln_ppl_ratio}, false};
+          variant.chunk_values["kld"] = chunk_kld;
+        }
+      }
+      if (!study.tasks.empty()) {
+        auto results = tasks::run_suite(*model, suite, suite_options);
+        if (with_divergence) {
+          results.push_back(tasks::run_divergence(*model, suite, suite_options, baseline_answers));
+        }
+        json task_json = json::array();
+        for (const auto& task : results) {
+          json metrics = json::object();
+          for (const auto& metric : task.metrics) {
+            metrics[metric.name] = {{"value", metric.value}, {"stderr", metric.stderr_value}, {"n", metric.n}};
+            variant.metrics[task.task + "." + metric.name] = {{metric.value}, false};
+          }
+          std::vector<bool> correct;
+          for (const auto& record : task.records) {
+            if (record.contains(correctness_field(task.task))) {
+              correct.push_back(record.at(correctness_field(task.task)).get<bool>());
+            }
+          }
+          if (!correct.empty()) {
+            variant.item_correct[task.task] = correct;
+          }
+          task_json.push_back({{"task", task.task},
+                               {"version", task.version},
+                               {"metrics", metrics},
+                               {"items_per_second", task.items_per_second},
+                               {"records", task.records}});
+        }
+        entry["tasks"] = task_json;
+      }
+      entry["status"] = "ok";
+      variants.push_back(variant);
+      progress.finish("done");
+    } catch (const Error& error) {
+      entry["status"] = "failed";
+      entry["error"] = error.what();
+      ++outcome.failed_variants;
+      progress.finish("FAILED");
+    }
+    variant_results.push_back(entry);
+  }
+
+  // 4. Decide.
+  if (std::none_of(variants.begin(), variants.end(), [](const auto& v) { return v.is_baseline; })) {
+    throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
+  }
+  outcome.decision =
+      decide::decide(variants, profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
+  json inputs = json::array();
+  for (const auto& v : variants) {
+    json metrics = json::object();
+    for (const auto& [name, value] : v.metrics) {
+      metrics[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
+    }
+    inputs.push_back({{"name", v.name},
+                      {"is_baseline", v.is_baseline},
+                      {"metrics", metrics},
+                      {"item_correct", v.item_correct},
+                      {"chunk_values", v.chunk_values}});
+  }
+  Environment env = collect_environment();
+  env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  outcome.results = {{"schema", "uaqf.study/1"},
+                     {"study", {{"file", study.file.string()}, {"name", study.name}, {"seed", study.seed}}},
+                     {"environment", report::environment_to_json(env, engine_info)},
+                     {"profile", decide::to_json(profile)},
+                     {"variants", variant_results},
+                     {"decision_inputs", inputs},
+                     {"decision", decide::to_json(outcome.decision)}};
+  return outcome;
+}
+
+void print_decision(std::ostream& out, const decide::Decision& decision, const std::vector<decide::Variant>& variants) {
+  (void)variants;
+  std::vector<std::vector<std::string>> rows{
+      {"rank", "variant", "feasible", "utility", "95% interval", "P(best)", "Pareto", "notes"}};
+  int rank = 0;
+  for (const auto& v : decision.ranking) {
+    std::string notes;
+    for (const auto& violation : v.violations) {
+      notes +=
+          fmt::format("violates {} (value {:.4g}, by {:.4g}); ", violation.constraint, violation.value, violation.by);
+    }
+    if (!v.dominated_by.empty()) {
+      notes += "dominated by " + v.dominated_by.front() + "; ";
+    }
+    rows.push_back({fmt::format("{}", ++rank), v.name, v.feasible ? "yes" : "NO", fmt::format("{:.3f}", v.utility),
+                    fmt::format("{:.3f} – {:.3f}", v.utility_low, v.utility_high),
+                    fmt::format("{:.0f}%", 100 * v.win_probability), v.on_pareto_front ? "yes" : "no", notes});
+  }
+  out << fmt::format("\nprofile: {}\n", decision.profile);
+  report::print_text_table(out, rows, 2);
+  out << '\n' << decision.explanation << '\n';
+}
+
+}  // namespace uaqf::study
