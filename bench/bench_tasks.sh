@@ -9,28 +9,20 @@
 #   bench/bench_tasks.sh [--preset release] [--hellaswag-tasks 400] [--limit 100] [--gen-limit 16]
 #                        [--threads N] [--out docs/results/tasks-cpu.md] [--no-build]
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-preset=release hs_tasks=400 limit=100 gen_limit=16 threads="" out="" build=1
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+hs_tasks=400 limit=100 gen_limit=16
 while [ $# -gt 0 ]; do
+  bench_common_option "$@"
+  if [ "$bench_shift" -gt 0 ]; then shift "$bench_shift"; continue; fi
   case "$1" in
-    --preset) preset=$2; shift 2 ;;
     --hellaswag-tasks) hs_tasks=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --gen-limit) gen_limit=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --no-build) build=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ "$build" = 1 ] && bash "$root/scripts/build.sh" "$preset"
-bin="$root/build/$preset/bin"
-work="$root/build/$preset/bench-tasks"
-mkdir -p "$work"
-[ -n "$threads" ] || threads=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
-shared="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
+bench_setup bench-tasks
 model="$shared/models/uaqf-tiny/uaqf-tiny-15m-f16.gguf"
-export MALLOC_MMAP_THRESHOLD_=131072
 
 "$bin/llama-perplexity" -m "$model" -f "$shared/data/hellaswag/hellaswag_val_full.txt" --hellaswag \
   --hellaswag-tasks "$hs_tasks" -t "$threads" >"$work/llama-hellaswag.txt" 2>&1

@@ -8,32 +8,23 @@
 #                                 [MODEL.gguf ...]
 # Without models: the tiny model from the shared folder and its Q8_0, Q4_K_M and Q4_0 variants.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-preset=release rounds=3 reps=5 threads="" prompt=512 gen=128 ngl=-1 out="" build=1
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+rounds=3 reps=5 prompt=512 gen=128 ngl=-1
 models=()
 while [ $# -gt 0 ]; do
+  bench_common_option "$@"
+  if [ "$bench_shift" -gt 0 ]; then shift "$bench_shift"; continue; fi
   case "$1" in
-    --preset) preset=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
     --prompt) prompt=$2; shift 2 ;;
     --gen) gen=$2; shift 2 ;;
     --ngl) ngl=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --no-build) build=0; shift ;;
     *) models+=("$1"); shift ;;
   esac
 done
-[ "$build" = 1 ] && bash "$root/scripts/build.sh" "$preset"
-bin="$root/build/$preset/bin"
-work="$root/build/$preset/bench-agreement"
-mkdir -p "$work"
-if [ -z "$threads" ]; then
-  threads=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
-fi
+bench_setup bench-agreement
 if [ ${#models[@]} -eq 0 ]; then
-  shared="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
   base="$shared/models/uaqf-tiny/uaqf-tiny-15m-f16.gguf"
   "$bin/uaqf" quantize "$base" --types Q8_0,Q4_K_M,Q4_0 --out "$work/variants" >/dev/null
   models=("$base" "$work/variants/uaqf-tiny-15m-Q8_0.gguf" "$work/variants/uaqf-tiny-15m-Q4_K_M.gguf"
@@ -47,9 +38,7 @@ for round in $(seq 1 "$rounds"); do
     if [ $((round % 2)) = 1 ]; then order="llama uaqf"; else order="uaqf llama"; fi
     for tool in $order; do
       if [ "$tool" = llama ]; then
-        # uaqf fixes glibc's mmap threshold at start (see src/perf/memory.h); llama-bench gets the
-        # same allocator policy through glibc's environment variable.
-        MALLOC_MMAP_THRESHOLD_=131072 "$bin/llama-bench" -m "$model" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" -ngl "$ngl" -o json \
+        "$bin/llama-bench" -m "$model" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" -ngl "$ngl" -o json \
           >"$work/$name.llama.$round.json" 2>/dev/null
       else
         "$bin/uaqf" bench "$model" -t "$threads" -p "$prompt" -n "$gen" -r "$reps" --gpu-layers "$ngl" \

@@ -6,31 +6,24 @@
 #   bench/bench_vs_llama_perplexity.sh [--preset release] [--chunks 80] [--ctx 512] [--threads N]
 #                                      [--out docs/results/perplexity-agreement-cpu.md] [--no-build]
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-preset=release chunks=80 ctx=512 threads="" out="" build=1
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+chunks=80 ctx=512
 while [ $# -gt 0 ]; do
+  bench_common_option "$@"
+  if [ "$bench_shift" -gt 0 ]; then shift "$bench_shift"; continue; fi
   case "$1" in
-    --preset) preset=$2; shift 2 ;;
     --chunks) chunks=$2; shift 2 ;;
     --ctx) ctx=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --no-build) build=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ "$build" = 1 ] && bash "$root/scripts/build.sh" "$preset"
-bin="$root/build/$preset/bin"
-work="$root/build/$preset/bench-perplexity"
-rm -rf "$work/cache" && mkdir -p "$work"
-[ -n "$threads" ] || threads=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
-shared="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
+bench_setup bench-perplexity
+rm -rf "$work/cache"  # the KLD workflow is timed with a cold baseline cache
 corpus="$shared/data/wikitext-2-raw/wiki.test.raw"
 base="$shared/models/uaqf-tiny/uaqf-tiny-15m-f16.gguf"
 "$bin/uaqf" quantize "$base" --types Q8_0,Q4_K_M,Q4_0 --out "$work/variants" >/dev/null 2>&1
 variants=("$work/variants/uaqf-tiny-15m-Q8_0.gguf" "$work/variants/uaqf-tiny-15m-Q4_K_M.gguf"
           "$work/variants/uaqf-tiny-15m-Q4_0.gguf")
-export MALLOC_MMAP_THRESHOLD_=131072  # the allocator policy uaqf sets for itself (src/perf/memory.h)
 now() { date +%s.%N; }
 
 # Plain perplexity, one process per model and tool, alternating which goes first.
