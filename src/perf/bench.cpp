@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "perf/memory.h"
+#include "stats/robust.h"
 
 namespace uaqf::perf {
 namespace {
@@ -21,9 +22,31 @@ double tokens_per_second(int n_tokens, int64_t start_ns, int64_t end_ns) {
 }
 
 void finish_metric(Metric& metric, double max_cv) {
-  metric.summary = stats::summarize(metric.samples);
+  if (metric.is_distribution || metric.samples.size() < 4) {
+    metric.summary = stats::summarize(metric.samples);
+  } else {
+    metric.warmup_dropped = stats::leading_warmup(metric.samples);
+    const std::span<const double> kept = std::span<const double>(metric.samples).subspan(metric.warmup_dropped);
+    metric.summary = stats::summarize(kept);
+    for (auto i : stats::mad_outliers(kept)) {
+      metric.outliers.push_back(i + metric.warmup_dropped);
+    }
+    const auto median = stats::bootstrap_interval(kept, stats::Statistic::kMedian, 1000, 12345);
+    metric.median_ci95_low = median.low;
+    metric.median_ci95_high = median.high;
+  }
   if (!metric.is_distribution && metric.name != "load_ms") {
     metric.warnings = stats::stability_warnings(metric.summary, max_cv);
+    if (metric.warmup_dropped > 0) {
+      metric.warnings.push_back(
+          fmt::format("first {} run(s) still looked like warm-up and were left out of the "
+                      "summary (raise --warmup)",
+                      metric.warmup_dropped));
+    }
+    if (!metric.outliers.empty()) {
+      metric.warnings.push_back(
+          fmt::format("{} outlier(s) by median absolute deviation (modified z > 3.5)", metric.outliers.size()));
+    }
   }
 }
 

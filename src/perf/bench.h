@@ -47,8 +47,13 @@ struct Metric {
   int n_prompt = 0;
   int n_gen = 0;
   int depth = 0;
-  std::vector<double> samples;
+  std::vector<double> samples;  // every timed repetition, as measured
+  // Leading samples that still look like warm-up (outliers on one side at the start); the summary
+  // leaves them out, the raw samples keep them.
+  std::size_t warmup_dropped = 0;
+  std::vector<std::size_t> outliers;  // indices flagged by the median absolute deviation
   stats::Summary summary;
+  std::optional<double> median_ci95_low, median_ci95_high;  // seeded bootstrap of the median
   std::vector<std::string> warnings;
 };
 

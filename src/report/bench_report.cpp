@@ -200,17 +200,22 @@ json bench_to_json(const perf::BenchReport& report) {
   for (const auto& model : report.models) {
     json metrics = json::array();
     for (const auto& metric : model.metrics) {
-      metrics.push_back({{"name", metric.name},
-                         {"test", metric.test},
-                         {"unit", metric.unit},
-                         {"higher_is_better", metric.higher_is_better},
-                         {"is_distribution", metric.is_distribution},
-                         {"n_prompt", metric.n_prompt},
-                         {"n_gen", metric.n_gen},
-                         {"depth", metric.depth},
-                         {"samples", metric.samples},
-                         {"summary", summary_to_json(metric.summary)},
-                         {"warnings", metric.warnings}});
+      metrics.push_back(
+          {{"name", metric.name},
+           {"test", metric.test},
+           {"unit", metric.unit},
+           {"higher_is_better", metric.higher_is_better},
+           {"is_distribution", metric.is_distribution},
+           {"n_prompt", metric.n_prompt},
+           {"n_gen", metric.n_gen},
+           {"depth", metric.depth},
+           {"samples", metric.samples},
+           {"warmup_dropped", metric.warmup_dropped},
+           {"outliers", metric.outliers},
+           {"median_ci95",
+            metric.median_ci95_low ? json::array({*metric.median_ci95_low, *metric.median_ci95_high}) : json(nullptr)},
+           {"summary", summary_to_json(metric.summary)},
+           {"warnings", metric.warnings}});
     }
     const auto& info = model.info;
     models.push_back({{"path", model.path.string()},

@@ -349,17 +349,20 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
       }
       for (const auto& metric : bench.metrics) {
         const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
+        // The decision sees the samples the summary used: late warm-up runs stay out.
+        const std::vector<double> samples(metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped),
+                                          metric.samples.end());
         if (metric.name == "prefill_tps" && metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
-          variant.metrics["prefill_tps"] = {metric.samples, unstable};
+          variant.metrics["prefill_tps"] = {samples, unstable};
         } else if (metric.name == "decode_tps" && metric.depth == 0) {
-          variant.metrics["decode_tps"] = {metric.samples, unstable};
+          variant.metrics["decode_tps"] = {samples, unstable};
         } else if (metric.name == "load_ms") {
-          variant.metrics["load_ms"] = {metric.samples, false};
+          variant.metrics["load_ms"] = {samples, false};
         } else if (metric.name == "ttft_ms") {
-          variant.metrics["ttft_ms"] = {metric.samples, unstable};
+          variant.metrics["ttft_ms"] = {samples, unstable};
           variant.metrics["ttft_p99_ms"] = {{metric.summary.p99}, false};
         } else if (metric.name == "e2e_ms") {
-          variant.metrics["e2e_ms"] = {metric.samples, unstable};
+          variant.metrics["e2e_ms"] = {samples, unstable};
         } else if (metric.name == "itl_ms") {
           variant.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
           variant.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
