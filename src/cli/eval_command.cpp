@@ -225,28 +225,18 @@ int run_eval(const Flags& flags) {
                                    .n_vocab = model->n_vocab(),
                                    .engine_commit = report.engine.commit};
       const fs::path cache_dir = flags.cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags.cache_dir);
-      const fs::path cache_file = tasks::baseline_cache_path(cache_dir, key);
-      report.baseline_cache_file = cache_file.string();
-      std::string why;
-      baseline = tasks::load_baseline(cache_file, key, &why);
-      if (baseline) {
-        report.baseline_cache_status = "reused";
-        double nll = 0;
-        for (const auto& token : baseline->tokens) {
-          nll += token.nll;
-        }
-        report.baseline_ppl = std::exp(nll / static_cast<double>(baseline->tokens.size()));
-      } else {
-        Progress progress(fmt::format("baseline {} ({})", baseline_info->path.filename().string(), why));
-        tasks::BaselineDistributions captured;
-        const auto result = tasks::evaluate_perplexity(*model, plan, options, nullptr, &captured);
-        require_writable_dir(cache_dir, "cache");
-        tasks::save_baseline(cache_file, key, captured);
-        report.baseline_ppl = result.ppl;
-        report.baseline_cache_status = "built";
-        baseline = std::move(captured);
-        progress.finish(fmt::format("PPL {:.4f}, cached", result.ppl));
+      std::unique_ptr<Progress> progress;
+      auto cached = tasks::load_or_build_baseline(*model, plan, options, key, cache_dir, [&](const std::string& why) {
+        progress =
+            std::make_unique<Progress>(fmt::format("baseline {} ({})", baseline_info->path.filename().string(), why));
+      });
+      if (progress) {
+        progress->finish(fmt::format("PPL {:.4f}, cached", cached.ppl));
       }
+      report.baseline_cache_file = cached.file.string();
+      report.baseline_cache_status = cached.built ? "built" : "reused";
+      report.baseline_ppl = cached.ppl;
+      baseline = std::move(cached.distributions);
     }
     if (with_divergence) {
       Progress progress(fmt::format("baseline answers {}", baseline_info->path.filename().string()));

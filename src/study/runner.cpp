@@ -298,15 +298,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                                    .tail_samples = ppl_options.tail_samples,
                                    .n_vocab = model->n_vocab(),
                                    .engine_commit = engine_info.commit};
-      const fs::path cache_file = tasks::baseline_cache_path(user_cache_dir() / "baselines", key);
-      baseline = tasks::load_baseline(cache_file, key, nullptr);
-      if (!baseline) {
-        tasks::BaselineDistributions captured;
-        tasks::evaluate_perplexity(*model, *chunk_plan, ppl_options, nullptr, &captured);
-        require_writable_dir(cache_file.parent_path(), "cache");
-        tasks::save_baseline(cache_file, key, captured);
-        baseline = std::move(captured);
-      }
+      baseline = tasks::load_or_build_baseline(*model, *chunk_plan, ppl_options, key, user_cache_dir() / "baselines")
+                     .distributions;
     }
     if (with_divergence) {
       baseline_answers = tasks::divergence_answers(*model, suite, suite_options, nullptr);

@@ -1,5 +1,7 @@
 #include "tasks/baseline_cache.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -159,6 +161,31 @@ void save_baseline(const fs::path& file, const BaselineKey& key, const BaselineD
   append_array(out, baseline.tail_logprobs);
   out += sha256_hex(out);
   write_file_atomic(file, out);
+}
+
+CachedBaseline load_or_build_baseline(backend::Model& model, const ChunkPlan& plan, const PerplexityOptions& options,
+                                      const BaselineKey& key, const fs::path& cache_dir,
+                                      const std::function<void(const std::string&)>& on_build) {
+  CachedBaseline cached;
+  cached.file = baseline_cache_path(cache_dir, key);
+  if (auto loaded = load_baseline(cached.file, key, &cached.why_built)) {
+    cached.distributions = std::move(*loaded);
+    double nll = 0;
+    for (const auto& token : cached.distributions.tokens) {
+      nll += token.nll;
+    }
+    cached.ppl = std::exp(nll / static_cast<double>(std::max<std::size_t>(1, cached.distributions.tokens.size())));
+    return cached;
+  }
+  if (on_build) {
+    on_build(cached.why_built);
+  }
+  const auto result = evaluate_perplexity(model, plan, options, nullptr, &cached.distributions);
+  require_writable_dir(cache_dir, "cache");
+  save_baseline(cached.file, key, cached.distributions);
+  cached.built = true;
+  cached.ppl = result.ppl;
+  return cached;
 }
 
 }  // namespace uaqf::tasks

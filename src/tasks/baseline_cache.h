@@ -5,6 +5,7 @@
 // damaged is an error, never silently used.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,5 +32,20 @@ std::optional<BaselineDistributions> load_baseline(const std::filesystem::path& 
                                                    std::string* why);
 
 void save_baseline(const std::filesystem::path& file, const BaselineKey& key, const BaselineDistributions& baseline);
+
+struct CachedBaseline {
+  BaselineDistributions distributions;
+  std::filesystem::path file;
+  bool built = false;  // false: reused from the cache
+  double ppl = 0;      // the baseline's own perplexity on the plan
+  std::string why_built;
+};
+
+// The baseline's distributions for `key` from `cache_dir`, computed with `model` and cached when
+// absent or made for other inputs.
+// `on_build` hears why, just before a (long) build starts.
+CachedBaseline load_or_build_baseline(backend::Model& model, const ChunkPlan& plan, const PerplexityOptions& options,
+                                      const BaselineKey& key, const std::filesystem::path& cache_dir,
+                                      const std::function<void(const std::string&)>& on_build = {});
 
 }  // namespace uaqf::tasks
