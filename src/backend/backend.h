@@ -180,6 +180,8 @@ class Engine {
   virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
   // The model's vocabulary alone, without its weights: cheap checks before work.
   virtual std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) = 0;
+  // Memory in use on the accelerators (all processes), in bytes; nullopt without one.
+  virtual std::optional<uint64_t> device_memory_used_bytes() const = 0;
   virtual std::vector<QuantType> quant_types() const = 0;
   // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
   virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;

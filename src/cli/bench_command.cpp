@@ -12,6 +12,7 @@
 #include "core/terminal.h"
 #include "perf/bench.h"
 #include "perf/memory.h"
+#include "perf/nvml.h"
 #include "report/bench_report.h"
 
 namespace uaqf::cli {
@@ -99,12 +100,32 @@ Action add_bench_command(CLI::App& app) {
     report.options = options;
 
     std::unique_ptr<Progress> progress;
-    const SteadyClock clock;
-    perf::BenchRunner timed_runner(*engine, clock, options, [&](const std::string&, long done, long total) {
-      if (progress) {
-        progress->update(done, total);
+    const auto nvml = perf::Nvml::open();
+    auto gpu_manifest = [&](const std::string& when) {
+      if (!nvml) {
+        return;
       }
-    });
+      report.environment.extra["gpu_driver"] = nvml->driver_version();
+      report.environment.extra["gpu_cuda_driver"] = nvml->cuda_driver_version();
+      for (unsigned i = 0; i < nvml->device_count(); ++i) {
+        report.environment.extra[fmt::format("gpu{}_name", i)] = nvml->device_name(i);
+        report.environment.extra[fmt::format("gpu{}_sm_clock_mhz_{}", i, when)] =
+            nvml->sm_clock_mhz(i) ? std::to_string(*nvml->sm_clock_mhz(i)) : "unknown";
+        report.environment.extra[fmt::format("gpu{}_memory_clock_mhz_{}", i, when)] =
+            nvml->memory_clock_mhz(i) ? std::to_string(*nvml->memory_clock_mhz(i)) : "unknown";
+      }
+    };
+    gpu_manifest("start");
+    report.environment.extra["energy"] = nvml ? "NVML total energy counter" : "unavailable (no NVML)";
+    const SteadyClock clock;
+    perf::BenchRunner timed_runner(
+        *engine, clock, options,
+        [&](const std::string&, long done, long total) {
+          if (progress) {
+            progress->update(done, total);
+          }
+        },
+        nvml.get());
     for (const auto& model : flags->models) {
       const std::string sha256 = flags->no_hash ? std::string() : sha256_file(model);
       progress = std::make_unique<Progress>(fmt::format("bench {}", std::filesystem::path(model).filename().string()));
@@ -119,6 +140,7 @@ Action add_bench_command(CLI::App& app) {
         write_file_atomic(flags->json_path, partial.dump(2) + "\n");
       }
     }
+    gpu_manifest("end");
     report::print_bench_table(std::cout, report);
     if (!flags->csv_path.empty()) {
       write_file_atomic(flags->csv_path, report::bench_to_csv(report));

@@ -1,7 +1,9 @@
 #include "perf/bench.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -144,8 +146,9 @@ bool BenchReport::complete() const {
   return std::all_of(models.begin(), models.end(), [](const ModelResult& m) { return m.ok; });
 }
 
-BenchRunner::BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress)
-    : options_(std::move(options)), engine_(engine), clock_(clock), progress_(std::move(progress)) {
+BenchRunner::BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress,
+                         const EnergyMeter* energy)
+    : options_(std::move(options)), engine_(engine), clock_(clock), progress_(std::move(progress)), energy_(energy) {
   validate(options_);
 }
 
@@ -173,11 +176,47 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     }
   };
   const int n_gen = options_.gen_tokens;
+  const auto device_before = engine_.device_memory_used_bytes();
+  auto sample_device = [&] {
+    const auto now = engine_.device_memory_used_bytes();
+    if (device_before && now) {
+      const uint64_t added = *now > *device_before ? *now - *device_before : 0;
+      result.peak_device_memory_bytes = std::max(result.peak_device_memory_bytes.value_or(0), added);
+    }
+  };
+  // Joules per token and average power of one timed run, when an energy meter is there.
+  std::map<std::string, Metric> energy_metrics;
+  std::set<std::string> short_energy_runs;  // NVML's counter updates every few ms: short runs are coarse
+  auto energy_start = [&] { return energy_ ? energy_->total_energy_mj() : std::nullopt; };
+  auto record_energy = [&](const std::optional<uint64_t>& start_mj, const std::string& kind, const std::string& test,
+                           int n_tokens, int64_t start_ns, int64_t end_ns, bool timed) {
+    const auto end_mj = energy_ ? energy_->total_energy_mj() : std::nullopt;
+    if (!timed || !start_mj || !end_mj) {
+      return;
+    }
+    const double joules = static_cast<double>(*end_mj - *start_mj) / 1000.0;
+    const double seconds = static_cast<double>(end_ns - start_ns) / 1e9;
+    if (seconds < 1.0) {
+      short_energy_runs.insert(kind + "_j_per_token " + test);
+    }
+    auto& per_token = energy_metrics[kind + "_j_per_token " + test];
+    per_token.name = kind + "_j_per_token";
+    per_token.test = test;
+    per_token.unit = "J/token";
+    per_token.samples.push_back(joules / n_tokens);
+    auto& power = energy_metrics[kind + "_power_w " + test];
+    power.name = kind + "_power_w";
+    power.test = test;
+    power.unit = "W";
+    power.samples.push_back(seconds > 0 ? joules / seconds : 0);
+    result.energy_measured = true;
+  };
   try {
     result.peak_rss_is_per_model = reset_peak_rss();
     const int64_t load_start = clock_.now_ns();
     auto model = engine_.load(model_path, options_.runtime);
     const int64_t load_end = clock_.now_ns();
+    sample_device();
     result.info = model->info();
     Metric load{.name = "load_ms", .test = "load", .unit = "ms"};
     load.samples.push_back(ms_between(load_start, load_end));
@@ -211,17 +250,21 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .n_prompt = n_prompt,
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_prompt + depth));
+        sample_device();
         for (int run = 0; run < options_.warmup + options_.reps; ++run) {
           fill_depth(*ctx, depth);
           const auto prompt = tokens.prompt(n_prompt, bos);
+          const auto energy_before = energy_start();
           const int64_t start = clock_.now_ns();
           ctx->decode(prompt);
           const int64_t end = clock_.now_ns();
+          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, run >= options_.warmup);
           if (run >= options_.warmup) {
             metric.samples.push_back(tokens_per_second(n_prompt, start, end));
           }
           advance();
         }
+        sample_device();
         finish_metric(metric, options_.max_cv);
         result.metrics.push_back(std::move(metric));
       }
@@ -233,15 +276,18 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .n_gen = n_gen,
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_gen + depth));
+        sample_device();
         for (int run = 0; run < options_.warmup + options_.reps; ++run) {
           fill_depth(*ctx, depth);
           Token token = bos.value_or(tokens.next());
+          const auto energy_before = energy_start();
           const int64_t start = clock_.now_ns();
           for (int i = 0; i < n_gen; ++i) {
             ctx->decode(std::span<const Token>(&token, 1));
             token = tokens.next();
           }
           const int64_t end = clock_.now_ns();
+          record_energy(energy_before, "decode", metric.test, n_gen, start, end, run >= options_.warmup);
           if (run >= options_.warmup) {
             metric.samples.push_back(tokens_per_second(n_gen, start, end));
           }
@@ -295,6 +341,14 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       }
       result.metrics.push_back(std::move(e2e));
     }
+    for (auto& [key, metric] : energy_metrics) {
+      finish_metric(metric, options_.max_cv);
+      if (short_energy_runs.contains(key)) {
+        metric.warnings.push_back("runs shorter than 1 s: the energy counter is too coarse for them (more tokens)");
+      }
+      result.metrics.push_back(std::move(metric));
+    }
+    sample_device();
     result.ok = true;
   } catch (const Error& error) {
     result.ok = false;

@@ -14,6 +14,7 @@
 #include "backend/backend.h"
 #include "core/clock.h"
 #include "core/environment.h"
+#include "perf/nvml.h"
 #include "stats/summary.h"
 
 namespace uaqf::perf {
@@ -65,6 +66,10 @@ struct ModelResult {
   std::string error;
   std::optional<uint64_t> peak_rss_bytes;
   bool peak_rss_is_per_model = false;  // false: the peak may include earlier models of this run
+  // Accelerator memory this model added at its peak (weights, KV cache, compute buffers), sampled
+  // after loading, after each context and after each test; nullopt without an accelerator.
+  std::optional<uint64_t> peak_device_memory_bytes;
+  bool energy_measured = false;
   std::vector<std::string> warnings;
   std::vector<Metric> metrics;
 
@@ -85,7 +90,9 @@ using BenchProgressFn = std::function<void(const std::string&, long, long)>;
 
 class BenchRunner {
  public:
-  BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress = {});
+  // `energy`, when given, adds joules per token and average power to prefill and decode tests.
+  BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress = {},
+              const EnergyMeter* energy = nullptr);
 
   // Measures one model. A failure (load, context, decode) is recorded in the result, not thrown,
   // so that a sweep over many models goes on.
@@ -99,6 +106,7 @@ class BenchRunner {
   backend::Engine& engine_;
   const Clock& clock_;
   BenchProgressFn progress_;
+  const EnergyMeter* energy_;
 };
 
 std::string test_name_prefill(int n_prompt, int depth);

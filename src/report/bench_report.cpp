@@ -82,7 +82,7 @@ std::string metric_label(const perf::Metric& metric) {
 
 void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
   std::vector<std::vector<std::string>> models{
-      {"model", "type", "status", "file size", "params", "bpw", "load ms", "peak RSS"}};
+      {"model", "type", "status", "file size", "params", "bpw", "load ms", "peak RSS", "peak device"}};
   for (const auto& model : report.models) {
     const auto* load = model.find("load_ms", "load");
     models.push_back({model.path.filename().string(), model.info.type_name.empty() ? "-" : model.info.type_name,
@@ -91,7 +91,8 @@ void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
                       model.info.n_params ? format_count(model.info.n_params) : "-",
                       model.info.n_params ? fmt::format("{:.2f}", model.info.bits_per_weight) : "-",
                       load ? format_value(load->summary.mean) : "-",
-                      model.peak_rss_bytes ? format_bytes(*model.peak_rss_bytes) : "-"});
+                      model.peak_rss_bytes ? format_bytes(*model.peak_rss_bytes) : "-",
+                      model.peak_device_memory_bytes ? format_bytes(*model.peak_device_memory_bytes) : "-"});
   }
   print_text_table(out, models, 3);
   out << '\n';
@@ -137,6 +138,15 @@ void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
     if (model.ok && !model.peak_rss_is_per_model) {
       note(fmt::format("{}: peak RSS could not be reset between models; it is the process peak so far", name));
     }
+  }
+  const bool any_device = std::any_of(report.models.begin(), report.models.end(), [](const perf::ModelResult& m) {
+    return m.peak_device_memory_bytes.has_value();
+  });
+  const bool any_energy = std::any_of(report.models.begin(), report.models.end(),
+                                      [](const perf::ModelResult& m) { return m.energy_measured; });
+  if (!any_device || !any_energy) {
+    out << fmt::format("\n{}{}", any_device ? "" : "device memory: unavailable (no GPU). ",
+                       any_energy ? "" : "energy: unavailable (no GPU or no NVML).");
   }
   out << fmt::format("\n{} threads, {} repetitions after {} warm-up run(s); engine {} {}\n",
                      report.options.runtime.n_threads, report.options.reps, report.options.warmup, report.engine.name,
@@ -237,6 +247,9 @@ json bench_to_json(const perf::BenchReport& report) {
                         {"n_embd", info.n_embd}}},
                       {"peak_rss_bytes", model.peak_rss_bytes ? json(*model.peak_rss_bytes) : json(nullptr)},
                       {"peak_rss_scope", model.peak_rss_is_per_model ? "model" : "process"},
+                      {"peak_device_memory_bytes",
+                       model.peak_device_memory_bytes ? json(*model.peak_device_memory_bytes) : json(nullptr)},
+                      {"energy_measured", model.energy_measured},
                       {"warnings", model.warnings},
                       {"metrics", metrics}});
   }

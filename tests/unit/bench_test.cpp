@@ -143,3 +143,61 @@ TEST(Bench, RunsPerModelCountsWarmupsAndTests) {
 
 }  // namespace
 }  // namespace uaqf::perf
+
+namespace uaqf::perf {
+namespace {
+
+// 100 W: the counter advances 0.1 mJ per simulated microsecond.
+class FakeEnergyMeter final : public EnergyMeter {
+ public:
+  explicit FakeEnergyMeter(const ManualClock& clock) : clock_(clock) {}
+  std::optional<uint64_t> total_energy_mj() const override {
+    return static_cast<uint64_t>(clock_.now_ns() / 10'000);  // ns / 1e4 = 0.1 mJ per us = 100 W
+  }
+
+ private:
+  const ManualClock& clock_;
+};
+
+TEST(Bench, EnergyPerTokenAndPowerFromTheMeter) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m.gguf", backend::FakeModelSpec{});  // decode: 1 ms per token
+  FakeEnergyMeter meter(clock);
+  BenchOptions options;
+  options.prompt_tokens = {100};
+  options.gen_tokens = 10;
+  options.reps = 3;
+  options.request_latency = false;
+  BenchRunner runner(engine, clock, options, {}, &meter);
+  const auto result = runner.run("m.gguf", "");
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_TRUE(result.energy_measured);
+  const Metric* per_token = result.find("decode_j_per_token", "tg10");
+  ASSERT_NE(per_token, nullptr);
+  EXPECT_NEAR(per_token->summary.mean, 0.1, 1e-9);  // 100 W x 1 ms
+  const Metric* power = result.find("decode_power_w", "tg10");
+  ASSERT_NE(power, nullptr);
+  EXPECT_NEAR(power->summary.mean, 100.0, 1e-6);
+  EXPECT_FALSE(result.peak_device_memory_bytes);  // the fake has no accelerator
+}
+
+TEST(Bench, NoMeterMeansNoEnergyMetrics) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m.gguf", backend::FakeModelSpec{});
+  engine.set_device_memory_used(uint64_t{1} << 30);
+  BenchOptions options;
+  options.prompt_tokens = {100};
+  options.gen_tokens = 10;
+  options.reps = 2;
+  BenchRunner runner(engine, clock, options);
+  const auto result = runner.run("m.gguf", "");
+  EXPECT_FALSE(result.energy_measured);
+  EXPECT_EQ(result.find("decode_j_per_token", "tg10"), nullptr);
+  ASSERT_TRUE(result.peak_device_memory_bytes);
+  EXPECT_EQ(*result.peak_device_memory_bytes, 0U);  // nothing added beyond what was in use before
+}
+
+}  // namespace
+}  // namespace uaqf::perf

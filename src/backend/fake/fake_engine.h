@@ -47,6 +47,8 @@ class FakeEngine final : public Engine {
   ModelInfo inspect(const std::filesystem::path& path) override;
   std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) override;
   std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) override;
+  std::optional<uint64_t> device_memory_used_bytes() const override { return device_memory_used_; }
+  void set_device_memory_used(std::optional<uint64_t> bytes) { device_memory_used_ = bytes; }
   std::vector<QuantType> quant_types() const override;
   bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) override;
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;
@@ -60,6 +62,7 @@ class FakeEngine final : public Engine {
   ManualClock& clock_;
   std::map<std::string, FakeModelSpec> specs_;
   std::map<std::string, bool> failing_types_;
+  std::optional<uint64_t> device_memory_used_;
   int quantize_calls_ = 0;
   int decode_calls_ = 0;
 };

@@ -782,6 +782,22 @@ class LlamaEngine final : public Engine {
     return std::make_unique<LlamaModel>(std::move(model), std::move(info), RuntimeOptions{});
   }
 
+  std::optional<uint64_t> device_memory_used_bytes() const override {
+    std::optional<uint64_t> used;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+      ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+      const auto type = ggml_backend_dev_type(dev);
+      if (type != GGML_BACKEND_DEVICE_TYPE_GPU && type != GGML_BACKEND_DEVICE_TYPE_IGPU) {
+        continue;
+      }
+      size_t free_bytes = 0;
+      size_t total_bytes = 0;
+      ggml_backend_dev_memory(dev, &free_bytes, &total_bytes);
+      used = used.value_or(0) + (total_bytes - free_bytes);
+    }
+    return used;
+  }
+
   std::vector<QuantType> quant_types() const override { return all_quant_types(); }
 
   bool quantize_needs_imatrix(const fs::path& input, const std::string& type) override {
