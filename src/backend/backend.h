@@ -26,6 +26,7 @@ struct ModelInfo {
   std::string architecture;         // e.g. "llama"
   std::string type_name;            // weight type, e.g. "Q4_K - Medium"
   std::string description;          // engine's one-line description, e.g. "llama ?B Q4_0"
+  bool synthetic = false;           // random weights (uaqf synth): speed and memory only
   int32_t n_vocab = 0;
   std::string vocab_fingerprint;  // hash of the token texts: equal means the same vocabulary
   int32_t n_ctx_train = 0;
@@ -153,6 +154,28 @@ struct QuantizeOutcome {
 // Called with (tensors done, tensors total).
 using ProgressFn = std::function<void(long, long)>;
 
+// The architecture numbers of a LLaMA-type model, for synthetic models of real shapes.
+struct ModelShape {
+  std::string name;
+  int32_t n_vocab = 32000;
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t n_ff = 0;
+  int32_t n_ctx = 4096;
+  float rope_freq_base = 10000.0F;
+  float rms_norm_eps = 1e-5F;
+};
+
+struct SynthRequest {
+  ModelShape shape;
+  std::filesystem::path output;
+  std::filesystem::path vocabulary;  // a GGUF whose tokenizer is copied; its size must equal n_vocab
+  uint64_t seed = 1;
+  int n_threads = 0;
+};
+
 struct DeviceInfo {
   std::string name;
   std::string description;
@@ -180,6 +203,9 @@ class Engine {
   virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
   // The model's vocabulary alone, without its weights: cheap checks before work.
   virtual std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) = 0;
+  // Writes an F16 GGUF of `request.shape` with random weights (not zeros) and the vocabulary's
+  // tokenizer, marked synthetic (general key uaqf.synthetic).
+  virtual void synthesize(const SynthRequest& request) = 0;
   // Memory in use on the accelerators (all processes), in bytes; nullopt without one.
   virtual std::optional<uint64_t> device_memory_used_bytes() const = 0;
   virtual std::vector<QuantType> quant_types() const = 0;

@@ -16,5 +16,6 @@ Action add_types_command(CLI::App& app);
 Action add_eval_command(CLI::App& app);
 Action add_run_command(CLI::App& app);
 Action add_rank_command(CLI::App& app);
+Action add_synth_command(CLI::App& app);
 
 }  // namespace uaqf::cli

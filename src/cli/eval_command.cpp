@@ -160,6 +160,10 @@ int run_eval(const Flags& flags) {
   std::vector<backend::ModelInfo> infos;
   for (const auto& model : flags.models) {
     infos.push_back(engine->inspect(model));
+    if (infos.back().synthetic) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} has synthetic (random) weights: its quality is meaningless and not computed", model));
+    }
   }
   std::optional<backend::ModelInfo> baseline_info;
   if (!flags.baseline.empty()) {

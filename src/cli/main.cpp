@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add("run", uaqf::cli::add_run_command);
   add("rank", uaqf::cli::add_rank_command);
   add("eval", uaqf::cli::add_eval_command);
+  add("synth", uaqf::cli::add_synth_command);
   add("types", uaqf::cli::add_types_command);
   try {
     app.parse(argc, argv);

@@ -85,8 +85,8 @@ void print_bench_table(std::ostream& out, const perf::BenchReport& report) {
       {"model", "type", "status", "file size", "params", "bpw", "load ms", "peak RSS", "peak device"}};
   for (const auto& model : report.models) {
     const auto* load = model.find("load_ms", "load");
-    models.push_back({model.path.filename().string(), model.info.type_name.empty() ? "-" : model.info.type_name,
-                      model.ok ? "ok" : "FAILED",
+    models.push_back({model.path.filename().string() + (model.info.synthetic ? " (synthetic)" : ""),
+                      model.info.type_name.empty() ? "-" : model.info.type_name, model.ok ? "ok" : "FAILED",
                       model.info.file_size_bytes ? format_bytes(model.info.file_size_bytes) : "-",
                       model.info.n_params ? format_count(model.info.n_params) : "-",
                       model.info.n_params ? fmt::format("{:.2f}", model.info.bits_per_weight) : "-",
@@ -237,6 +237,7 @@ json bench_to_json(const perf::BenchReport& report) {
                        {{"architecture", info.architecture},
                         {"type", info.type_name},
                         {"description", info.description},
+                        {"synthetic", info.synthetic},
                         {"file_size_bytes", info.file_size_bytes},
                         {"n_params", info.n_params},
                         {"weights_size_bytes", info.weights_size_bytes},

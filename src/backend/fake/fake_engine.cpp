@@ -235,6 +235,11 @@ std::unique_ptr<Vocabulary> FakeEngine::load_vocabulary(const std::filesystem::p
   return std::make_unique<FakeModel>(*this, spec_for(path), inspect(path));
 }
 
+void FakeEngine::synthesize(const SynthRequest& request) {
+  std::ofstream out(request.output, std::ios::binary | std::ios::trunc);
+  out << "GGUF fake synthetic " << request.shape.name << '\n';
+}
+
 std::vector<QuantType> FakeEngine::quant_types() const {
   return {{"F16", 1, "16-bit"}, {"Q8_0", 7, "8-bit"}, {"Q4_0", 2, "4-bit"}, {"IQ2_XXS", 19, "needs imatrix"}};
 }

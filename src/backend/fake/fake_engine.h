@@ -47,6 +47,7 @@ class FakeEngine final : public Engine {
   ModelInfo inspect(const std::filesystem::path& path) override;
   std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) override;
   std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) override;
+  void synthesize(const SynthRequest& request) override;
   std::optional<uint64_t> device_memory_used_bytes() const override { return device_memory_used_; }
   void set_device_memory_used(std::optional<uint64_t> bytes) { device_memory_used_ = bytes; }
   std::vector<QuantType> quant_types() const override;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -741,6 +743,9 @@ class LlamaEngine final : public Engine {
       info.bits_per_weight = static_cast<double>(info.weights_size_bytes) * 8.0 / static_cast<double>(info.n_params);
     }
     info.description = fmt::format("{} {}", arch, info.type_name);
+    const int64_t synthetic_id = gguf_find_key(gguf.get(), "uaqf.synthetic");
+    info.synthetic = synthetic_id >= 0 && gguf_get_kv_type(gguf.get(), synthetic_id) == GGUF_TYPE_BOOL &&
+                     gguf_get_val_bool(gguf.get(), synthetic_id);
     return info;
   }
 
@@ -780,6 +785,125 @@ class LlamaEngine final : public Engine {
                   with_engine_reason(fmt::format("failed to read the vocabulary of {}", path.string())));
     }
     return std::make_unique<LlamaModel>(std::move(model), std::move(info), RuntimeOptions{});
+  }
+
+  void synthesize(const SynthRequest& request) override {
+    const ModelShape& shape = request.shape;
+    if (shape.n_embd <= 0 || shape.n_layer <= 0 || shape.n_head <= 0 || shape.n_head_kv <= 0 || shape.n_ff <= 0 ||
+        shape.n_embd % shape.n_head != 0 || shape.n_head % shape.n_head_kv != 0) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("shape {}: n_embd, n_layer, n_head, n_head_kv and n_ff must be positive, n_embd a "
+                              "multiple of n_head and n_head a multiple of n_head_kv",
+                              shape.name));
+    }
+    require_readable_file(request.vocabulary, "vocabulary");
+    ggml_context* vocab_meta = nullptr;
+    std::unique_ptr<gguf_context, GgufDeleter> vocab(
+        gguf_init_from_file(request.vocabulary.c_str(), gguf_init_params{.no_alloc = true, .ctx = &vocab_meta}));
+    std::unique_ptr<ggml_context, GgmlDeleter> vocab_meta_owner(vocab_meta);
+    if (!vocab) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a readable GGUF", request.vocabulary.string()));
+    }
+    const int64_t tokens_id = gguf_find_key(vocab.get(), "tokenizer.ggml.tokens");
+    const auto n_vocab = tokens_id < 0 ? 0 : static_cast<int32_t>(gguf_get_arr_n(vocab.get(), tokens_id));
+    if (n_vocab != shape.n_vocab) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("shape {} needs a {}-token vocabulary, but {} has {} (pass --vocab)", shape.name,
+                              shape.n_vocab, request.vocabulary.string(), n_vocab));
+    }
+    const int64_t head_dim = shape.n_embd / shape.n_head;
+    const int64_t kv_dim = head_dim * shape.n_head_kv;
+    struct TensorSpec {
+      std::string name;
+      int64_t ne0, ne1;  // ne1 = 1: a vector
+    };
+    std::vector<TensorSpec> specs{{"token_embd.weight", shape.n_embd, shape.n_vocab},
+                                  {"output_norm.weight", shape.n_embd, 1},
+                                  {"output.weight", shape.n_embd, shape.n_vocab}};
+    for (int32_t l = 0; l < shape.n_layer; ++l) {
+      const std::string b = fmt::format("blk.{}.", l);
+      specs.insert(specs.end(), {{b + "attn_norm.weight", shape.n_embd, 1},
+                                 {b + "attn_q.weight", shape.n_embd, shape.n_embd},
+                                 {b + "attn_k.weight", shape.n_embd, kv_dim},
+                                 {b + "attn_v.weight", shape.n_embd, kv_dim},
+                                 {b + "attn_output.weight", shape.n_embd, shape.n_embd},
+                                 {b + "ffn_norm.weight", shape.n_embd, 1},
+                                 {b + "ffn_gate.weight", shape.n_embd, shape.n_ff},
+                                 {b + "ffn_up.weight", shape.n_embd, shape.n_ff},
+                                 {b + "ffn_down.weight", shape.n_ff, shape.n_embd}});
+    }
+    std::size_t bytes = 0;
+    for (const auto& t : specs) {
+      bytes += static_cast<std::size_t>(t.ne0 * t.ne1) * (t.ne1 == 1 ? sizeof(float) : sizeof(ggml_fp16_t)) + 256;
+    }
+    const ggml_init_params init{
+        .mem_size = bytes + specs.size() * ggml_tensor_overhead(), .mem_buffer = nullptr, .no_alloc = false};
+    std::unique_ptr<ggml_context, GgmlDeleter> data(ggml_init(init));
+    if (!data) {
+      throw Error(ErrorCode::kIo, fmt::format("cannot allocate {:.1f} GiB for the synthetic weights",
+                                              static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0)));
+    }
+    std::vector<ggml_tensor*> tensors;
+    for (const auto& t : specs) {
+      ggml_tensor* tensor = t.ne1 == 1 ? ggml_new_tensor_1d(data.get(), GGML_TYPE_F32, t.ne0)
+                                       : ggml_new_tensor_2d(data.get(), GGML_TYPE_F16, t.ne0, t.ne1);
+      ggml_set_name(tensor, t.name.c_str());
+      tensors.push_back(tensor);
+    }
+    // Weights ~ uniform with the standard deviation 0.02 of common initializations; norms 1. A
+    // xorshift generator per tensor, seeded from the request, keeps this fast and reproducible.
+    const unsigned n_threads = request.n_threads > 0 ? static_cast<unsigned>(request.n_threads)
+                                                     : std::max(1U, std::thread::hardware_concurrency());
+    std::atomic<std::size_t> next{0};
+    auto fill = [&] {
+      for (std::size_t i = next++; i < tensors.size(); i = next++) {
+        ggml_tensor* tensor = tensors[i];
+        const int64_t n = ggml_nelements(tensor);
+        if (tensor->type == GGML_TYPE_F32) {
+          std::fill_n(static_cast<float*>(tensor->data), n, 1.0F);
+          continue;
+        }
+        uint64_t state = request.seed * 0x9E3779B97F4A7C15ULL + i + 1;
+        auto* out = static_cast<ggml_fp16_t*>(tensor->data);
+        constexpr float kHalfWidth = 0.0346F;  // sqrt(3) * 0.02
+        for (int64_t k = 0; k < n; ++k) {
+          state ^= state << 13;
+          state ^= state >> 7;
+          state ^= state << 17;
+          const float unit = static_cast<float>(state >> 40) / static_cast<float>(1ULL << 24);  // [0, 1)
+          out[k] = ggml_fp32_to_fp16((unit * 2.0F - 1.0F) * kHalfWidth);
+        }
+      }
+    };
+    {
+      std::vector<std::jthread> workers;
+      for (unsigned t = 1; t < n_threads; ++t) {
+        workers.emplace_back(fill);
+      }
+      fill();
+    }
+    std::unique_ptr<gguf_context, GgufDeleter> out(gguf_init_empty());
+    gguf_set_kv(out.get(), vocab.get());
+    gguf_set_val_str(out.get(), "general.architecture", "llama");
+    gguf_set_val_str(out.get(), "general.name", fmt::format("uaqf synthetic {}", shape.name).c_str());
+    gguf_set_val_u32(out.get(), "general.file_type", LLAMA_FTYPE_MOSTLY_F16);
+    gguf_set_val_bool(out.get(), "uaqf.synthetic", true);
+    gguf_set_val_u32(out.get(), "llama.context_length", static_cast<uint32_t>(shape.n_ctx));
+    gguf_set_val_u32(out.get(), "llama.embedding_length", static_cast<uint32_t>(shape.n_embd));
+    gguf_set_val_u32(out.get(), "llama.block_count", static_cast<uint32_t>(shape.n_layer));
+    gguf_set_val_u32(out.get(), "llama.feed_forward_length", static_cast<uint32_t>(shape.n_ff));
+    gguf_set_val_u32(out.get(), "llama.attention.head_count", static_cast<uint32_t>(shape.n_head));
+    gguf_set_val_u32(out.get(), "llama.attention.head_count_kv", static_cast<uint32_t>(shape.n_head_kv));
+    gguf_set_val_u32(out.get(), "llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
+    gguf_set_val_f32(out.get(), "llama.attention.layer_norm_rms_epsilon", shape.rms_norm_eps);
+    gguf_set_val_f32(out.get(), "llama.rope.freq_base", shape.rope_freq_base);
+    gguf_set_val_u32(out.get(), "llama.vocab_size", static_cast<uint32_t>(shape.n_vocab));
+    for (ggml_tensor* tensor : tensors) {
+      gguf_add_tensor(out.get(), tensor);
+    }
+    if (!gguf_write_to_file(out.get(), request.output.c_str(), false)) {
+      throw Error(ErrorCode::kIo, fmt::format("cannot write {}", request.output.string()));
+    }
   }
 
   std::optional<uint64_t> device_memory_used_bytes() const override {
