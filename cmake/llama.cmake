@@ -38,6 +38,11 @@ if(UAQF_LLAMA STREQUAL "bundled")
   endif()
   execute_process(COMMAND git -C "${UAQF_LLAMA_SOURCE_DIR}" rev-parse HEAD
                   OUTPUT_VARIABLE UAQF_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(NOT UAQF_LLAMA_COMMIT MATCHES "^[0-9a-f]+$")
+    # A copy of the tree without its history (e.g. carried to the GPU machine): the pinned commit.
+    file(STRINGS "${CMAKE_SOURCE_DIR}/third_party/llama.cpp.lock" pinned REGEX "^llama_commit=")
+    string(REPLACE "llama_commit=" "" UAQF_LLAMA_COMMIT "${pinned}")
+  endif()
   set(UAQF_LLAMA_HAVE_COMMON ON)
   set(UAQF_LLAMA_TARGET llama)
 elseif(UAQF_LLAMA STREQUAL "system")

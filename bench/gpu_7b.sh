@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# On the GPU machine, in two steps that fit its 10-minute calls (the build stays while it is warm):
+#   bench/gpu_7b.sh build     CUDA build (sm_90) of uaqf, llama-bench and llama-perplexity
+#   bench/gpu_7b.sh measure   synthesize the LLaMA-2-7B shape, quantize it to Q8_0 and Q4_0, and run
+#                             llama-bench and uaqf bench on the same variants, same settings
+# Needs, in the ignored folder carry/: include/toml++ (headers; the machine has no package of it),
+# models/ggml-vocab-llama-spm.gguf, and llama.cpp/ (the pinned tree without .git, trimmed to what
+# the build uses) when third_party/llama.cpp does not travel. The machine has no package registry. Results go to $OUT (default out/gpu).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out="${OUT:-$root/out/gpu}"
+mkdir -p "$out"
+bin="$root/build/cuda/bin"
+models="${UAQF_GPU_MODELS:-/tmp/uaqf-models}"
+case "${1:-}" in
+  build)
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv >"$out/gpu.csv"
+    # The pinned llama.cpp tree, carried without its history when third_party/ is not there.
+    source_dir="$root/third_party/llama.cpp"
+    [ -f "$source_dir/CMakeLists.txt" ] || source_dir="$root/carry/llama.cpp"
+    cmake --preset cuda -DUAQF_BUILD_TESTS=OFF -DUAQF_TOMLPP_INCLUDE="$root/carry/include" \
+      -DUAQF_LLAMA_SOURCE_DIR="$source_dir" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
+    cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench llama-perplexity >"$out/build.log" 2>&1 ||
+      { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+    ls -la "$bin"
+    ;;
+  measure)
+    mkdir -p "$models"
+    base="$models/llama2-7b-f16.gguf"
+    [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$root/carry/models/ggml-vocab-llama-spm.gguf"
+    "$bin/uaqf" quantize "$base" --types Q8_0,Q4_0 --out "$models" | tee "$out/quantize.txt"
+    for model in "$base" "$models/llama2-7b-Q8_0.gguf" "$models/llama2-7b-Q4_0.gguf"; do
+      name=$(basename "$model" .gguf)
+      "$bin/llama-bench" -m "$model" -p 512 -n 128 -r 5 -ngl 99 -o json >"$out/llama-bench-$name.json" 2>/dev/null
+      "$bin/uaqf" bench "$model" -p 512 -n 128 -r 5 --gpu-layers 99 --no-hash --json "$out/uaqf-$name.json" \
+        >"$out/uaqf-$name.txt" 2>&1
+    done
+    cat "$out"/uaqf-*.txt
+    ;;
+  *)
+    echo "usage: bench/gpu_7b.sh build|measure" >&2
+    exit 2
+    ;;
+esac
