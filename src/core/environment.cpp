@@ -2,6 +2,7 @@
 
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <cstdint>
 
 #include <chrono>
 #include <ctime>

@@ -1,6 +1,7 @@
 #include "core/files.h"
 
 #include <openssl/evp.h>
+#include <cstdint>
 
 #include <array>
 #include <cerrno>

@@ -1,6 +1,7 @@
 #include "perf/bench.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <random>
 #include <set>

@@ -1,5 +1,6 @@
 #include "perf/memory.h"
 
+#include <cstdint>
 #include <fstream>
 
 #if defined(__GLIBC__)

@@ -1,6 +1,7 @@
 #include "perf/nvml.h"
 
 #include <dlfcn.h>
+#include <cstdint>
 
 #include <array>
 #include <vector>

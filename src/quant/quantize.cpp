@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

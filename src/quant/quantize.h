@@ -2,6 +2,7 @@
 
 // `uaqf quantize`: one GGUF per requested type, written atomically, skipped when up to date.
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>

@@ -1,6 +1,7 @@
 #include "report/bench_report.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <ostream>
 #include <sstream>
 #include <vector>

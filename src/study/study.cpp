@@ -1,5 +1,6 @@
 #include "study/study.h"
 
+#include <cstdint>
 #include <set>
 
 #include <fmt/format.h>

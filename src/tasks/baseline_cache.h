@@ -4,6 +4,7 @@
 // and reused by every variant. A cache whose key differs is stale and rebuilt; a file that is
 // damaged is an error, never silently used.
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>

@@ -3,6 +3,7 @@
 // The named tasks of `uaqf eval` beyond perplexity/kld: their data, versions and runners. Data is
 // loaded and checked for every task before any model runs.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>

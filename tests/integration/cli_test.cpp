@@ -2,6 +2,7 @@
 
 #include "cli_support.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace {

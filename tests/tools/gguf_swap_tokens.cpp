@@ -2,6 +2,7 @@
 // shape whose tokenizer differs (for the "baseline with another vocabulary" tests).
 //   gguf_swap_tokens IN OUT
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include "backend/fake/fake_engine.h"
 #include "core/error.h"

@@ -3,6 +3,7 @@
 // A deterministic engine for tests: no weights, costs simulated on a ManualClock, failures on
 // demand. Lets perf, quant and report logic be tested exactly and fast.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
