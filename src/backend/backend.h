@@ -90,6 +90,10 @@ class Context {
   // position >= logits_from, in passes of at most n_batch tokens.
   virtual void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
                               const LogitsBlockFn& on_block) = 0;
+  // One engine pass that appends tokens[i] to sequence i at positions[i] (the sequences filled
+  // before, e.g. by eval_sequences), as a server decoding for several users at once does. The logits
+  // are computed, not read.
+  virtual void decode_parallel(std::span<const Token> tokens, std::span<const int32_t> positions) = 0;
   // Empties the cache, evaluates `prefix` once, then each suffix as its own sequence continuing
   // it (the prefix's cache is shared, so the context needs unified_kv), and scores every suffix
   // token. The prefix must not be empty.

@@ -35,6 +35,7 @@ Action add_bench_command(CLI::App& app) {
     std::string prompt_tokens = "512";
     int gen_tokens = 128;
     std::string depths = "0";
+    std::string parallel;
     int reps = 5;
     int warmup = 1;
     uint32_t n_ctx = 0;
@@ -56,6 +57,8 @@ Action add_bench_command(CLI::App& app) {
   command->add_option("-d,--depth", flags->depths, "tokens already in the KV cache, e.g. 0,4096")
       ->capture_default_str();
   command->add_option("-r,--reps", flags->reps, "timed repetitions per test")->capture_default_str();
+  command->add_option("--parallel", flags->parallel,
+                      "concurrency sweep: sequences decoding side by side, e.g. 1,2,4,8,16,32,64");
   command->add_option("--warmup", flags->warmup, "discarded warm-up runs per test")->capture_default_str();
   command->add_option("-c,--ctx", flags->n_ctx, "context size for every test (default: what each test needs)");
   command->add_option("--seed", flags->seed, "seed of the random prompt tokens")->capture_default_str();
@@ -75,6 +78,9 @@ Action add_bench_command(CLI::App& app) {
     options.prompt_tokens = parse_int_list(flags->prompt_tokens, "--prompt-tokens");
     options.gen_tokens = flags->gen_tokens;
     options.depths = parse_int_list(flags->depths, "--depth");
+    if (!flags->parallel.empty()) {
+      options.parallel = parse_int_list(flags->parallel, "--parallel");
+    }
     options.reps = flags->reps;
     options.warmup = flags->warmup;
     if (flags->n_ctx > 0) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -104,6 +105,11 @@ void validate(const BenchOptions& options) {
   if (options.warmup < 0) {
     fail(fmt::format("--warmup must be zero or positive, got {}", options.warmup));
   }
+  for (int level : options.parallel) {
+    if (level < 1) {
+      fail(fmt::format("--parallel levels must be at least 1, got {}", level));
+    }
+  }
   for (int depth : options.depths) {
     if (depth < 0) {
       fail(fmt::format("--depth must be zero or positive, got {}", depth));
@@ -160,6 +166,7 @@ long BenchRunner::runs_per_model() const {
   if (options_.gen_tokens > 0) {
     tests += n_depths + (options_.request_latency ? 1 : 0);
   }
+  tests += static_cast<long>(options_.parallel.size());
   return tests * per_test;
 }
 
@@ -341,6 +348,48 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
         result.metrics.push_back(std::move(itl));
       }
       result.metrics.push_back(std::move(e2e));
+    }
+    for (int level : options_.parallel) {
+      // Aggregate decode throughput and per-sequence step latency with `level` sequences at once.
+      const int n_prompt = options_.prompt_tokens.front();
+      const std::string test = fmt::format("tg{} x{}", n_gen, level);
+      Metric aggregate{.name = "parallel_decode_tps",
+                       .test = test,
+                       .unit = "tokens/s",
+                       .higher_is_better = true,
+                       .n_prompt = n_prompt,
+                       .n_gen = n_gen};
+      Metric step{.name = "parallel_itl_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
+      auto ctx =
+          model->new_context(static_cast<uint32_t>((n_prompt + n_gen) * level), static_cast<uint32_t>(level), true);
+      sample_device();
+      std::vector<Token> next(static_cast<std::size_t>(level));
+      std::vector<int32_t> positions(static_cast<std::size_t>(level));
+      for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+        std::vector<std::vector<Token>> prompts;
+        for (int s = 0; s < level; ++s) {
+          prompts.push_back(tokens.prompt(n_prompt, bos));
+        }
+        ctx->eval_sequences(prompts, std::numeric_limits<int32_t>::max(), [](std::span<const backend::TokenLogits>) {});
+        const int64_t start = clock_.now_ns();
+        for (int k = 0; k < n_gen; ++k) {
+          for (int s = 0; s < level; ++s) {
+            next[static_cast<std::size_t>(s)] = tokens.next();
+            positions[static_cast<std::size_t>(s)] = n_prompt + k;
+          }
+          ctx->decode_parallel(next, positions);
+        }
+        const int64_t end = clock_.now_ns();
+        if (run >= options_.warmup) {
+          aggregate.samples.push_back(tokens_per_second(n_gen * level, start, end));
+          step.samples.push_back(ms_between(start, end) / n_gen);
+        }
+      }
+      sample_device();
+      finish_metric(aggregate, options_.max_cv);
+      finish_metric(step, options_.max_cv);
+      result.metrics.push_back(std::move(aggregate));
+      result.metrics.push_back(std::move(step));
     }
     for (auto& [key, metric] : energy_metrics) {
       finish_metric(metric, options_.max_cv);

@@ -30,6 +30,9 @@ struct BenchOptions {
   uint32_t seed = 1;
   double max_cv = 0.05;
   bool request_latency = true;
+  // Concurrency sweep: for each level n, n sequences of prompt_tokens[0] tokens decode gen_tokens
+  // steps side by side (llama-batched-bench's S_TG); empty: no sweep.
+  std::vector<int> parallel;
   backend::RuntimeOptions runtime;
 };
 

@@ -76,6 +76,12 @@ std::string metric_label(const perf::Metric& metric) {
   if (metric.name == "e2e_ms") {
     return "end-to-end ms";
   }
+  if (metric.name == "parallel_decode_tps") {
+    return "aggregate t/s";
+  }
+  if (metric.name == "parallel_itl_ms") {
+    return "per-seq step ms";
+  }
   return metric.name;
 }
 
@@ -201,6 +207,7 @@ json bench_to_json(const perf::BenchReport& report) {
                {"seed", o.seed},
                {"max_cv", o.max_cv},
                {"request_latency", o.request_latency},
+               {"parallel", o.parallel},
                {"threads", o.runtime.n_threads},
                {"batch_size", o.runtime.n_batch},
                {"ubatch_size", o.runtime.n_ubatch},

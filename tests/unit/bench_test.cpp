@@ -202,3 +202,39 @@ TEST(Bench, NoMeterMeansNoEnergyMetrics) {
 
 }  // namespace
 }  // namespace uaqf::perf
+
+namespace uaqf::perf {
+namespace {
+
+TEST(Bench, ConcurrencySweepReportsAggregateAndPerSequenceRates) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m.gguf", backend::FakeModelSpec{});  // one pass: 1 ms + 0.1 ms per sequence
+  BenchOptions options;
+  options.prompt_tokens = {32};
+  options.gen_tokens = 8;
+  options.reps = 2;
+  options.request_latency = false;
+  options.parallel = {1, 4};
+  BenchRunner runner(engine, clock, options);
+  const auto result = runner.run("m.gguf", "");
+  ASSERT_TRUE(result.ok) << result.error;
+  const Metric* one = result.find("parallel_decode_tps", "tg8 x1");
+  const Metric* four = result.find("parallel_decode_tps", "tg8 x4");
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(four, nullptr);
+  EXPECT_NEAR(one->summary.mean, 1.0 / 1.1e-3, 1e-6);   // 1 token per 1.1 ms
+  EXPECT_NEAR(four->summary.mean, 4.0 / 1.4e-3, 1e-6);  // 4 tokens per 1.4 ms
+  const Metric* step = result.find("parallel_itl_ms", "tg8 x4");
+  ASSERT_NE(step, nullptr);
+  EXPECT_NEAR(step->summary.mean, 1.4, 1e-9);
+}
+
+TEST(BenchValidate, ParallelLevelsMustBePositive) {
+  BenchOptions options;
+  options.parallel = {1, 0};
+  EXPECT_THROW(validate(options), Error);
+}
+
+}  // namespace
+}  // namespace uaqf::perf

@@ -71,6 +71,11 @@ class FakeContext final : public Context {
     }
   }
 
+  void decode_parallel(std::span<const Token> tokens, std::span<const int32_t> /*positions*/) override {
+    // One pass: a fixed cost plus a little per sequence, as batching behaves.
+    engine_.clock().advance_ns(spec_.decode_ns_per_call + static_cast<int64_t>(tokens.size()) * 100'000);
+  }
+
   std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
                                                       std::span<const std::vector<Token>> suffixes) override {
     std::vector<std::vector<TokenScore>> scores;

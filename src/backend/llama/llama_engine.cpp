@@ -286,6 +286,15 @@ class LlamaContext final : public Context {
     flush();
   }
 
+  void decode_parallel(std::span<const Token> tokens, std::span<const int32_t> positions) override {
+    prepare_batch(std::max<std::size_t>(tokens.size(), n_batch_));
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      add_to_batch(tokens[i], positions[i], static_cast<llama_seq_id>(i), true);
+    }
+    decode_batch();
+    llama_synchronize(ctx_.get());
+  }
+
   std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
                                                       std::span<const std::vector<Token>> suffixes) override {
     if (prefix.empty()) {
