@@ -360,8 +360,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                        .n_prompt = n_prompt,
                        .n_gen = n_gen};
       Metric step{.name = "parallel_itl_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
+      // One cache stream per sequence, as llama-batched-bench does by default: with one shared pool
+      // every token would attend over all sequences' cells (masked), growing quadratically.
       auto ctx =
-          model->new_context(static_cast<uint32_t>((n_prompt + n_gen) * level), static_cast<uint32_t>(level), true);
+          model->new_context(static_cast<uint32_t>((n_prompt + n_gen) * level), static_cast<uint32_t>(level), false);
       sample_device();
       std::vector<Token> next(static_cast<std::size_t>(level));
       std::vector<int32_t> positions(static_cast<std::size_t>(level));
