@@ -159,18 +159,23 @@ std::string correctness_field(const std::string& task) {
 }  // namespace
 
 decide::Profile study_profile(const Study& study) {
-  decide::Profile profile = decide::builtin_profile(study.profile);
-  if (!study.weights.empty()) {
-    profile.weights = study.weights;
-    profile.name = study.profile + " (custom weights)";
+  try {
+    decide::Profile profile = decide::builtin_profile(study.profile);
+    if (!study.weights.empty()) {
+      profile.weights = study.weights;
+      profile.name = study.profile + " (custom weights)";
+    }
+    for (const auto& text : study.constraints) {
+      profile.constraints.push_back(decide::parse_constraint(text));
+    }
+    profile.normalization = decide::parse_normalization(study.normalization);
+    profile.pessimistic = study.pessimistic;
+    decide::validate(profile);
+    return profile;
+  } catch (const Error& error) {
+    // The profile is checked as a whole once read; point at where the study wrote it.
+    throw Error(error.code(), fmt::format("{}:{}: {}", study.file.string(), study.profile_line, error.what()));
   }
-  for (const auto& text : study.constraints) {
-    profile.constraints.push_back(decide::parse_constraint(text));
-  }
-  profile.normalization = decide::parse_normalization(study.normalization);
-  profile.pessimistic = study.pessimistic;
-  decide::validate(profile);
-  return profile;
 }
 
 std::vector<decide::Variant> variants_from_results(const json& results) {

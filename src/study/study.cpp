@@ -249,7 +249,9 @@ Study load_study(const fs::path& file) {
   if (const auto* t = r.table(root, "profile")) {
     r.only(*t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
     r.read(*t, "name", study.profile);
+    study.profile_line = static_cast<int>(t->source().begin.line);
     if (const auto* w = r.table(*t, "weights")) {
+      study.profile_line = static_cast<int>(w->source().begin.line);
       for (const auto& [key, node] : *w) {
         if (!node.is_number()) {
           r.fail(node, fmt::format("weight '{}' must be a number", key.str()));

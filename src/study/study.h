@@ -66,6 +66,7 @@ struct Study {
   std::string normalization = "ratio";    // ratio | min-max | z-score
   bool pessimistic = true;
   int bootstrap_resamples = 1000;
+  int profile_line = 0;  // where [profile] (or its weights) stands, for errors found when it is built
 };
 
 // Parses and checks a study file; relative paths are taken from the file's folder.

@@ -69,12 +69,14 @@ TEST(StudyCli, BadValueNamesTheKey) {
 
 TEST(StudyCli, UnknownMetricInProfile) {
   const fs::path study = write_study("badmetric", "name = \"interactive\"\nweights = { speed_of_light = 1.0 }\n");
-  expect_one_error_line(run_uaqf("run " + q(study)), "speed_of_light");
+  expect_one_error_line(run_uaqf("run " + q(study)), "badmetric.toml:30: profile");
+  expect_one_error_line(run_uaqf("run " + q(study)), "unknown metric \"speed_of_light\"");
 }
 
 TEST(StudyCli, WeightsMustSumToAPositiveNumber) {
   const fs::path study = write_study("zeroweights", "name = \"interactive\"\nweights = { decode_tps = 0.0 }\n");
-  expect_one_error_line(run_uaqf("run " + q(study)), "weights");
+  expect_one_error_line(run_uaqf("run " + q(study)), "zeroweights.toml:30: profile");
+  expect_one_error_line(run_uaqf("run " + q(study)), "weights must sum to more than 0");
 }
 
 }  // namespace
