@@ -26,7 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kDefaultCorpus = fs::path("data") / "wikitext-2-raw" / "wiki.test.raw";
+const fs::path kDefaultCorpus = fs::path("data") / tasks::kDefaultCorpus;
 
 fs::path resolve_corpus(const std::string& given) {
   if (!given.empty()) {

@@ -47,15 +47,10 @@ struct VariantPlan {
 json run_prompt_workload(backend::Model& model, const std::vector<std::string>& prompts, const PromptWorkload& workload,
                          decide::Variant& variant) {
   const SteadyClock clock;
-  std::vector<std::vector<backend::Token>> tokenized;
+  const auto tokenized = tasks::tokenize_prompts(model, prompts, workload.chat_template, std::nullopt);
   std::size_t longest = 0;
-  for (const auto& prompt : prompts) {
-    std::optional<std::string> templated;
-    if (workload.chat_template) {
-      templated = model.apply_chat_template(prompt, std::nullopt);
-    }
-    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
-    longest = std::max(longest, tokenized.back().size());
+  for (const auto& tokens : tokenized) {
+    longest = std::max(longest, tokens.size());
   }
   const auto parallel = static_cast<std::size_t>(workload.parallel);
   auto ctx = model.new_context(
@@ -219,7 +214,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   }
   std::optional<tasks::Corpus> corpus;
   if (study.perplexity || study.kld) {
-    const fs::path corpus_path = study.corpus ? *study.corpus : data_dir / "wikitext-2-raw" / "wiki.test.raw";
+    const fs::path corpus_path = study.corpus ? *study.corpus : data_dir / tasks::kDefaultCorpus;
     corpus = tasks::read_corpus(corpus_path);
   }
 

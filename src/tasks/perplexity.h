@@ -23,6 +23,9 @@ struct PerplexityOptions {
   unsigned n_threads = 1;         // threads that score the logits between engine passes
 };
 
+// The default corpus, relative to the data folder: WikiText-2 raw, test split.
+inline const std::filesystem::path kDefaultCorpus = std::filesystem::path("wikitext-2-raw") / "wiki.test.raw";
+
 struct Corpus {
   std::filesystem::path path;
   std::string sha256;

@@ -257,19 +257,28 @@ std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& ite
   return prompt + fmt::format("Question: {}\nAnswer:", item.question);
 }
 
+std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, const std::vector<std::string>& prompts,
+                                                 bool use_chat_template,
+                                                 const std::optional<std::string>& chat_template) {
+  std::vector<std::vector<Token>> tokenized;
+  for (const auto& prompt : prompts) {
+    std::optional<std::string> templated;
+    if (use_chat_template) {
+      templated = model.apply_chat_template(prompt, chat_template);
+    }
+    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
+  }
+  return tokenized;
+}
+
 std::vector<std::vector<Token>> generate_answers(backend::Model& model, const std::vector<std::string>& prompts,
                                                  const std::vector<std::string>& stop_strings,
                                                  const GenerationOptions& options, double* seconds) {
   const auto start = std::chrono::steady_clock::now();
-  std::vector<std::vector<Token>> tokenized;
+  const auto tokenized = tokenize_prompts(model, prompts, options.use_chat_template, options.chat_template);
   std::size_t longest = 0;
-  for (const auto& prompt : prompts) {
-    std::optional<std::string> templated;
-    if (options.use_chat_template) {
-      templated = model.apply_chat_template(prompt, options.chat_template);
-    }
-    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
-    longest = std::max(longest, tokenized.back().size());
+  for (const auto& tokens : tokenized) {
+    longest = std::max(longest, tokens.size());
   }
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   const std::size_t per_sequence = longest + static_cast<std::size_t>(options.max_new_tokens) + 8;

@@ -76,6 +76,13 @@ std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& ite
 TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
                      const std::vector<QaItem>& items, const GenerationOptions& options);
 
+// Each prompt as the model sees it: through the chat template when asked and the model has one
+// (or `chat_template` overrides it), then tokenized with BOS.
+std::vector<std::vector<backend::Token>> tokenize_prompts(const backend::Model& model,
+                                                          const std::vector<std::string>& prompts,
+                                                          bool use_chat_template,
+                                                          const std::optional<std::string>& chat_template);
+
 // Greedy answers to `prompts`, generated in batches; stops at any of `stop_strings`.
 std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model,
                                                           const std::vector<std::string>& prompts,
