@@ -245,8 +245,7 @@ int run_eval(const Flags& flags) {
     }
     if (with_divergence) {
       Progress progress(fmt::format("baseline answers {}", baseline_info->path.filename().string()));
-      double seconds = 0;
-      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, &seconds);
+      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, nullptr);
       progress.finish(fmt::format("{} answers", baseline_answers.size()));
     }
   }

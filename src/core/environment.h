@@ -30,4 +30,7 @@ Environment collect_environment();
 // Physical cores from /proc/cpuinfo (distinct physical id/core id pairs); logical count if unknown.
 int physical_core_count();
 
+// Now, as 2026-11-27T09:28:27Z.
+std::string utc_now_iso8601();
+
 }  // namespace uaqf

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <ostream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -22,6 +25,7 @@
 #include "report/bench_report.h"
 #include "report/table.h"
 #include "stats/summary.h"
+#include "store/study_store.h"
 #include "tasks/baseline_cache.h"
 #include "tasks/ifeval.h"
 #include "tasks/perplexity.h"
@@ -151,6 +155,79 @@ std::string correctness_field(const std::string& task) {
   return "correct";
 }
 
+json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics) {
+  json out = json::object();
+  for (const auto& [name, value] : metrics) {
+    out[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
+  }
+  return out;
+}
+
+void merge_metrics(const json& stored, decide::Variant& variant) {
+  for (const auto& [name, metric] : stored.items()) {
+    variant.metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
+  }
+}
+
+json runtime_to_json(const backend::RuntimeOptions& runtime) {
+  return {{"threads", runtime.n_threads},
+          {"batch_size", runtime.n_batch},
+          {"gpu_layers", runtime.n_gpu_layers},
+          {"kv_cache_type", runtime.kv_cache_type},
+          {"flash_attention", backend::to_string(runtime.flash_attention)}};
+}
+
+// Units of a study in its results store, and what each depends on: the variant's file content
+// and runtime settings, and the options of the measurement. A result measured by another
+// machine or build stays valid; the report says where results come from.
+class StudyUnits {
+ public:
+  explicit StudyUnits(store::StudyStore& store) : store_(store) {}
+
+  // The stored payload of `key` if measured from `inputs`; remembers the run that measured it.
+  std::optional<json> find(const std::string& variant, const std::string& key, const json& inputs) {
+    auto unit = store_.find_unit(key, store::inputs_hash(inputs));
+    if (!unit) {
+      return std::nullopt;
+    }
+    runs_[variant].insert(unit->run_id);
+    return std::move(unit->payload);
+  }
+  void put(const std::string& variant, const std::string& key, const std::string& kind, const json& inputs,
+           const json& payload) {
+    store_.put(key, kind, store::inputs_hash(inputs), payload);
+    runs_[variant].insert(store_.run_id());
+  }
+  // Per-item journal of one variant's tasks.
+  tasks::ItemJournal journal(const std::string& variant, const json& inputs) {
+    tasks::ItemJournal journal;
+    journal.find = [this, variant, inputs](const std::string& task, const std::string& id,
+                                           const std::string& fingerprint) {
+      return find(variant, item_key(variant, task, id), item_inputs(inputs, task, fingerprint));
+    };
+    journal.record = [this, variant, inputs](const std::string& task, const std::string& id,
+                                             const std::string& fingerprint, const json& payload) {
+      put(variant, item_key(variant, task, id), "task_item", item_inputs(inputs, task, fingerprint), payload);
+    };
+    return journal;
+  }
+  std::vector<int64_t> runs_of(const std::string& variant) const {
+    const auto it = runs_.find(variant);
+    return it == runs_.end() ? std::vector<int64_t>{} : std::vector<int64_t>(it->second.begin(), it->second.end());
+  }
+
+ private:
+  static std::string item_key(const std::string& variant, const std::string& task, const std::string& id) {
+    return fmt::format("item/{}/{}/{}", variant, task, id);
+  }
+  static json item_inputs(const json& inputs, const std::string& task, const std::string& fingerprint) {
+    return {{"variant", inputs}, {"task", task}, {"version", tasks::task_version(task)}, {"prompt", fingerprint}};
+  }
+
+  store::StudyStore& store_;
+  std::map<std::string, std::set<int64_t>> runs_;
+};
+
 }  // namespace
 
 decide::Profile study_profile(const Study& study) {
@@ -198,7 +275,14 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   const fs::path data_dir = study.data_dir             ? *study.data_dir
                             : find_shared_file("data") ? *find_shared_file("data")
                                                        : fs::path("data");
-  require_writable_dir(study.output_dir, "study output");
+  // The store first: a second process on this study is refused before it does anything.
+  auto store = store::StudyStore::open(study.output_dir, true);
+  const auto engine_info = engine.describe();
+  Environment env = collect_environment();
+  env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  const json environment = report::environment_to_json(env, engine_info);
+  store->begin_run(environment);
+  StudyUnits units(*store);
   const auto base_info = engine.inspect(study.model);
   tasks::SuiteOptions suite_options;
   suite_options.data_dir = data_dir;
@@ -239,7 +323,6 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     };
     quantized = quant::quantize_all(engine, quantize, observer);
   }
-  const auto engine_info = engine.describe();
   std::vector<VariantPlan> plans;
   const std::string base_name = base_info.type_name.empty() ? "baseline" : base_info.type_name;
   std::vector<std::pair<std::string, fs::path>> weights{{base_name, study.model}};
@@ -287,6 +370,24 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     auto tokens = tasks::tokenize_corpus(*engine.load_vocabulary(study.model), corpus->text, needed);
     chunk_plan = tasks::plan_chunks(std::move(tokens.tokens), ppl_options, corpus->path.string());
   }
+  // What a variant's results depend on: its weights and the settings that change its numbers.
+  std::map<std::string, std::string> file_sha256;
+  auto variant_inputs = [&](const VariantPlan& plan) {
+    auto& sha = file_sha256[plan.file.string()];
+    if (sha.empty()) {
+      sha = sha256_file(plan.file);
+    }
+    return json{{"file_sha256", sha},
+                {"kv_cache_type", plan.runtime.kv_cache_type},
+                {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
+                {"gpu_layers", plan.runtime.n_gpu_layers}};
+  };
+  // Items are told apart by id and prompt hash; these change what the model is asked to do.
+  json suite_inputs = {{"gsm8k_shots", suite_options.gsm8k_shots},
+                       {"mmlu_shots", suite_options.mmlu_shots},
+                       {"max_new_tokens", suite_options.generation.max_new_tokens},
+                       {"divergence_max_new_tokens", suite_options.divergence_max_new_tokens},
+                       {"chat_template", suite_options.generation.use_chat_template}};
   if ((study.kld && chunk_plan) || with_divergence) {
     Progress progress("baseline distributions and answers");
     auto model = engine.load(study.model, plans.front().runtime);
@@ -303,7 +404,12 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                      .distributions;
     }
     if (with_divergence) {
-      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, nullptr);
+      // Journaled as the baseline variant's own divergence answers: the same generation.
+      auto journal =
+          units.journal(plans.front().name, {{"variant", variant_inputs(plans.front())}, {"suite", suite_inputs}});
+      auto options = suite_options;
+      options.journal = &journal;
+      baseline_answers = tasks::divergence_answers(*model, suite, options, nullptr);
     }
     progress.finish("done");
   }
@@ -333,74 +439,146 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     variant.name = plan.name;
     variant.is_baseline = plan.is_baseline;
     try {
+      const json inputs = variant_inputs(plan);
+      const json runtime = runtime_to_json(plan.runtime);
+      std::unique_ptr<backend::Model> loaded;
+      auto model = [&]() -> backend::Model& {
+        if (!loaded) {
+          loaded = engine.load(plan.file, plan.runtime);
+        }
+        return *loaded;
+      };
+
+      // Speed and memory: one unit per variant.
       auto options = bench_options;
       options.runtime = plan.runtime;
-      perf::BenchRunner runner(engine, clock, options);
-      const auto bench = runner.run(plan.file, sha256_file(plan.file));
-      entry["bench"] = report::bench_to_json(perf::BenchReport{.options = options, .models = {bench}})["models"][0];
-      if (!bench.ok) {
-        throw Error(ErrorCode::kEngine, bench.error);
-      }
-      for (const auto& metric : bench.metrics) {
-        const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
-        // The decision sees the samples the summary used: late warm-up runs stay out.
-        const std::vector<double> samples(metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped),
-                                          metric.samples.end());
-        if (metric.name == "prefill_tps" && metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
-          variant.metrics["prefill_tps"] = {samples, unstable};
-        } else if (metric.name == "decode_tps" && metric.depth == 0) {
-          variant.metrics["decode_tps"] = {samples, unstable};
-        } else if (metric.name == "load_ms") {
-          variant.metrics["load_ms"] = {samples, false};
-        } else if (metric.name == "ttft_ms") {
-          variant.metrics["ttft_ms"] = {samples, unstable};
-          variant.metrics["ttft_p99_ms"] = {{metric.summary.p99}, false};
-        } else if (metric.name == "e2e_ms") {
-          variant.metrics["e2e_ms"] = {samples, unstable};
-        } else if (metric.name == "itl_ms") {
-          variant.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
-          variant.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
+      const json bench_inputs = {{"variant", inputs},
+                                 {"runtime", runtime},
+                                 {"prompt_tokens", options.prompt_tokens},
+                                 {"gen_tokens", options.gen_tokens},
+                                 {"depths", options.depths},
+                                 {"reps", options.reps},
+                                 {"warmup", options.warmup},
+                                 {"seed", options.seed},
+                                 {"max_cv", options.max_cv}};
+      const std::string bench_key = "bench/" + plan.name;
+      auto bench_unit = units.find(plan.name, bench_key, bench_inputs);
+      if (!bench_unit) {
+        perf::BenchRunner runner(engine, clock, options);
+        const auto bench = runner.run(plan.file, inputs.at("file_sha256").get<std::string>());
+        if (!bench.ok) {
+          throw Error(ErrorCode::kEngine, bench.error);
         }
-      }
-      if (bench.peak_rss_bytes) {
-        variant.metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
-      }
-      variant.metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
-
-      auto model = engine.load(plan.file, plan.runtime);
-      if (study.prompts) {
-        // Overrides the fixed-shape request test's latency with what real prompts give.
-        entry["prompt_workload"] = run_prompt_workload(*model, prompts, *study.prompts, variant);
-      }
-      if (chunk_plan) {
-        const auto ppl =
-            tasks::evaluate_perplexity(*model, *chunk_plan, ppl_options, baseline ? &*baseline : nullptr, nullptr);
-        entry["perplexity"] = {{"ppl", ppl.ppl}, {"ppl_stderr", ppl.ppl_stderr}, {"n_chunks", ppl.n_chunks}};
-        variant.metrics["ppl"] = {{ppl.ppl}, false};
-        std::vector<double> chunk_nll, chunk_kld;
-        for (const auto& chunk : ppl.chunks) {
-          chunk_nll.push_back(chunk.nll_sum / chunk.n_scored);
-          if (chunk.kld_sum) {
-            chunk_kld.push_back(*chunk.kld_sum / chunk.n_scored);
+        decide::Variant measured;
+        for (const auto& metric : bench.metrics) {
+          const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
+          // The decision sees the samples the summary used: late warm-up runs stay out.
+          const std::vector<double> samples(
+              metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped), metric.samples.end());
+          if (metric.name == "prefill_tps" &&
+              metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
+            measured.metrics["prefill_tps"] = {samples, unstable};
+          } else if (metric.name == "decode_tps" && metric.depth == 0) {
+            measured.metrics["decode_tps"] = {samples, unstable};
+          } else if (metric.name == "load_ms") {
+            measured.metrics["load_ms"] = {samples, false};
+          } else if (metric.name == "ttft_ms") {
+            measured.metrics["ttft_ms"] = {samples, unstable};
+            measured.metrics["ttft_p99_ms"] = {{metric.summary.p99}, false};
+          } else if (metric.name == "e2e_ms") {
+            measured.metrics["e2e_ms"] = {samples, unstable};
+          } else if (metric.name == "itl_ms") {
+            measured.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
+            measured.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
           }
         }
-        variant.chunk_values["nll"] = chunk_nll;
-        if (ppl.kld) {
-          entry["kld"] = {{"kld_mean", ppl.kld->mean},
-                          {"same_top_rate", ppl.kld->same_top_rate},
-                          {"ln_ppl_ratio", ppl.kld->ln_ppl_ratio},
-                          {"kld_p99", ppl.kld->p99}};
-          variant.metrics["kld_mean"] = {{ppl.kld->mean}, false};
-          variant.metrics["kld_p99"] = {{ppl.kld->p99}, false};
-          variant.metrics["same_top_rate"] = {{ppl.kld->same_top_rate}, false};
-          variant.metrics["ln_ppl_ratio"] = {{ppl.kld->ln_ppl_ratio}, false};
-          variant.chunk_values["kld"] = chunk_kld;
+        if (bench.peak_rss_bytes) {
+          measured.metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
+        }
+        measured.metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
+        bench_unit = json{
+            {"bench", report::bench_to_json(perf::BenchReport{.options = options, .models = {bench}})["models"][0]},
+            {"metrics", metrics_to_json(measured.metrics)}};
+        units.put(plan.name, bench_key, "bench", bench_inputs, *bench_unit);
+      }
+      entry["bench"] = bench_unit->at("bench");
+      merge_metrics(bench_unit->at("metrics"), variant);
+
+      if (study.prompts) {
+        // Overrides the fixed-shape request test's latency with what real prompts give.
+        const auto& w = *study.prompts;
+        const json workload_inputs = {{"variant", inputs},        {"runtime", runtime},
+                                      {"prompts", prompts},       {"max_new_tokens", w.max_new_tokens},
+                                      {"parallel", w.parallel},   {"chat_template", w.chat_template}};
+        const std::string key = "workload/" + plan.name;
+        auto unit = units.find(plan.name, key, workload_inputs);
+        if (!unit) {
+          decide::Variant measured;
+          const json summary = run_prompt_workload(model(), prompts, w, measured);
+          unit = json{{"summary", summary}, {"metrics", metrics_to_json(measured.metrics)}};
+          units.put(plan.name, key, "workload", workload_inputs, *unit);
+        }
+        entry["prompt_workload"] = unit->at("summary");
+        merge_metrics(unit->at("metrics"), variant);
+      }
+      if (chunk_plan) {
+        const json quality_inputs = {{"variant", inputs},
+                                     {"corpus_sha256", corpus->sha256},
+                                     {"ctx", chunk_plan->n_ctx},
+                                     {"chunks", chunk_plan->n_chunks},
+                                     {"kld", baseline.has_value()},
+                                     {"baseline_sha256", baseline ? sha256_file(study.model) : std::string()},
+                                     {"top_k", ppl_options.top_k},
+                                     {"tail_samples", ppl_options.tail_samples}};
+        const std::string key = "quality/" + plan.name;
+        auto unit = units.find(plan.name, key, quality_inputs);
+        if (!unit) {
+          const auto ppl =
+              tasks::evaluate_perplexity(model(), *chunk_plan, ppl_options, baseline ? &*baseline : nullptr, nullptr);
+          decide::Variant measured;
+          json quality{{"perplexity", {{"ppl", ppl.ppl}, {"ppl_stderr", ppl.ppl_stderr}, {"n_chunks", ppl.n_chunks}}}};
+          measured.metrics["ppl"] = {{ppl.ppl}, false};
+          std::vector<double> chunk_nll, chunk_kld;
+          for (const auto& chunk : ppl.chunks) {
+            chunk_nll.push_back(chunk.nll_sum / chunk.n_scored);
+            if (chunk.kld_sum) {
+              chunk_kld.push_back(*chunk.kld_sum / chunk.n_scored);
+            }
+          }
+          measured.chunk_values["nll"] = chunk_nll;
+          if (ppl.kld) {
+            quality["kld"] = {{"kld_mean", ppl.kld->mean},
+                              {"same_top_rate", ppl.kld->same_top_rate},
+                              {"ln_ppl_ratio", ppl.kld->ln_ppl_ratio},
+                              {"kld_p99", ppl.kld->p99}};
+            measured.metrics["kld_mean"] = {{ppl.kld->mean}, false};
+            measured.metrics["kld_p99"] = {{ppl.kld->p99}, false};
+            measured.metrics["same_top_rate"] = {{ppl.kld->same_top_rate}, false};
+            measured.metrics["ln_ppl_ratio"] = {{ppl.kld->ln_ppl_ratio}, false};
+            measured.chunk_values["kld"] = chunk_kld;
+          }
+          quality["metrics"] = metrics_to_json(measured.metrics);
+          quality["chunk_values"] = measured.chunk_values;
+          unit = quality;
+          units.put(plan.name, key, "quality", quality_inputs, *unit);
+        }
+        entry["perplexity"] = unit->at("perplexity");
+        if (unit->contains("kld")) {
+          entry["kld"] = unit->at("kld");
+        }
+        merge_metrics(unit->at("metrics"), variant);
+        for (const auto& [series, values] : unit->at("chunk_values").items()) {
+          variant.chunk_values[series] = values.get<std::vector<double>>();
         }
       }
       if (!study.tasks.empty()) {
-        auto results = tasks::run_suite(*model, suite, suite_options);
+        // Task items: one unit each, committed as they finish.
+        auto journal = units.journal(plan.name, {{"variant", inputs}, {"suite", suite_inputs}});
+        auto options_with_journal = suite_options;
+        options_with_journal.journal = &journal;
+        auto results = tasks::run_suite(model(), suite, options_with_journal);
         if (with_divergence) {
-          results.push_back(tasks::run_divergence(*model, suite, suite_options, baseline_answers));
+          results.push_back(tasks::run_divergence(model(), suite, options_with_journal, baseline_answers));
         }
         json task_json = json::array();
         for (const auto& task : results) {
@@ -435,6 +613,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
       ++outcome.failed_variants;
       progress.finish("FAILED");
     }
+    entry["runs"] = units.runs_of(plan.name);
     variant_results.push_back(entry);
   }
 
@@ -456,11 +635,29 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                       {"item_correct", v.item_correct},
                       {"chunk_values", v.chunk_values}});
   }
-  Environment env = collect_environment();
-  env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  // Every run that produced a result in use, with its manifest: results of one study may come
+  // from different machines or builds, and the report says so.
+  std::set<int64_t> used_runs;
+  for (const auto& entry : variant_results) {
+    for (const auto& id : entry.at("runs")) {
+      used_runs.insert(id.get<int64_t>());
+    }
+  }
+  json runs = json::array();
+  for (const auto& run : store->runs()) {
+    if (used_runs.contains(run.id)) {
+      runs.push_back({{"id", run.id},
+                      {"started_utc", run.started_utc},
+                      {"finished_utc", run.finished_utc ? json(*run.finished_utc) : json(nullptr)},
+                      {"environment", run.environment}});
+    }
+  }
+  store->finish_run();
   outcome.results = {{"schema", "uaqf.study/1"},
                      {"study", {{"file", study.file.string()}, {"name", study.name}, {"seed", study.seed}}},
-                     {"environment", report::environment_to_json(env, engine_info)},
+                     {"environment", environment},
+                     {"runs", runs},
+                     {"store", store->path().string()},
                      {"profile", decide::to_json(profile)},
                      {"variants", variant_results},
                      {"decision_inputs", inputs},

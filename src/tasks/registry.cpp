@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -126,19 +127,21 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
   std::vector<TaskResult> results;
   for (const auto& task : suite.tasks) {
     if (auto it = suite.multiple_choice.find(task); it != suite.multiple_choice.end()) {
-      results.push_back(run_multiple_choice(model, task, task_version(task), it->second, options.mc));
+      results.push_back(run_multiple_choice(model, task, task_version(task), it->second, options.mc, options.journal));
     } else if (task == "gsm8k") {
-      results.push_back(
-          run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items, options.generation));
+      results.push_back(run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items,
+                                  options.generation, options.journal));
     } else if (task == "ifeval") {
       std::vector<ifeval::Item> items;
-      std::vector<std::string> prompts;
+      std::vector<std::string> prompts, ids;
       for (const auto& line : suite.ifeval_lines) {
         items.push_back(ifeval::parse_item(line));
         prompts.push_back(items.back().prompt);
+        ids.push_back(items.back().key);
       }
-      double seconds = 0;
-      const auto answers = generate_answers(model, prompts, {}, options.generation, &seconds);
+      std::vector<double> seconds;
+      const auto answers = generate_answers(model, prompts, {}, options.generation, &seconds,
+                                            {.journal = options.journal, .task = "ifeval", .ids = &ids});
       TaskResult result{.task = "ifeval", .version = task_version(task)};
       std::vector<double> prompt_strict, prompt_loose, inst_strict, inst_loose;
       for (std::size_t i = 0; i < items.size(); ++i) {
@@ -167,8 +170,8 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
       };
       result.metrics = {metric("prompt_level_strict_acc", prompt_strict), metric("inst_level_strict_acc", inst_strict),
                         metric("prompt_level_loose_acc", prompt_loose), metric("inst_level_loose_acc", inst_loose)};
-      result.seconds = seconds;
-      result.items_per_second = seconds > 0 ? static_cast<double>(items.size()) / seconds : 0;
+      result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+      result.items_per_second = items_per_second(seconds);
       results.push_back(std::move(result));
     }
   }
@@ -176,17 +179,20 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
 }
 
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,
-                                                            const SuiteOptions& options, double* seconds) {
+                                                            const SuiteOptions& options,
+                                                            std::vector<double>* item_seconds) {
   auto generation = options.generation;
   generation.max_new_tokens = options.divergence_max_new_tokens;
-  return generate_answers(model, suite.divergence_prompts, {}, generation, seconds);
+  return generate_answers(model, suite.divergence_prompts, {}, generation, item_seconds,
+                          {.journal = options.journal, .task = "divergence", .ids = &suite.divergence_ids});
 }
 
 TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options,
                           const std::vector<std::vector<backend::Token>>& baseline_answers) {
-  double seconds = 0;
+  std::vector<double> seconds;
   const auto answers = divergence_answers(model, suite, options, &seconds);
-  return compare_generations(suite.divergence_ids, baseline_answers, answers, seconds);
+  return compare_generations(suite.divergence_ids, baseline_answers, answers,
+                             std::accumulate(seconds.begin(), seconds.end(), 0.0));
 }
 
 }  // namespace uaqf::tasks

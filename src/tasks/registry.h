@@ -25,6 +25,7 @@ struct SuiteOptions {
   McOptions mc;
   GenerationOptions generation;
   int divergence_max_new_tokens = 64;
+  const ItemJournal* journal = nullptr;  // per-item results kept across runs (studies)
 };
 
 // Every task name `uaqf eval --tasks` accepts besides perplexity and kld.
@@ -49,7 +50,8 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
 
 // The baseline's greedy answers to the divergence prompts, and the comparison of a variant's.
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,
-                                                            const SuiteOptions& options, double* seconds);
+                                                            const SuiteOptions& options,
+                                                            std::vector<double>* item_seconds);
 TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options,
                           const std::vector<std::vector<backend::Token>>& baseline_answers);
 

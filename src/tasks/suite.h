@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,19 @@ struct TaskResult {
   double items_per_second = 0;
 };
 
+// Per-item results kept across runs (a study's results store). An item found there is not run
+// again; each newly finished item is handed over at once, so an interrupted run loses at most the
+// items in flight. `fingerprint` identifies the item's content (its prompt), so that a changed
+// dataset or prompt format is measured again.
+struct ItemJournal {
+  std::function<std::optional<nlohmann::json>(const std::string& task, const std::string& item_id,
+                                              const std::string& fingerprint)>
+      find;
+  std::function<void(const std::string& task, const std::string& item_id, const std::string& fingerprint,
+                     const nlohmann::json& payload)>
+      record;
+};
+
 // How a multiple-choice score is normalized.
 enum class McNormalization {
   kLmEval,    // acc: summed log-likelihood; acc_norm: divided by the continuation's length in characters
@@ -55,7 +69,8 @@ std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::si
 std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, std::size_t limit);
 
 TaskResult run_multiple_choice(backend::Model& model, const std::string& task, int version,
-                               const std::vector<McItem>& items, const McOptions& options);
+                               const std::vector<McItem>& items, const McOptions& options,
+                               const ItemJournal* journal = nullptr);
 
 // GSM8K answer extraction as lm-evaluation-harness's gsm8k (v3) defines it.
 std::optional<std::string> gsm8k_strict_answer(const std::string& generation);    // "#### N"
@@ -74,7 +89,8 @@ struct GenerationOptions {
 std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item);
 
 TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
-                     const std::vector<QaItem>& items, const GenerationOptions& options);
+                     const std::vector<QaItem>& items, const GenerationOptions& options,
+                     const ItemJournal* journal = nullptr);
 
 // Each prompt as the model sees it: through the chat template when asked and the model has one
 // (or `chat_template` overrides it), then tokenized with BOS.
@@ -83,11 +99,23 @@ std::vector<std::vector<backend::Token>> tokenize_prompts(const backend::Model& 
                                                           bool use_chat_template,
                                                           const std::optional<std::string>& chat_template);
 
-// Greedy answers to `prompts`, generated in batches; stops at any of `stop_strings`.
+// Greedy answers to `prompts`, generated in batches; stops at any of `stop_strings`. `seconds`
+// gets the generation time of each answer (its batch's time shared out), 0 for journaled ones.
+// With a journal, answers are looked up and recorded under (`task`, ids[i], prompt hash).
+struct JournalScope {
+  const ItemJournal* journal = nullptr;
+  std::string task;
+  const std::vector<std::string>* ids = nullptr;
+};
 std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model,
                                                           const std::vector<std::string>& prompts,
                                                           const std::vector<std::string>& stop_strings,
-                                                          const GenerationOptions& options, double* seconds);
+                                                          const GenerationOptions& options,
+                                                          std::vector<double>* seconds,
+                                                          const JournalScope& scope = {});
+
+// Items per second from per-item times (journaled items keep the time of the run that made them).
+double items_per_second(const std::vector<double>& item_seconds);
 
 // How far a variant's greedy answers are from the baseline's for the same prompts.
 TaskResult compare_generations(const std::vector<std::string>& ids,
