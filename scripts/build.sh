@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds uaqf with a CMake preset (default: release): installs missing Debian packages, fetches
-# the pinned llama.cpp source, configures and builds. ccache keeps rebuilds fast.
+# the pinned llama.cpp source, the HTML report's chart library and the browser test's
+# puppeteer-core (each a no-op when up to date), configures and builds. ccache keeps rebuilds fast.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset="${1:-release}"
 cd "$root"
 bash scripts/setup-deps.sh
 bash scripts/fetch-llama.sh
+bash scripts/fetch-report-assets.sh
+bash scripts/fetch-browser-test.sh
 # Paths relative to the checkout, so that clones in other folders share cache entries.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccache}"

@@ -16,9 +16,14 @@ for p in "${packages[@]}"; do
   fi
 done
 
-# npm fetches the pinned llama.cpp source; any node install that provides it will do.
+# npm fetches the pinned llama.cpp source and the HTML report's chart library, and runs the
+# browser test; any node install that provides it will do.
 if ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
+fi
+# The browser test (ctest label `browser`) drives Debian's chromium, headless.
+if ! command -v chromium >/dev/null; then
+  missing+=(chromium)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

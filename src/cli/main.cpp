@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add("bench", uaqf::cli::add_bench_command);
   add("run", uaqf::cli::add_run_command);
   add("rank", uaqf::cli::add_rank_command);
+  add("report", uaqf::cli::add_report_command);
   add("eval", uaqf::cli::add_eval_command);
   add("synth", uaqf::cli::add_synth_command);
   add("types", uaqf::cli::add_types_command);
