@@ -182,10 +182,15 @@ Action add_rank_command(CLI::App& app) {
     if (results.value("schema", "") != "uaqf.study/1") {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a uaqf study results file", flags->results));
     }
-    const auto profile = load_profile(flags->profile);
+    auto profile = load_profile(flags->profile);
     const auto variants = study::variants_from_results(results);
-    const auto decision =
+    std::vector<std::string> notes;
+    if (results.value("synthetic_weights", false)) {
+      profile = decide::without_unmeasured_metrics(profile, variants, notes);
+    }
+    auto decision =
         decide::decide(variants, profile, {.bootstrap_resamples = flags->bootstrap, .seed = flags->seed});
+    decide::add_notes(decision, notes);
     print_measurements(std::cout, variants);
     study::print_decision(std::cout, decision, variants);
     if (!flags->json_path.empty()) {

@@ -681,4 +681,49 @@ nlohmann::json to_json(const Decision& decision) {
               {"explanation", decision.explanation}};
 }
 
+Profile without_unmeasured_metrics(const Profile& profile, const std::vector<Variant>& variants,
+                                   std::vector<std::string>& notes) {
+  auto measured = [&](const std::string& name) {
+    std::string raw = name;
+    if (raw.size() > 10 && raw.ends_with(".retention")) raw.resize(raw.size() - 10);
+    return std::all_of(variants.begin(), variants.end(), [&](const Variant& v) {
+      const auto it = v.metrics.find(raw);
+      return it != v.metrics.end() && !it->second.samples.empty();
+    });
+  };
+  Profile adapted = profile;
+  adapted.weights.clear();
+  adapted.constraints.clear();
+  for (const auto& [name, weight] : profile.weights) {
+    if (measured(name)) {
+      adapted.weights[name] = weight;
+    } else {
+      notes.push_back("weight on " + name + " dropped: not measured (synthetic weights)");
+    }
+  }
+  for (const auto& constraint : profile.constraints) {
+    if (measured(constraint.metric)) {
+      adapted.constraints.push_back(constraint);
+    } else {
+      notes.push_back("constraint " + constraint.text + " dropped: not measured (synthetic weights)");
+    }
+  }
+  if (adapted.weights.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "profile \"" + profile.name +
+                                                 "\" weighs only metrics that synthetic weights cannot measure");
+  }
+  if (adapted.weights.size() < profile.weights.size()) {
+    adapted.name += " (speed and memory only)";
+  }
+  return adapted;
+}
+
+void add_notes(Decision& decision, const std::vector<std::string>& notes) {
+  decision.notes.insert(decision.notes.begin(), notes.begin(), notes.end());
+  while (!notes.empty() && !decision.explanation.empty() && decision.explanation.back() == '\n') {
+    decision.explanation.pop_back();
+  }
+  for (const auto& note : notes) decision.explanation += "\nNote: " + note + ".";
+}
+
 }  // namespace uaqf::decide

@@ -82,6 +82,15 @@ struct DecideOptions {
 // (naming both), non-finite samples, or bootstrap_resamples < 1. Deterministic for a given seed.
 Decision decide(const std::vector<Variant>& variants, const Profile& profile, const DecideOptions& options);
 
+// For variants with synthetic (random) weights, whose quality is never measured: the profile
+// without the weights and constraints on metrics some variant lacks, each dropped one named in
+// `notes`. Throws Error when no weight is left to rank on.
+Profile without_unmeasured_metrics(const Profile& profile, const std::vector<Variant>& variants,
+                                   std::vector<std::string>& notes);
+
+// Study-wide notes found before deciding: first in `notes`, and told in the explanation.
+void add_notes(Decision& decision, const std::vector<std::string>& notes);
+
 // JSON for reports: every field above; NaN becomes null.
 nlohmann::json to_json(const Decision& decision);
 

@@ -60,6 +60,9 @@ const std::vector<MetricSpec>& fixed_metrics() {
   static const std::vector<MetricSpec> metrics = {
       {"prefill_tps", "tokens/s", Direction::kHigherIsBetter},
       {"decode_tps", "tokens/s", Direction::kHigherIsBetter},
+      // Aggregate decode of the study's highest concurrency level, and each sequence's step time.
+      {"parallel_decode_tps", "tokens/s", Direction::kHigherIsBetter},
+      {"parallel_itl_ms", "ms", Direction::kLowerIsBetter},
       {"ttft_ms", "ms", Direction::kLowerIsBetter},
       {"ttft_p99_ms", "ms", Direction::kLowerIsBetter},
       {"itl_p50_ms", "ms", Direction::kLowerIsBetter},
@@ -67,6 +70,8 @@ const std::vector<MetricSpec>& fixed_metrics() {
       {"e2e_ms", "ms", Direction::kLowerIsBetter},
       {"load_ms", "ms", Direction::kLowerIsBetter},
       {"peak_memory_gib", "GiB", Direction::kLowerIsBetter},
+      // Accelerator memory the variant added at its peak (weights, KV cache, compute buffers).
+      {"device_memory_gib", "GiB", Direction::kLowerIsBetter},
       {"file_size_gib", "GiB", Direction::kLowerIsBetter},
       {"energy_j_per_token", "J/token", Direction::kLowerIsBetter},
       {"ppl", "", Direction::kLowerIsBetter},

@@ -284,20 +284,27 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   store->begin_run(environment);
   StudyUnits units(*store);
   const auto base_info = engine.inspect(study.model);
+  // Random weights have no quality to measure: speed and memory only, and the report says so.
+  const bool synthetic = base_info.synthetic;
+  if (synthetic && (study.perplexity || study.kld || !study.tasks.empty())) {
+    std::cerr << "uaqf: note: " << study.model.filename().string()
+              << " has synthetic weights (uaqf synth): perplexity, KLD and tasks are skipped\n";
+  }
   tasks::SuiteOptions suite_options;
   suite_options.data_dir = data_dir;
   suite_options.limit = study.limit;
   suite_options.seed = study.seed;
   tasks::PreparedSuite suite;
-  if (!study.tasks.empty()) {
-    suite = tasks::prepare_suite(study.tasks, suite_options);
+  const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
+  if (!study_tasks.empty()) {
+    suite = tasks::prepare_suite(study_tasks, suite_options);
   }
   std::vector<std::string> prompts;
   if (study.prompts) {
     prompts = workload_prompts(study, data_dir);
   }
   std::optional<tasks::Corpus> corpus;
-  if (study.perplexity || study.kld) {
+  if (!synthetic && (study.perplexity || study.kld)) {
     const fs::path corpus_path = study.corpus ? *study.corpus : data_dir / tasks::kDefaultCorpus;
     corpus = tasks::read_corpus(corpus_path);
   }
@@ -363,7 +370,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   std::optional<tasks::ChunkPlan> chunk_plan;
   std::optional<tasks::BaselineDistributions> baseline;
   std::vector<std::vector<backend::Token>> baseline_answers;
-  const bool with_divergence = std::find(study.tasks.begin(), study.tasks.end(), "divergence") != study.tasks.end();
+  const bool with_divergence = std::find(study_tasks.begin(), study_tasks.end(), "divergence") != study_tasks.end();
   if (corpus) {
     const std::size_t needed =
         static_cast<std::size_t>(std::max(2, study.perplexity_chunks)) * static_cast<std::size_t>(study.ctx);
@@ -423,6 +430,11 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   bench_options.warmup = study.warmup;
   bench_options.seed = study.seed;
   bench_options.max_cv = study.max_cv;
+  bench_options.parallel = study.parallel;
+  const std::string parallel_test =
+      study.parallel.empty()
+          ? std::string()
+          : fmt::format("tg{} x{}", study.gen_tokens, *std::max_element(study.parallel.begin(), study.parallel.end()));
   RunOutcome outcome;
   json variant_results = json::array();
   std::vector<decide::Variant> variants;
@@ -460,7 +472,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                                  {"reps", options.reps},
                                  {"warmup", options.warmup},
                                  {"seed", options.seed},
-                                 {"max_cv", options.max_cv}};
+                                 {"max_cv", options.max_cv},
+                                 {"parallel", options.parallel}};
       const std::string bench_key = "bench/" + plan.name;
       auto bench_unit = units.find(plan.name, bench_key, bench_inputs);
       if (!bench_unit) {
@@ -490,10 +503,19 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
           } else if (metric.name == "itl_ms") {
             measured.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
             measured.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
+          } else if ((metric.name == "parallel_decode_tps" || metric.name == "parallel_itl_ms") &&
+                     metric.test == parallel_test) {
+            measured.metrics[metric.name] = {samples, unstable};
+          } else if (metric.name == "decode_j_per_token" && metric.test == perf::test_name_decode(study.gen_tokens, 0)) {
+            measured.metrics["energy_j_per_token"] = {samples, unstable};
           }
         }
         if (bench.peak_rss_bytes) {
           measured.metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
+        }
+        if (bench.peak_device_memory_bytes) {
+          measured.metrics["device_memory_gib"] = {
+              {static_cast<double>(*bench.peak_device_memory_bytes) / kBytesPerGib}, false};
         }
         measured.metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
         bench_unit = json{
@@ -571,7 +593,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
           variant.chunk_values[series] = values.get<std::vector<double>>();
         }
       }
-      if (!study.tasks.empty()) {
+      if (!study_tasks.empty()) {
         // Task items: one unit each, committed as they finish.
         auto journal = units.journal(plan.name, {{"variant", inputs}, {"suite", suite_inputs}});
         auto options_with_journal = suite_options;
@@ -621,8 +643,11 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   if (std::none_of(variants.begin(), variants.end(), [](const auto& v) { return v.is_baseline; })) {
     throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
   }
+  std::vector<std::string> profile_notes;
+  const auto ranked_profile = synthetic ? decide::without_unmeasured_metrics(profile, variants, profile_notes) : profile;
   outcome.decision =
-      decide::decide(variants, profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
+      decide::decide(variants, ranked_profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
+  decide::add_notes(outcome.decision, profile_notes);
   json inputs = json::array();
   for (const auto& v : variants) {
     json metrics = json::object();
@@ -657,8 +682,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                      {"study", {{"file", study.file.string()}, {"name", study.name}, {"seed", study.seed}}},
                      {"environment", environment},
                      {"runs", runs},
+                     {"synthetic_weights", synthetic},
                      {"store", store->path().string()},
-                     {"profile", decide::to_json(profile)},
+                     {"profile", decide::to_json(ranked_profile)},
                      {"variants", variant_results},
                      {"decision_inputs", inputs},
                      {"decision", decide::to_json(outcome.decision)}};

@@ -194,7 +194,14 @@ Study load_study(const fs::path& file) {
   }
 
   if (const auto* t = r.table(root, "workload")) {
-    r.only(*t, "workload", {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "prompts"});
+    r.only(*t, "workload",
+           {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts"});
+    r.read_list(*t, "parallel", study.parallel);
+    for (int level : study.parallel) {
+      if (level < 1) {
+        r.fail(*t->get("parallel"), fmt::format("'parallel' levels must be at least 1, not {}", level));
+      }
+    }
     r.read_list(*t, "prompt_tokens", study.prompt_tokens);
     r.read(*t, "gen_tokens", study.gen_tokens);
     r.read_list(*t, "depths", study.depths);

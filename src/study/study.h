@@ -47,6 +47,9 @@ struct Study {
   int reps = 5;
   int warmup = 1;
   double max_cv = 0.05;
+  // Concurrency levels: n sequences decoding side by side in one context. The highest level gives
+  // the parallel_decode_tps / parallel_itl_ms metrics (e.g. [64] for a batch-serving regime).
+  std::vector<int> parallel;
   std::optional<PromptWorkload> prompts;
 
   // Quality.

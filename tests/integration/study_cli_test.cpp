@@ -80,3 +80,47 @@ TEST(StudyCli, WeightsMustSumToAPositiveNumber) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace uaqf_test;
+
+// Synthetic weights (uaqf synth): quality is skipped, the profile's quality weights and
+// constraints are dropped with notes, and the concurrency level gives parallel_decode_tps, which
+// a batch-serving profile can rank on.
+TEST(StudyCli, SyntheticStudyRanksOnSpeedAndMemoryOnly) {
+  const fs::path model = work_dir() / "synthetic.gguf";
+  const auto synth = run_uaqf("synth --shape custom:n_embd=128,n_layer=2,n_head=4,n_head_kv=4,n_ff=256,n_ctx=256 -o " +
+                              q(model) + " --vocab " + q(shared_dir() / "models" / "gguf-vocab" / "ggml-vocab-llama-spm.gguf"));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const fs::path study = work_dir() / "synthetic.toml";
+  std::ofstream(study) << "[study]\nname = \"synthetic\"\noutput = \"" << (work_dir() / "synthetic").string()
+                       << "\"\n[model]\npath = \"" << model.string()
+                       << "\"\ntypes = [\"Q4_0\"]\n[runtime]\nthreads = 2\n[workload]\nprompt_tokens = [32]\n"
+                          "gen_tokens = 8\nreps = 2\nparallel = [1, 4]\n[quality]\ntasks = [\"arc_easy\"]\n"
+                          "[profile]\nname = \"interactive\"\nbootstrap = 100\n";
+  const auto result = run_uaqf("run " + q(study));
+  ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+  EXPECT_NE(result.err.find("synthetic weights"), std::string::npos) << result.err;
+  EXPECT_NE(result.out.find("weight on same_top_rate dropped: not measured (synthetic weights)"), std::string::npos)
+      << result.out;
+  const auto json = nlohmann::json::parse(slurp(work_dir() / "synthetic" / "results.json"));
+  EXPECT_TRUE(json["synthetic_weights"].get<bool>());
+  for (const auto& variant : json["decision_inputs"]) {
+    EXPECT_TRUE(variant["metrics"].contains("parallel_decode_tps")) << variant.dump();
+    EXPECT_FALSE(variant["metrics"].contains("kld_mean"));
+  }
+  for (const auto& variant : json["variants"]) {
+    EXPECT_FALSE(variant.contains("tasks"));
+    EXPECT_FALSE(variant.contains("perplexity"));
+  }
+  const fs::path profile = work_dir() / "batch4.toml";
+  std::ofstream(profile) << "name = \"batch-throughput\"\n"
+                            "weights = { prefill_tps = 0.3, parallel_decode_tps = 0.6, peak_memory_gib = 0.1 }\n";
+  const auto ranked = run_uaqf("rank " + q(work_dir() / "synthetic" / "results.json") + " --profile " + q(profile) +
+                               " --bootstrap 100");
+  ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
+  EXPECT_NE(ranked.out.find("constraint kld_mean <= 0.1 dropped"), std::string::npos) << ranked.out;
+}
+
+}  // namespace
