@@ -295,7 +295,10 @@
         const y = r.source.values[pareto.y];
         const xi = interval(r.name, pareto.x);
         const yi = interval(r.name, pareto.y);
-        return { name: r.name, x, y, xMin: xi ? xi[0] : x, xMax: xi ? xi[1] : x, yMin: yi ? yi[0] : y, yMax: yi ? yi[1] : y };
+        const point = { name: r.name, x, y };
+        if (xi) Object.assign(point, { xMin: xi[0], xMax: xi[1] });
+        if (yi) Object.assign(point, { yMin: yi[0], yMax: yi[1] });
+        return point;
       }),
     }));
     if (pareto.chart) {
@@ -338,8 +341,8 @@
     const points = okVariants.map((name) => {
       const s = variantInfo.get(name).metrics[metric];
       if (!s) return { y: null };
-      const ci = typeof s.ci_low === 'number';
-      return { y: s.mean, yMin: ci ? s.ci_low : s.mean, yMax: ci ? s.ci_high : s.mean };
+      // Measured once: no interval, so no error bar at all (not a zero-length one).
+      return typeof s.ci_low === 'number' ? { y: s.mean, yMin: s.ci_low, yMax: s.ci_high } : { y: s.mean };
     });
     return new Chart(canvas, {
       type: 'barWithErrorBars',
