@@ -154,6 +154,21 @@ TEST(StudyReport, SeveralEnvironmentsAreFlagged) {
   EXPECT_TRUE(build_study_report(fixture())["environment_differences"].empty());
 }
 
+TEST(StudyReport, NoFeasibleVariant) {
+  auto study = fixture();
+  study.profile.constraints.push_back(decide::parse_constraint("decode_tps >= 1000"));
+  study.decision = decide::decide(study.variants, study.profile, {.bootstrap_resamples = 50, .seed = 7});
+  const json report = build_study_report(study);
+  EXPECT_TRUE(report["recommendation"]["variant"].is_null());
+  EXPECT_EQ(report["recommendation"]["certainty"], "none");
+  EXPECT_TRUE(report["sensitivity"].empty());
+  for (const auto& r : report["ranking"]) EXPECT_FALSE(r["feasible"].get<bool>());
+  const std::string md = study_report_markdown(report);
+  EXPECT_NE(md.find("**None**: no variant meets every constraint of the profile."), std::string::npos);
+  EXPECT_NE(md.find("violates decode_tps &gt;= 1000"), std::string::npos);
+  EXPECT_NE(study_report_html(report).find("<span class=\"winner none\">None</span>"), std::string::npos);
+}
+
 TEST(StudyReportHtml, ModelAnswerIsTextNotMarkup) {
   const json report = build_study_report(fixture());
   const std::string html = study_report_html(report);
