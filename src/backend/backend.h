@@ -148,6 +148,10 @@ struct QuantizeRequest {
   std::string type;  // a QuantType name
   std::optional<std::filesystem::path> imatrix;
   int n_threads = 0;
+  // For synthetic (random) weights, whose values mean nothing: each tensor gets llama.cpp's type
+  // for it, but only a few distinct rows are quantized and then repeated. Same file layout, size
+  // and speed as a full quantization, in the time it takes to write the file.
+  bool tile_rows = false;
 };
 
 struct QuantizeOutcome {

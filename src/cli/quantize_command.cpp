@@ -21,6 +21,7 @@ Action add_quantize_command(CLI::App& app) {
     std::string imatrix;
     int threads = 0;
     bool force = false;
+    bool exact = false;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("quantize", "write one GGUF per quantization type");
@@ -31,6 +32,9 @@ Action add_quantize_command(CLI::App& app) {
   command->add_option("--imatrix", flags->imatrix, "importance matrix file (llama-imatrix output)");
   command->add_option("-t,--threads", flags->threads, "threads (default: physical cores)");
   command->add_flag("--force", flags->force, "quantize again even when an output is up to date");
+  command->add_flag("--exact", flags->exact,
+                    "synthetic weights: quantize every row as llama-quantize does (default: a few quantized "
+                    "rows repeated, same layout and speed, much faster)");
 
   return [flags]() -> int {
     auto engine = backend::make_llama_engine();
@@ -45,6 +49,7 @@ Action add_quantize_command(CLI::App& app) {
     }
     options.n_threads = flags->threads > 0 ? flags->threads : physical_core_count();
     options.force = flags->force;
+    options.exact = flags->exact;
 
     std::unique_ptr<Progress> progress;
     quant::QuantizeObserver observer;

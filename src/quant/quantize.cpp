@@ -41,10 +41,11 @@ json file_identity(const fs::path& path) {
 }
 
 // What an output was made from; equal records mean the output is up to date.
-json provenance(const QuantizeOptions& options, const std::string& type) {
+json provenance(const QuantizeOptions& options, const std::string& type, bool tile_rows) {
   return json{{"sidecar_version", kSidecarVersion},
               {"source", file_identity(options.model)},
               {"type", type},
+              {"method", tile_rows ? "tiled rows (synthetic weights)" : "llama.cpp"},
               {"imatrix", options.imatrix ? file_identity(*options.imatrix) : json(nullptr)},
               {"llama_commit", UAQF_LLAMA_COMMIT}};
 }
@@ -127,6 +128,7 @@ std::vector<QuantizeResult> quantize_all(backend::Engine& engine, const Quantize
                                          const QuantizeObserver& observer) {
   const auto types = plan(engine, options);
   const fs::path out_dir = resolved_out_dir(options);
+  const bool tile_rows = !options.exact && engine.inspect(options.model).synthetic;
   std::vector<QuantizeResult> results;
   for (const auto& type : types) {
     QuantizeResult result;
@@ -136,7 +138,7 @@ std::vector<QuantizeResult> quantize_all(backend::Engine& engine, const Quantize
       observer.on_start(type, result.output);
     }
     const auto start = std::chrono::steady_clock::now();
-    const json made_from = provenance(options, type);
+    const json made_from = provenance(options, type, tile_rows);
     if (!options.force && is_up_to_date(result.output, made_from)) {
       result.status = QuantizeStatus::kUpToDate;
       result.size_bytes = file_size_bytes(result.output);
@@ -149,7 +151,8 @@ std::vector<QuantizeResult> quantize_all(backend::Engine& engine, const Quantize
                                          .output = partial,
                                          .type = type,
                                          .imatrix = options.imatrix,
-                                         .n_threads = options.n_threads};
+                                         .n_threads = options.n_threads,
+                                         .tile_rows = tile_rows};
         const auto outcome = engine.quantize(request, observer.on_progress);
         fs::rename(partial, result.output);
         result.size_bytes = outcome.output_size_bytes;

@@ -20,6 +20,9 @@ struct QuantizeOptions {
   std::optional<std::filesystem::path> imatrix;
   int n_threads = 0;
   bool force = false;  // redo even when up to date
+  // Synthetic (random) weights are quantized by repeating a few quantized rows per tensor (same
+  // layout, size and speed, far faster); `exact` quantizes every row as llama-quantize does.
+  bool exact = false;
 };
 
 enum class QuantizeStatus { kQuantized, kUpToDate, kFailed };

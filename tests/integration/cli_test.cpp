@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "gguf.h"
+
 namespace {
 
 using namespace uaqf_test;
@@ -125,6 +127,53 @@ TEST_F(Cli, TypesListsEveryEngineType) {
   for (const char* type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K", "IQ4_XS", "F16", "BF16"}) {
     EXPECT_NE(result.out.find(std::string(type) + " "), std::string::npos) << type;
   }
+}
+
+}  // namespace
+
+namespace {
+
+using namespace uaqf_test;
+
+// The GGUF header and tensor table of a file: everything before its tensor data.
+std::string gguf_header(const fs::path& file) {
+  gguf_context* ctx = gguf_init_from_file(file.c_str(), gguf_init_params{.no_alloc = true, .ctx = nullptr});
+  EXPECT_NE(ctx, nullptr) << file;
+  if (ctx == nullptr) {
+    return {};
+  }
+  const std::size_t data_offset = gguf_get_data_offset(ctx);
+  gguf_free(ctx);
+  return slurp(file).substr(0, data_offset);
+}
+
+// Synthetic weights are quantized by repeating a few quantized rows: the file must be what
+// llama-quantize writes, type for type and byte for byte up to the tensor data, and the same size.
+TEST(SyntheticQuantize, TiledRowsGiveLlamaQuantizesLayoutAndSize) {
+  const fs::path model = work_dir() / "synthetic-q.gguf";
+  const auto synth = run_uaqf("synth --shape custom:n_embd=256,n_layer=2,n_head=4,n_head_kv=2,n_ff=768,n_ctx=256 -o " +
+                              q(model) + " --vocab " + q(shared_dir() / "models" / "gguf-vocab" / "ggml-vocab-llama-spm.gguf"));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const std::string types = "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M,Q2_K";
+  const auto tiled = run_uaqf("quantize " + q(model) + " --types " + types + " --out " + q(work_dir() / "tiled"));
+  ASSERT_EQ(tiled.exit_code, 0) << tiled.err;
+  const auto exact =
+      run_uaqf("quantize " + q(model) + " --types " + types + " --exact --out " + q(work_dir() / "exact"));
+  ASSERT_EQ(exact.exit_code, 0) << exact.err;
+  for (const std::string type : {"Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"}) {
+    const fs::path a = work_dir() / "tiled" / ("synthetic-q-" + type + ".gguf");
+    const fs::path b = work_dir() / "exact" / ("synthetic-q-" + type + ".gguf");
+    EXPECT_EQ(fs::file_size(a), fs::file_size(b)) << type;
+    const std::string header = gguf_header(a);
+    EXPECT_FALSE(header.empty());
+    EXPECT_EQ(header, gguf_header(b)) << type;
+    const auto sidecar = nlohmann::json::parse(slurp(a.string() + ".uaqf.json"));
+    EXPECT_EQ(sidecar["made_from"]["method"], "tiled rows (synthetic weights)") << type;
+  }
+  // And it runs.
+  const auto bench = run_uaqf("bench " + q(work_dir() / "tiled" / "synthetic-q-Q4_K_M.gguf") +
+                              " --prompt-tokens 16 --gen-tokens 4 --reps 1 --threads 2");
+  EXPECT_EQ(bench.exit_code, 0) << bench.err;
 }
 
 }  // namespace

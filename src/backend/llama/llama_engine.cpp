@@ -964,6 +964,9 @@ class LlamaEngine final : public Engine {
     if (!quant) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown quantization type '{}'", request.type));
     }
+    if (request.tile_rows) {
+      return quantize_tiled(request, static_cast<llama_ftype>(quant->id), progress);
+    }
     llama_model_quantize_params params = llama_model_quantize_default_params();
     params.nthread = request.n_threads;
     params.ftype = static_cast<llama_ftype>(quant->id);
@@ -1002,6 +1005,157 @@ class LlamaEngine final : public Engine {
   }
 
  private:
+  // The type llama.cpp's quantizer gives each tensor for `ftype`, in its output order, from a dry run.
+  static std::vector<std::pair<std::string, ggml_type>> quantization_plan(const fs::path& input, llama_ftype ftype) {
+    llama_model_quantize_params params = llama_model_quantize_default_params();
+    params.ftype = ftype;
+    params.dry_run = true;
+    // "[  5/ 75] blk.0.attn_q.weight - [ 4096,  4096,  1,  1], type =    f16, size = 32.000 MiB -> 9.000 MiB (q4_K)"
+    static const std::regex line_pattern(R"(^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\w+),.*?(?:\((\w+)\))?\s*$)");
+    std::vector<std::pair<std::string, std::string>> lines;
+    llama_log::clear_errors();
+    llama_log::set_line_hook([&](const std::string& line) {
+      std::smatch match;
+      if (std::regex_search(line, match, line_pattern)) {
+        lines.emplace_back(match[1].str(), match[3].matched ? match[3].str() : match[2].str());
+      }
+    });
+    const uint32_t status = llama_model_quantize(input.c_str(), "/dev/null", &params);
+    llama_log::set_line_hook(nullptr);
+    if (status != 0) {
+      throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format("cannot plan the quantization of {}",
+                                                                     input.string())));
+    }
+    std::map<std::string, ggml_type> by_name;
+    for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
+      const char* name = ggml_type_name(static_cast<ggml_type>(t));
+      if (name != nullptr && ggml_get_type_traits(static_cast<ggml_type>(t))->blck_size > 0) {
+        by_name.emplace(name, static_cast<ggml_type>(t));
+      }
+    }
+    std::vector<std::pair<std::string, ggml_type>> plan;
+    for (const auto& [tensor, type] : lines) {
+      const auto it = by_name.find(type);
+      if (it == by_name.end()) {
+        throw Error(ErrorCode::kEngine, fmt::format("quantization plan of {}: unknown type '{}' for {}",
+                                                    input.string(), type, tensor));
+      }
+      plan.emplace_back(tensor, it->second);
+    }
+    return plan;
+  }
+
+  static QuantizeOutcome quantize_tiled(const QuantizeRequest& request, llama_ftype ftype, const ProgressFn& progress) {
+    constexpr int64_t kDistinctRows = 32;
+    const auto plan = quantization_plan(request.input, ftype);
+    ggml_context* in_meta = nullptr;
+    std::unique_ptr<gguf_context, GgufDeleter> in(
+        gguf_init_from_file(request.input.c_str(), gguf_init_params{.no_alloc = true, .ctx = &in_meta}));
+    std::unique_ptr<ggml_context, GgmlDeleter> in_meta_owner(in_meta);
+    if (!in) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a readable GGUF", request.input.string()));
+    }
+    if (plan.size() != static_cast<std::size_t>(gguf_get_n_tensors(in.get()))) {
+      throw Error(ErrorCode::kEngine, fmt::format("quantization plan of {} covers {} of its {} tensors",
+                                                  request.input.string(), plan.size(), gguf_get_n_tensors(in.get())));
+    }
+    // Metadata as llama-quantize writes it.
+    std::unique_ptr<gguf_context, GgufDeleter> out(gguf_init_empty());
+    gguf_set_kv(out.get(), in.get());
+    gguf_set_val_u32(out.get(), "general.quantization_version", GGML_QNT_VERSION);
+    gguf_set_val_u32(out.get(), "general.file_type", static_cast<uint32_t>(ftype));
+    const ggml_init_params header_params{
+        .mem_size = (plan.size() + 1) * ggml_tensor_overhead(), .mem_buffer = nullptr, .no_alloc = true};
+    std::unique_ptr<ggml_context, GgmlDeleter> headers(ggml_init(header_params));
+    for (const auto& [name, type] : plan) {
+      const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
+      if (source == nullptr) {
+        throw Error(ErrorCode::kEngine, fmt::format("{}: no tensor {}", request.input.string(), name));
+      }
+      ggml_tensor* tensor = ggml_new_tensor(headers.get(), type, ggml_n_dims(source), source->ne);
+      ggml_set_name(tensor, name.c_str());
+      gguf_add_tensor(out.get(), tensor);
+    }
+    std::ifstream input(request.input, std::ios::binary);
+    std::ofstream output(request.output, std::ios::binary | std::ios::trunc);
+    if (!input || !output) {
+      throw Error(ErrorCode::kIo, fmt::format("cannot open {} or write {}", request.input.string(),
+                                              request.output.string()));
+    }
+    std::vector<char> meta(gguf_get_meta_size(out.get()));
+    gguf_get_meta_data(out.get(), meta.data());
+    output.write(meta.data(), static_cast<std::streamsize>(meta.size()));
+    const std::size_t alignment = gguf_get_alignment(out.get());
+    const std::size_t data_offset = gguf_get_data_offset(in.get());
+    std::vector<char> chunk;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const auto& [name, type] = plan[i];
+      const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
+      const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
+      input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
+      const int64_t n_per_row = source->ne[0];
+      const int64_t n_rows = ggml_nrows(source);
+      std::size_t written = 0;
+      if (type == source->type) {
+        // Kept as it is (norms, or F16 into F16): copied.
+        std::size_t left = ggml_nbytes(source);
+        chunk.resize(std::min<std::size_t>(left, 64U << 20));
+        while (left > 0) {
+          const std::size_t n = std::min(left, chunk.size());
+          input.read(chunk.data(), static_cast<std::streamsize>(n));
+          output.write(chunk.data(), static_cast<std::streamsize>(n));
+          left -= n;
+          written += n;
+        }
+      } else {
+        // A few rows of the tensor, quantized for real, then repeated to its full size.
+        const int64_t distinct = std::min(kDistinctRows, n_rows);
+        std::vector<char> raw(ggml_row_size(source->type, n_per_row) * static_cast<std::size_t>(distinct));
+        input.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+        std::vector<float> values(static_cast<std::size_t>(n_per_row * distinct));
+        if (source->type == GGML_TYPE_F32) {
+          std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
+        } else {
+          const auto* traits = ggml_get_type_traits(source->type);
+          if (traits->to_float == nullptr) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: tensor {} of type {} cannot be read", request.input.string(), name,
+                                    ggml_type_name(source->type)));
+          }
+          traits->to_float(raw.data(), values.data(), n_per_row * distinct);
+        }
+        const std::size_t row_bytes = ggml_row_size(type, n_per_row);
+        std::vector<char> rows(row_bytes * static_cast<std::size_t>(distinct));
+        ggml_quantize_chunk(type, values.data(), rows.data(), 0, distinct, n_per_row, nullptr);
+        // Whole periods of `distinct` rows per write.
+        const int64_t rows_per_chunk = std::max<int64_t>(distinct, ((64 << 20) / static_cast<int64_t>(rows.size())) * distinct);
+        chunk.resize(static_cast<std::size_t>(rows_per_chunk) * row_bytes);
+        for (int64_t r = 0; r < rows_per_chunk; r += distinct) {
+          std::memcpy(chunk.data() + static_cast<std::size_t>(r) * row_bytes, rows.data(), rows.size());
+        }
+        for (int64_t r = 0; r < n_rows; r += rows_per_chunk) {
+          const auto n = static_cast<std::size_t>(std::min(rows_per_chunk, n_rows - r)) * row_bytes;
+          output.write(chunk.data(), static_cast<std::streamsize>(n));
+          written += n;
+        }
+      }
+      const std::size_t padding = GGML_PAD(written, alignment) - written;
+      static const std::array<char, 64> zeros{};
+      output.write(zeros.data(), static_cast<std::streamsize>(padding));
+      if (!input || !output) {
+        throw Error(ErrorCode::kIo, fmt::format("writing {} failed at tensor {}", request.output.string(), name));
+      }
+      if (progress) {
+        progress(static_cast<long>(i + 1), static_cast<long>(plan.size()));
+      }
+    }
+    output.close();
+    if (!output) {
+      throw Error(ErrorCode::kIo, fmt::format("writing {} failed", request.output.string()));
+    }
+    return QuantizeOutcome{.output_size_bytes = file_size_bytes(request.output), .n_fallback_tensors = 0};
+  }
+
   static void load_imatrix(const fs::path& path, std::map<std::string, std::vector<float>>& values) {
     require_readable_file(path, "imatrix");
 #if UAQF_LLAMA_HAVE_COMMON
