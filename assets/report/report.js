@@ -97,8 +97,8 @@
       if (a.dominates !== b.dominates) return b.dominates - a.dominates;
       return byName(a.name, b.name);
     });
-    // The C++ lists dominators in the order of its input; keep the report's own order.
-    const position = new Map(data.ranking.map((r, i) => [r.name, i]));
+    // Dominators in the order the decision lists them: the study's variant order.
+    const position = new Map(data.variants.map((v, i) => [v.name, i]));
     for (const r of rows) r.dominatedBy.sort((a, b) => position.get(a) - position.get(b));
     return rows;
   }
@@ -112,6 +112,9 @@
       rows.forEach((r, i) => {
         const expected = data.ranking[i];
         if (r.name !== expected.name) problems.push('rank ' + (i + 1) + ': ' + r.name + ' instead of ' + expected.name);
+        if (r.dominatedBy.join() !== expected.dominated_by.join()) {
+          problems.push(r.name + ': dominated by [' + r.dominatedBy + '] instead of [' + expected.dominated_by + ']');
+        }
         const tolerance = 1e-12 * Math.max(1, Math.abs(expected.utility));
         if (Math.abs(r.utility - expected.utility) > tolerance) {
           problems.push(r.name + ': utility ' + r.utility + ' instead of ' + expected.utility);

@@ -130,7 +130,9 @@ async function main() {
     const after = await rankingOrder(page);
     assert.notDeepEqual(after, initial, 'ranking changes when decode_tps stops counting');
     assert.deepEqual([...after].sort(), [...initial].sort(), 'same variants, another order');
-    assert.equal(after[0], 'Q4_K_M', 'the runner-up, better on same_top_rate, wins without speed');
+    // Worked out by hand from the fixture's normalized values with the weights of ttft_ms,
+    // same_top_rate and gsm8k.exact_match_strict alone (0.2, 0.25, 0.15).
+    assert.deepEqual(after, ['Q4_0', 'Q8_0', 'Q4_K_M', 'Q5_K_M', 'F16', 'Q2_K'], 'order without decode_tps');
     const status = await page.$eval('#weights-status', (s) => s.textContent);
     assert.match(status, /Weights changed/);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/data/report/results.json, the small deterministic study that the report's golden
 tests (tests/unit/study_report_test.cpp) and browser test read. Hand-made numbers, a profile with
-markup in its text, one infeasible and one failed variant, answers holding markup.
+markup in its text, one dominated, one infeasible and one failed variant, answers holding markup.
 The stored decision is uaqf's own, computed by `uaqf rank` on the same inputs:
     python3 tests/data/report/make_fixture.py build/ci/bin/uaqf
 """
@@ -17,6 +17,7 @@ profile = {"name": "chat-fixture", "description": "chat | *fast* <first> token &
 spec = {  # name: decode, ttft, same_top, kld, mem, gsm8k correct, nll shift
   "F16":    (100, 50, 1.0, 0.0, 2.0, [True, True, False, True], 0.0, False),
   "Q8_0":   (150, 40, 0.97, 0.004, 1.2, [True, True, False, True], 0.01, True),
+  "Q5_K_M": (200, 33.5, 0.89, 0.02, 0.9, [True, False, False, True], 0.03, False),
   "Q4_K_M": (221, 31.8, 0.90, 0.03, 0.8, [True, False, False, True], 0.04, False),
   "Q4_0":   (225, 31, 0.86, 0.06, 0.75, [False, True, False, True], 0.06, False),
   "Q2_K":   (260, 28, 0.70, 0.30, 0.6, [False, False, False, True], 0.2, False),
@@ -24,6 +25,7 @@ spec = {  # name: decode, ttft, same_top, kld, mem, gsm8k correct, nll shift
 answers = {
   "F16": ["Natalia sold 48 + 24 = 72 clips.\nThe answer is 72.", "She earns $10.\nThe answer is 10.", "It takes 3 bolts.", "The answer is 5."],
   "Q8_0": ["Natalia sold 48 + 24 = 72 clips.\nThe answer is 72.", "She earns $10.\nThe answer is 10.", "It takes 2 bolts.", "The answer is 5."],
+  "Q5_K_M": ["Natalia sold 72 clips.\nThe answer is 72.", "She earns $11.", "Bolts: 5", "The answer is 5."],
   "Q4_K_M": ["Natalia sold 72 clips | total *72*.\nThe answer is 72.", "She earns $12.", "Bolts: 4", "The answer is 5."],
   "Q4_0": ["<script>alert(1)</script> The answer is 71.", "She earns $10 \u2028 (line separator).\nThe answer is 10.", "x", "The answer is 5."],
   "Q2_K": ["answer answer answer", "The answer is 3.", "", "The answer is 5."],
