@@ -1,7 +1,7 @@
 # llama.cpp, the embedded engine. Bundled mode builds the pinned tree from third_party/llama.cpp
 # (scripts/fetch-llama.sh puts it there); system mode uses an installed llama (find_package).
 # Only the targets uaqf needs are built: everything is EXCLUDE_FROM_ALL and pulled in by link
-# dependencies, plus llama-bench and llama-perplexity for the agreement benchmarks.
+# dependencies, plus llama-bench, llama-perplexity and llama-batched-bench for the agreement benchmarks.
 
 if(UAQF_LLAMA STREQUAL "bundled")
   if(NOT EXISTS "${UAQF_LLAMA_SOURCE_DIR}/CMakeLists.txt")
@@ -35,6 +35,10 @@ if(UAQF_LLAMA STREQUAL "bundled")
   if(UAQF_BUILD_LLAMA_TOOLS)
     add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/llama-bench" "${CMAKE_BINARY_DIR}/llama-tools/llama-bench")
     add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/perplexity" "${CMAKE_BINARY_DIR}/llama-tools/perplexity")
+    # llama-batched-bench: aggregate decode at n parallel sequences, beside uaqf's --parallel sweep.
+    if(EXISTS "${UAQF_LLAMA_SOURCE_DIR}/tools/batched-bench/CMakeLists.txt")
+      add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/batched-bench" "${CMAKE_BINARY_DIR}/llama-tools/batched-bench")
+    endif()
   endif()
   execute_process(COMMAND git -C "${UAQF_LLAMA_SOURCE_DIR}" rev-parse HEAD
                   OUTPUT_VARIABLE UAQF_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The H100 reference run, in one go on the GPU machine (under 10 minutes):
+#   1. CUDA build (sm_90) of uaqf, llama-bench and llama-batched-bench;
+#   2. for the LLaMA-2-7B and 13B shapes: synthesize the F16 model (random weights), quantize it to
+#      Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M and Q2_K (synthetic weights take uaqf's tiled-rows
+#      path: llama.cpp's per-tensor types and file layout, a few quantized rows repeated), and run
+#      llama-bench and uaqf bench on every variant, same settings, one after the other;
+#   3. bench/gpu_reference.sh study: the regime study, one `uaqf run` on the 7B shape with a
+#      64-sequence concurrency level, ranked as interactive (batch 1) and as batch serving (64
+#      sequences), with llama-batched-bench beside it (run while the machine is warm).
+# Models live in /dev/shm (RAM: fast to write, and 13B F16 plus a variant fit where the disk would
+# not hold all of them); each variant is deleted once measured. Results go to $OUT.
+# Needs, in ignored folders that travel with `carry`: carry/ (see bench/gpu_7b.sh: toml++ and
+# sqlite3 headers, the LLaMA vocabulary, the trimmed llama.cpp tree) and third_party/report-assets.
+#   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 3]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+step=${1:-all}
+[ $# -gt 0 ] && shift
+shapes=llama2-7b,llama2-13b reps=3
+types=(Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 Q3_K_M Q2_K)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --shapes) shapes=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+out="${OUT:-$root/out/gpu-reference}"
+mkdir -p "$out"
+bin="$root/build/cuda/bin"
+models=/dev/shm/uaqf-models
+mkdir -p "$models"
+vocab="$root/carry/models/ggml-vocab-llama-spm.gguf"
+t0=$(date +%s)
+log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/timeline.txt"; }
+
+build() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv >"$out/gpu.csv"
+  source_dir="$root/third_party/llama.cpp"
+  [ -f "$source_dir/CMakeLists.txt" ] || source_dir="$root/carry/llama.cpp"
+  extra=()
+  # The machine has the SQLite library but maybe not its development files: carried headers.
+  if [ ! -f /usr/include/sqlite3.h ]; then
+    lib=$(ls /usr/lib/x86_64-linux-gnu/libsqlite3.so* 2>/dev/null | head -1)
+    extra+=("-DSQLite3_INCLUDE_DIR=$root/carry/include" "-DSQLite3_LIBRARY=$lib")
+  fi
+  cmake --preset cuda -DUAQF_BUILD_TESTS=OFF -DUAQF_TOMLPP_INCLUDE="$root/carry/include" \
+    -DUAQF_LLAMA_SOURCE_DIR="$source_dir" "${extra[@]}" >"$out/configure.log" 2>&1 ||
+    { tail -30 "$out/configure.log"; exit 1; }
+  cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench llama-batched-bench >"$out/build.log" 2>&1 ||
+    { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+  log "built"
+}
+
+# llama-bench and uaqf bench on one model, same tests (pp512, tg128), same repetitions.
+measure_model() {
+  local model=$1 name
+  name=$(basename "$model" .gguf)
+  "$bin/llama-bench" -m "$model" -p 512 -n 128 -r "$reps" -ngl 99 -o json >"$out/llama-bench-$name.json" 2>/dev/null ||
+    log "llama-bench failed on $name"
+  "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --gpu-layers 99 --no-hash --no-latency \
+    --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
+  log "measured $name"
+}
+
+measure() {
+  for shape in ${shapes//,/ }; do
+    base="$models/$shape-F16.gguf"
+    "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt"
+    log "synthesized $shape"
+    measure_model "$base"
+    for type in "${types[@]}"; do
+      "$bin/uaqf" quantize "$base" --types "$type" --out "$models" >>"$out/quantize.txt"
+      measure_model "$models/$shape-F16-$type.gguf"
+      rm -f "$models/$shape-F16-$type.gguf" "$models/$shape-F16-$type.gguf.uaqf.json"
+    done
+    rm -f "$base"
+  done
+}
+
+study() {
+  base="$models/llama2-7b-F16.gguf"
+  [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$vocab" >>"$out/synth.txt"
+  cat >"$out/regime.toml" <<EOF
+# The regime study: the 7B shape at four precisions, measured once at batch 1 and with 64
+# sequences decoding side by side; ranked as interactive here and as batch serving by uaqf rank.
+[study]
+name = "h100-7b-regime"
+output = "$models/regime"
+[model]
+path = "$base"
+types = ["Q8_0", "Q4_K_M", "Q4_0"]
+[runtime]
+gpu_layers = -1
+[workload]
+prompt_tokens = [512]
+gen_tokens = 128
+reps = $reps
+parallel = [64]
+[profile]
+name = "interactive"
+EOF
+  cat >"$out/batch64.toml" <<EOF
+# Batch serving: aggregate decode with 64 sequences, prefill, and device memory.
+name = "batch-throughput"
+weights = { parallel_decode_tps = 0.6, prefill_tps = 0.25, device_memory_gib = 0.15 }
+EOF
+  "$bin/uaqf" run "$out/regime.toml" >"$out/regime-interactive.txt" 2>&1
+  cp "$models/regime/results.json" "$out/regime-results.json"
+  "$bin/uaqf" rank "$out/regime-results.json" --profile "$out/batch64.toml" >"$out/regime-batch64.txt" 2>&1
+  log "regime study done"
+  # llama-batched-bench beside it: S_TG at 1 and 64 sequences, 512-token prompts, 128 generated.
+  for model in "$base" "$models/regime/variants/llama2-7b-F16-Q4_0.gguf"; do
+    name=$(basename "$model" .gguf)
+    "$bin/llama-batched-bench" -m "$model" -c 50000 -b 2048 -ub 512 -npp 512 -ntg 128 -npl 1,64 -ngl 99 \
+      >"$out/batched-bench-$name.txt" 2>&1 || log "llama-batched-bench failed on $name"
+  done
+  log "batched-bench done"
+}
+
+case "$step" in
+  build) build ;;
+  measure) measure ;;
+  study) study ;;
+  all) build; measure ;;
+  *) echo "usage: bench/gpu_reference.sh [all|build|measure|study] [--shapes ...] [--reps N]" >&2; exit 2 ;;
+esac
+log "end"
