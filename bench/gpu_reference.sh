@@ -9,16 +9,17 @@
 #      64-sequence concurrency level, ranked as interactive (batch 1) and as batch serving (64
 #      sequences), with llama-batched-bench beside it (run while the machine is warm).
 # Models live in /dev/shm (RAM: fast to write, and 13B F16 plus a variant fit where the disk would
-# not hold all of them); each variant is deleted once measured. Results go to $OUT.
+# not hold all of them); each variant is deleted once measured. Results go to out/gpu-reference
+# and, as one archive (the device tool returns at most 8 files), to $OUT when it is set.
 # Needs, in ignored folders that travel with `carry`: carry/ (see bench/gpu_7b.sh: toml++ and
 # sqlite3 headers, the LLaMA vocabulary, the trimmed llama.cpp tree) and third_party/report-assets.
-#   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 3]
+#   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 2]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 step=${1:-all}
 [ $# -gt 0 ] && shift
-shapes=llama2-7b,llama2-13b reps=3
+shapes=llama2-7b,llama2-13b reps=2
 types=(Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 Q3_K_M Q2_K)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-out="${OUT:-$root/out/gpu-reference}"
+out="$root/out/gpu-reference"
 mkdir -p "$out"
 bin="$root/build/cuda/bin"
 models=/dev/shm/uaqf-models
@@ -49,7 +50,7 @@ build() {
   cmake --preset cuda -DUAQF_BUILD_TESTS=OFF -DUAQF_TOMLPP_INCLUDE="$root/carry/include" \
     -DUAQF_LLAMA_SOURCE_DIR="$source_dir" "${extra[@]}" >"$out/configure.log" 2>&1 ||
     { tail -30 "$out/configure.log"; exit 1; }
-  cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench llama-batched-bench >"$out/build.log" 2>&1 ||
+  cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench "$@" >"$out/build.log" 2>&1 ||
     { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
   log "built"
 }
@@ -67,21 +68,22 @@ measure_model() {
 
 measure() {
   for shape in ${shapes//,/ }; do
-    base="$models/$shape-F16.gguf"
+    base="$models/$shape-f16.gguf"  # variants: $shape-<TYPE>.gguf
     "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt"
     log "synthesized $shape"
     measure_model "$base"
     for type in "${types[@]}"; do
       "$bin/uaqf" quantize "$base" --types "$type" --out "$models" >>"$out/quantize.txt"
-      measure_model "$models/$shape-F16-$type.gguf"
-      rm -f "$models/$shape-F16-$type.gguf" "$models/$shape-F16-$type.gguf.uaqf.json"
+      measure_model "$models/$shape-$type.gguf"
+      rm -f "$models/$shape-$type.gguf" "$models/$shape-$type.gguf.uaqf.json"
     done
-    rm -f "$base"
+    [ "$shape" = llama2-7b ] || rm -f "$base"  # the 7B stays for the study
   done
 }
 
 study() {
-  base="$models/llama2-7b-F16.gguf"
+  build llama-batched-bench  # incremental: only what the measure step did not build
+  base="$models/llama2-7b-f16.gguf"
   [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$vocab" >>"$out/synth.txt"
   cat >"$out/regime.toml" <<EOF
 # The regime study: the 7B shape at four precisions, measured once at batch 1 and with 64
@@ -112,7 +114,7 @@ EOF
   "$bin/uaqf" rank "$out/regime-results.json" --profile "$out/batch64.toml" >"$out/regime-batch64.txt" 2>&1
   log "regime study done"
   # llama-batched-bench beside it: S_TG at 1 and 64 sequences, 512-token prompts, 128 generated.
-  for model in "$base" "$models/regime/variants/llama2-7b-F16-Q4_0.gguf"; do
+  for model in "$base" "$models/regime/variants/llama2-7b-Q4_0.gguf"; do
     name=$(basename "$model" .gguf)
     "$bin/llama-batched-bench" -m "$model" -c 50000 -b 2048 -ub 512 -npp 512 -ntg 128 -npl 1,64 -ngl 99 \
       >"$out/batched-bench-$name.txt" 2>&1 || log "llama-batched-bench failed on $name"
@@ -128,3 +130,5 @@ case "$step" in
   *) echo "usage: bench/gpu_reference.sh [all|build|measure|study] [--shapes ...] [--reps N]" >&2; exit 2 ;;
 esac
 log "end"
+[ -n "${OUT:-}" ] && [ "$out" != "$OUT" ] && tar czf "$OUT/gpu-reference-$step.tgz" -C "$(dirname "$out")" "$(basename "$out")"
+true

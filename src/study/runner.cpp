@@ -21,6 +21,7 @@
 #include "core/terminal.h"
 #include "perf/bench.h"
 #include "perf/memory.h"
+#include "perf/nvml.h"
 #include "quant/quantize.h"
 #include "report/bench_report.h"
 #include "report/table.h"
@@ -280,6 +281,20 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   const auto engine_info = engine.describe();
   Environment env = collect_environment();
   env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  // Energy where NVML is there (loaded at run time); its absence leaves energy missing, never 0.
+  const auto nvml = perf::Nvml::open();
+  env.extra["energy"] = nvml ? "NVML total energy counter" : "unavailable (no NVML)";
+  if (nvml) {
+    env.extra["gpu_driver"] = nvml->driver_version();
+    env.extra["gpu_cuda_driver"] = nvml->cuda_driver_version();
+    for (unsigned i = 0; i < nvml->device_count(); ++i) {
+      env.extra[fmt::format("gpu{}_name", i)] = nvml->device_name(i);
+      const auto sm = nvml->sm_clock_mhz(i);
+      const auto mem = nvml->memory_clock_mhz(i);
+      env.extra[fmt::format("gpu{}_sm_clock_mhz_start", i)] = sm ? std::to_string(*sm) : "unknown";
+      env.extra[fmt::format("gpu{}_memory_clock_mhz_start", i)] = mem ? std::to_string(*mem) : "unknown";
+    }
+  }
   const json environment = report::environment_to_json(env, engine_info);
   store->begin_run(environment);
   StudyUnits units(*store);
@@ -477,7 +492,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
       const std::string bench_key = "bench/" + plan.name;
       auto bench_unit = units.find(plan.name, bench_key, bench_inputs);
       if (!bench_unit) {
-        perf::BenchRunner runner(engine, clock, options);
+        perf::BenchRunner runner(engine, clock, options, {}, nvml.get());
         const auto bench = runner.run(plan.file, inputs.at("file_sha256").get<std::string>());
         if (!bench.ok) {
           throw Error(ErrorCode::kEngine, bench.error);
