@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Tables for docs/results from what bench/gpu_reference.sh left in its output folder.
+   bench/gpu_reference_report.py OUT_DIR > docs/results/gpu-h100-reference.md"""
+import json, pathlib, re, statistics, sys
+
+out = pathlib.Path(sys.argv[1])
+types = ["f16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
+gib = 1024 ** 3
+
+
+def llama(path):
+    rows = json.loads(path.read_text())
+    pp = next(r for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0)
+    tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
+    return pp["samples_ts"], tg["samples_ts"]
+
+
+def uaqf(path):
+    model = json.loads(path.read_text())["models"][0]
+    metric = {m["name"] + " " + m["test"]: m for m in model["metrics"]}
+    return model, metric
+
+
+lines = []
+gpu = (out / "gpu.csv").read_text().splitlines()[1].split(", ")
+lines += [f"Card: {gpu[0]} ({gpu[2]}), driver {gpu[1]}, max clocks SM {gpu[3]}, memory {gpu[4]}.", ""]
+worst = []
+for shape in ["llama2-7b", "llama2-13b"]:
+    lines += [f"### {shape} (synthetic weights)", "",
+              "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for t in types:
+        name = f"{shape}-{t}"
+        lp, lt = out / f"llama-bench-{name}.json", out / f"uaqf-{name}.json"
+        if not (lp.exists() and lt.exists()):
+            lines.append(f"| {t} | missing | | | | | | | | | | |")
+            continue
+        l_pp, l_tg = llama(lp)
+        model, m = uaqf(lt)
+        u_pp, u_tg = m["prefill_tps pp512"]["samples"], m["decode_tps tg128"]["samples"]
+        # Medians: the first timed prefill of either tool can still be warming up (2 repetitions).
+        r_pp = statistics.median(u_pp) / statistics.median(l_pp)
+        r_tg = statistics.median(u_tg) / statistics.median(l_tg)
+        worst.append((abs(r_pp - 1), "pp512", name, r_pp))
+        worst.append((abs(r_tg - 1), "tg128", name, r_tg))
+        dev = model.get("peak_device_memory_bytes")
+        dj = m.get("decode_j_per_token tg128", {}).get("summary", {}).get("mean")
+        pj = m.get("prefill_j_per_token pp512", {}).get("summary", {}).get("mean")
+        info = model["info"]
+        lines.append(
+            f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
+            f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
+            f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | "
+            f"{dev / gib:.2f} | {dj:.3f} | {pj:.4f} |" if dev and dj and pj else
+            f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
+            f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
+            f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | - | - | - |")
+    lines.append("")
+worst.sort(reverse=True)
+lines += [f"Largest disagreement: {worst[0][1]} of {worst[0][2]}, uaqf/llama-bench {worst[0][3]:.3f}; "
+          f"{sum(1 for w in worst if w[0] <= 0.03)} of {len(worst)} ratios within 3 %.", ""]
+timeline = (out / "timeline.txt").read_text()
+lines += ["Timeline of the run (seconds from its start):", "", "```", timeline.strip(), "```", ""]
+print("\n".join(lines))
