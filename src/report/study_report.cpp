@@ -251,6 +251,14 @@ json build_study_report(const StudyResults& study) {
     return manifests.size() - 1;
   };
   const json study_manifest = r.value("environment", json::object());
+  // Results from the results store name the runs that measured each variant; a study resumed on
+  // another machine or build has several manifests.
+  std::map<int64_t, json> run_manifests;
+  for (const auto& run : r.value("runs", json::array())) {
+    if (run.contains("id") && run.contains("environment") && run["environment"].is_object()) {
+      run_manifests[run["id"].get<int64_t>()] = run["environment"];
+    }
+  }
   json variants = json::array();
   json answers = json::array();
   std::map<std::string, const decide::Variant*> by_name;
@@ -258,8 +266,16 @@ json build_study_report(const StudyResults& study) {
   const json entries = r.value("variants", json::array());
   for (const auto& entry : entries) {
     const std::string name = entry.value("name", "");
-    const json& manifest =
+    json manifest =
         entry.contains("environment") && entry["environment"].is_object() ? entry["environment"] : study_manifest;
+    bool from_runs = false;
+    for (const auto& id : entry.value("runs", json::array())) {
+      const auto it = run_manifests.find(id.get<int64_t>());
+      if (it == run_manifests.end()) continue;
+      if (!from_runs) manifest = it->second;  // the variant's first run stands for it in the table
+      from_runs = true;
+      manifest_index(it->second);             // every run's manifest is compared
+    }
     json v{{"name", name},
            {"is_baseline", entry.value("is_baseline", false)},
            {"status", entry.value("status", "ok")},

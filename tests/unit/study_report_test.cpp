@@ -155,6 +155,28 @@ TEST(StudyReport, SeveralEnvironmentsAreFlagged) {
   EXPECT_TRUE(build_study_report(fixture())["environment_differences"].empty());
 }
 
+// As `uaqf run` writes them from its results store: the runs (with their manifests) and, per
+// variant, the runs that measured it. A study resumed on another machine is flagged.
+TEST(StudyReport, RunsFromTheResultsStoreAreCompared) {
+  auto study = fixture();
+  json first = study.results["environment"];
+  json second = first;
+  second["hostname"] = "resumed-elsewhere";
+  second["timestamp_utc"] = "2026-06-01T00:00:00Z";
+  study.results["runs"] = json::array({json{{"id", 1}, {"environment", first}}, json{{"id", 2}, {"environment", second}}});
+  for (auto& variant : study.results["variants"]) {
+    variant["runs"] = json::array({1});
+  }
+  study.results["variants"][1]["runs"] = json::array({1, 2});  // half measured before, half after
+  const json report = build_study_report(study);
+  ASSERT_EQ(report["environments"].size(), 2U);
+  ASSERT_EQ(report["environment_differences"].size(), 1U);
+  EXPECT_EQ(report["environment_differences"][0]["key"], "hostname");
+  // All measured in one run: nothing to flag.
+  study.results["variants"][1]["runs"] = json::array({1});
+  EXPECT_TRUE(build_study_report(study)["environment_differences"].empty());
+}
+
 TEST(StudyReport, NoFeasibleVariant) {
   auto study = fixture();
   study.profile.constraints.push_back(decide::parse_constraint("decode_tps >= 1000"));
