@@ -570,8 +570,10 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
         const std::string key = "quality/" + plan.name;
         auto unit = units.find(plan.name, key, quality_inputs);
         if (!unit) {
-          const auto ppl =
-              tasks::evaluate_perplexity(model(), *chunk_plan, ppl_options, baseline ? &*baseline : nullptr, nullptr);
+          // Chunks are units too: an interrupted pass resumes at the first chunk not done.
+          const auto chunk_journal = units.journal(plan.name, quality_inputs);
+          const auto ppl = tasks::evaluate_perplexity(model(), *chunk_plan, ppl_options,
+                                                      baseline ? &*baseline : nullptr, nullptr, &chunk_journal);
           decide::Variant measured;
           json quality{{"perplexity", {{"ppl", ppl.ppl}, {"ppl_stderr", ppl.ppl_stderr}, {"n_chunks", ppl.n_chunks}}}};
           measured.metrics["ppl"] = {{ppl.ppl}, false};

@@ -248,7 +248,8 @@ ChunkPlan plan_chunks(std::vector<Token> tokens, const PerplexityOptions& option
 }
 
 PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& plan, const PerplexityOptions& options,
-                                     const BaselineDistributions* baseline, BaselineDistributions* capture) {
+                                     const BaselineDistributions* baseline, BaselineDistributions* capture,
+                                     const ItemJournal* journal) {
   const int32_t n_vocab = model.n_vocab();
   const int n_ctx = plan.n_ctx;
   const int first = plan.first_scored;
@@ -271,12 +272,41 @@ PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& pla
     capture->tail_logprobs.assign(n_scored * static_cast<std::size_t>(options.tail_samples), 0);
   }
   const auto bos = model.bos();
+  // Chunks found in the journal are restored, the others evaluated (a capture needs them all).
+  const bool journaled = journal != nullptr && capture == nullptr;
+  const auto chunk_fingerprint = [&](int chunk) {
+    const auto* begin = plan.tokens.data() + static_cast<std::ptrdiff_t>(chunk) * n_ctx;
+    return sha256_hex(std::string_view(reinterpret_cast<const char*>(begin),
+                                       static_cast<std::size_t>(n_ctx) * sizeof(Token)))
+        .substr(0, 16);
+  };
+  std::vector<int> pending;
+  for (int chunk = 0; chunk < plan.n_chunks; ++chunk) {
+    if (journaled && journal->find) {
+      const auto found = journal->find("perplexity", std::to_string(chunk), chunk_fingerprint(chunk));
+      if (found && found->at("nll").size() == static_cast<std::size_t>(per_chunk)) {
+        for (int k = 0; k < per_chunk; ++k) {
+          TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
+          const auto i = static_cast<std::size_t>(k);
+          outcome.nll = found->at("nll")[i].get<float>();
+          if (baseline) {
+            outcome.kld = found->at("kld")[i].get<float>();
+            outcome.kld_sampling_variance = found->at("kld_var")[i].get<float>();
+            outcome.delta_p = found->at("delta_p")[i].get<float>();
+            outcome.same_top = found->at("same_top")[i].get<bool>();
+          }
+        }
+        continue;
+      }
+    }
+    pending.push_back(chunk);
+  }
   const auto start = std::chrono::steady_clock::now();
-  for (int chunk = 0; chunk < plan.n_chunks; chunk += n_seq) {
-    const int n_here = std::min(n_seq, plan.n_chunks - chunk);
+  for (std::size_t group = 0; group < pending.size(); group += static_cast<std::size_t>(n_seq)) {
+    const int n_here = static_cast<int>(std::min(static_cast<std::size_t>(n_seq), pending.size() - group));
     std::vector<std::vector<Token>> sequences(static_cast<std::size_t>(n_here));
     for (int s = 0; s < n_here; ++s) {
-      const auto begin = plan.tokens.begin() + static_cast<std::ptrdiff_t>(chunk + s) * n_ctx;
+      const auto begin = plan.tokens.begin() + static_cast<std::ptrdiff_t>(pending[group + static_cast<std::size_t>(s)]) * n_ctx;
       sequences[static_cast<std::size_t>(s)].assign(begin, begin + n_ctx);
       if (bos) {
         sequences[static_cast<std::size_t>(s)].front() = *bos;  // as llama-perplexity: BOS opens each chunk
@@ -288,7 +318,7 @@ PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& pla
         if (out.position >= n_ctx - 1) {
           return;  // the last position has no next token in the chunk
         }
-        const int chunk_index = chunk + static_cast<int>(out.sequence);
+        const int chunk_index = pending[group + out.sequence];
         const std::size_t index = static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(per_chunk) +
                                   static_cast<std::size_t>(out.position - first);
         const Token target = plan.tokens[static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(n_ctx) +
@@ -352,6 +382,25 @@ PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& pla
         }
       });
     });
+    if (journaled && journal->record) {
+      for (int s = 0; s < n_here; ++s) {
+        const int chunk = pending[group + static_cast<std::size_t>(s)];
+        nlohmann::json nll = nlohmann::json::array(), kld = nlohmann::json::array(), var = nlohmann::json::array(),
+                       delta_p = nlohmann::json::array(), same_top = nlohmann::json::array();
+        for (int k = 0; k < per_chunk; ++k) {
+          const TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
+          nll.push_back(outcome.nll);
+          if (baseline) {
+            kld.push_back(outcome.kld);
+            var.push_back(outcome.kld_sampling_variance);
+            delta_p.push_back(outcome.delta_p);
+            same_top.push_back(outcome.same_top);
+          }
+        }
+        journal->record("perplexity", std::to_string(chunk), chunk_fingerprint(chunk),
+                        {{"nll", nll}, {"kld", kld}, {"kld_var", var}, {"delta_p", delta_p}, {"same_top", same_top}});
+      }
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -360,8 +409,9 @@ PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& pla
   result.n_chunks = plan.n_chunks;
   result.n_scored = n_scored;
   result.eval_seconds = seconds;
+  // Throughput of the chunks evaluated here (journaled ones took no time in this run).
   result.tokens_per_second =
-      seconds > 0 ? static_cast<double>(plan.n_chunks) * static_cast<double>(n_ctx) / seconds : 0;
+      seconds > 0 ? static_cast<double>(pending.size()) * static_cast<double>(n_ctx) / seconds : 0;
   std::vector<double> nll(n_scored), kld, delta_p, base_nll;
   std::size_t same_top = 0;
   double sampling_variance_sum = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "tasks/journal.h"
 
 namespace uaqf::tasks {
 
@@ -121,7 +122,10 @@ struct PerplexityResult {
 
 // Evaluates the plan on `model`. With `baseline`, also compares every scored token's distribution
 // with it. With `capture`, fills it with this model's own distributions (to serve as a baseline).
+// With `journal` (not with `capture`), each chunk's per-token outcomes are looked up (task
+// "perplexity", item = chunk index) and recorded as each group of chunks finishes.
 PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& plan, const PerplexityOptions& options,
-                                     const BaselineDistributions* baseline, BaselineDistributions* capture);
+                                     const BaselineDistributions* baseline, BaselineDistributions* capture,
+                                     const ItemJournal* journal = nullptr);
 
 }  // namespace uaqf::tasks

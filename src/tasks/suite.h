@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "tasks/datasets.h"
+#include "tasks/journal.h"
 
 namespace uaqf::tasks {
 
@@ -32,19 +32,6 @@ struct TaskResult {
   nlohmann::json records = nlohmann::json::array();  // one object per item
   double seconds = 0;
   double items_per_second = 0;
-};
-
-// Per-item results kept across runs (a study's results store). An item found there is not run
-// again; each newly finished item is handed over at once, so an interrupted run loses at most the
-// items in flight. `fingerprint` identifies the item's content (its prompt), so that a changed
-// dataset or prompt format is measured again.
-struct ItemJournal {
-  std::function<std::optional<nlohmann::json>(const std::string& task, const std::string& item_id,
-                                              const std::string& fingerprint)>
-      find;
-  std::function<void(const std::string& task, const std::string& item_id, const std::string& fingerprint,
-                     const nlohmann::json& payload)>
-      record;
 };
 
 // How a multiple-choice score is normalized.

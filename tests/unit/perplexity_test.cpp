@@ -3,6 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "backend/fake/fake_engine.h"
 #include "core/error.h"
@@ -107,6 +109,49 @@ TEST(Perplexity, IdenticalModelHasZeroDivergence) {
   EXPECT_NEAR(result.kld->delta_p_rms, 0.0, 1e-6);
   EXPECT_NEAR(result.kld->ln_ppl_ratio, 0.0, 1e-6);
   EXPECT_NEAR(result.kld->base_ppl, base_result.ppl, 1e-3);
+}
+
+// A study resumes a perplexity pass from the chunks its journal holds: restored chunks give the
+// very numbers an uninterrupted pass gives, and only the missing chunks are recorded again.
+TEST(Perplexity, JournaledChunksResumeToTheSameResult) {
+  Fixture f;
+  const auto options = small_options();
+  auto base = f.engine.load("base", {});
+  auto noisy = f.engine.load("noisy", {});
+  const auto plan = plan_chunks(corpus_tokens(96), options, "corpus");  // 5 chunks of 16
+  BaselineDistributions captured;
+  evaluate_perplexity(*base, plan, options, nullptr, &captured);
+  std::map<std::string, nlohmann::json> store;
+  std::vector<std::string> recorded;
+  ItemJournal journal;
+  journal.find = [&](const std::string& task, const std::string& id, const std::string& fp) {
+    const auto it = store.find(task + "/" + id + "/" + fp);
+    return it == store.end() ? std::nullopt : std::optional<nlohmann::json>(it->second);
+  };
+  journal.record = [&](const std::string& task, const std::string& id, const std::string& fp,
+                       const nlohmann::json& payload) {
+    recorded.push_back(id);
+    store[task + "/" + id + "/" + fp] = payload;
+  };
+  const auto whole = evaluate_perplexity(*noisy, plan, options, &captured, nullptr, &journal);
+  ASSERT_EQ(recorded.size(), static_cast<std::size_t>(plan.n_chunks));
+  // Lose two chunks, as a killed run would have never recorded them.
+  store.erase(std::next(store.begin(), 1));
+  store.erase(std::next(store.begin(), 2));
+  recorded.clear();
+  const auto resumed = evaluate_perplexity(*noisy, plan, options, &captured, nullptr, &journal);
+  EXPECT_EQ(recorded.size(), 2U);
+  EXPECT_EQ(resumed.ppl, whole.ppl);
+  ASSERT_TRUE(resumed.kld);
+  EXPECT_EQ(resumed.kld->mean, whole.kld->mean);
+  EXPECT_EQ(resumed.kld->p99, whole.kld->p99);
+  EXPECT_EQ(resumed.kld->same_top_rate, whole.kld->same_top_rate);
+  // A changed corpus is not served from the journal.
+  auto other_tokens = corpus_tokens(96);
+  std::reverse(other_tokens.begin(), other_tokens.end());
+  recorded.clear();
+  evaluate_perplexity(*noisy, plan_chunks(other_tokens, options, "corpus"), options, &captured, nullptr, &journal);
+  EXPECT_GE(recorded.size(), 4U);  // BOS-only overlap aside, every chunk's tokens differ
 }
 
 TEST(Perplexity, KldEstimateMatchesTheExactDivergence) {
