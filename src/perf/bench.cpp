@@ -154,8 +154,13 @@ bool BenchReport::complete() const {
 }
 
 BenchRunner::BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress,
-                         const EnergyMeter* energy)
-    : options_(std::move(options)), engine_(engine), clock_(clock), progress_(std::move(progress)), energy_(energy) {
+                         const EnergyMeter* energy, const RepetitionJournal* journal)
+    : options_(std::move(options)),
+      engine_(engine),
+      clock_(clock),
+      progress_(std::move(progress)),
+      energy_(energy),
+      journal_(journal) {
   validate(options_);
 }
 
@@ -196,8 +201,16 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
   std::map<std::string, Metric> energy_metrics;
   std::set<std::string> short_energy_runs;  // NVML's counter updates every few ms: short runs are coarse
   auto energy_start = [&] { return energy_ ? energy_->total_energy_mj() : std::nullopt; };
+  auto add_energy_sample = [&](const std::string& metric_name, const std::string& test, double value) {
+    auto& metric = energy_metrics[metric_name + " " + test];
+    metric.name = metric_name;
+    metric.test = test;
+    metric.unit = metric_name.ends_with("_power_w") ? "W" : "J/token";
+    metric.samples.push_back(value);
+    result.energy_measured = true;
+  };
   auto record_energy = [&](const std::optional<uint64_t>& start_mj, const std::string& kind, const std::string& test,
-                           int n_tokens, int64_t start_ns, int64_t end_ns, bool timed) {
+                           int n_tokens, int64_t start_ns, int64_t end_ns, bool timed, RepetitionSamples& kept) {
     const auto end_mj = energy_ ? energy_->total_energy_mj() : std::nullopt;
     if (!timed || !start_mj || !end_mj) {
       return;
@@ -207,17 +220,49 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     if (seconds < 1.0) {
       short_energy_runs.insert(kind + "_j_per_token " + test);
     }
-    auto& per_token = energy_metrics[kind + "_j_per_token " + test];
-    per_token.name = kind + "_j_per_token";
-    per_token.test = test;
-    per_token.unit = "J/token";
-    per_token.samples.push_back(joules / n_tokens);
-    auto& power = energy_metrics[kind + "_power_w " + test];
-    power.name = kind + "_power_w";
-    power.test = test;
-    power.unit = "W";
-    power.samples.push_back(seconds > 0 ? joules / seconds : 0);
-    result.energy_measured = true;
+    add_energy_sample(kind + "_j_per_token", test, joules / n_tokens);
+    add_energy_sample(kind + "_power_w", test, seconds > 0 ? joules / seconds : 0);
+    kept[kind + "_j_per_token"] = {joules / n_tokens};
+    kept[kind + "_power_w"] = {seconds > 0 ? joules / seconds : 0};
+  };
+  // Timed repetitions an earlier run recorded, per repetition index (journal).
+  auto recorded = [&](const std::string& test) {
+    std::vector<std::optional<RepetitionSamples>> found(static_cast<std::size_t>(options_.reps));
+    if (journal_ != nullptr && journal_->find) {
+      for (int rep = 0; rep < options_.reps; ++rep) {
+        found[static_cast<std::size_t>(rep)] = journal_->find(test, rep);
+      }
+    }
+    return found;
+  };
+  auto all_recorded = [](const std::vector<std::optional<RepetitionSamples>>& found) {
+    return std::all_of(found.begin(), found.end(), [](const auto& f) { return f.has_value(); });
+  };
+  // Run `run` of a test: restored from the journal (true), or to be measured (false). Warm-up
+  // runs are skipped only when every timed repetition is restored.
+  auto restore = [&](const std::vector<std::optional<RepetitionSamples>>& found, int run, const std::string& test,
+                     const std::map<std::string, Metric*>& metrics) {
+    const int rep = run - options_.warmup;
+    if (rep < 0) {
+      return all_recorded(found);
+    }
+    const auto& samples = found[static_cast<std::size_t>(rep)];
+    if (!samples) {
+      return false;
+    }
+    for (const auto& [metric_name, values] : *samples) {
+      if (const auto it = metrics.find(metric_name); it != metrics.end()) {
+        it->second->samples.insert(it->second->samples.end(), values.begin(), values.end());
+      } else {
+        for (double v : values) add_energy_sample(metric_name, test, v);
+      }
+    }
+    return true;
+  };
+  auto keep = [&](const std::string& test, int run, const RepetitionSamples& samples) {
+    if (journal_ != nullptr && journal_->record && run >= options_.warmup) {
+      journal_->record(test, run - options_.warmup, samples);
+    }
   };
   try {
     result.peak_rss_is_per_model = reset_peak_rss();
@@ -259,17 +304,25 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_prompt + depth));
         sample_device();
+        const auto found = recorded(metric.test);
         for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+          if (restore(found, run, metric.test, {{metric.name, &metric}})) {
+            advance();
+            continue;
+          }
           fill_depth(*ctx, depth);
           const auto prompt = tokens.prompt(n_prompt, bos);
           const auto energy_before = energy_start();
           const int64_t start = clock_.now_ns();
           ctx->decode(prompt);
           const int64_t end = clock_.now_ns();
-          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, run >= options_.warmup);
+          RepetitionSamples kept;
+          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, run >= options_.warmup, kept);
           if (run >= options_.warmup) {
             metric.samples.push_back(tokens_per_second(n_prompt, start, end));
+            kept[metric.name] = {metric.samples.back()};
           }
+          keep(metric.test, run, kept);
           advance();
         }
         sample_device();
@@ -285,7 +338,12 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_gen + depth));
         sample_device();
+        const auto found = recorded(metric.test);
         for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+          if (restore(found, run, metric.test, {{metric.name, &metric}})) {
+            advance();
+            continue;
+          }
           fill_depth(*ctx, depth);
           Token token = bos.value_or(tokens.next());
           const auto energy_before = energy_start();
@@ -295,10 +353,13 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
             token = tokens.next();
           }
           const int64_t end = clock_.now_ns();
-          record_energy(energy_before, "decode", metric.test, n_gen, start, end, run >= options_.warmup);
+          RepetitionSamples kept;
+          record_energy(energy_before, "decode", metric.test, n_gen, start, end, run >= options_.warmup, kept);
           if (run >= options_.warmup) {
             metric.samples.push_back(tokens_per_second(n_gen, start, end));
+            kept[metric.name] = {metric.samples.back()};
           }
+          keep(metric.test, run, kept);
           advance();
         }
         finish_metric(metric, options_.max_cv);
@@ -316,7 +377,12 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen};
       Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
       auto ctx = model->new_context(context_size(n_prompt + n_gen));
+      const auto found = recorded(test);
       for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+        if (restore(found, run, test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}})) {
+          advance();
+          continue;
+        }
         ctx->clear();
         const auto prompt = tokens.prompt(n_prompt, bos);
         std::vector<double> token_latencies;
@@ -337,6 +403,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           ttft.samples.push_back(ms_between(start, first));
           e2e.samples.push_back(ms_between(start, previous));
           itl.samples.insert(itl.samples.end(), token_latencies.begin(), token_latencies.end());
+          keep(test, run, {{ttft.name, {ttft.samples.back()}}, {e2e.name, {e2e.samples.back()}}, {itl.name, token_latencies}});
         }
         advance();
       }
@@ -367,7 +434,11 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       sample_device();
       std::vector<Token> next(static_cast<std::size_t>(level));
       std::vector<int32_t> positions(static_cast<std::size_t>(level));
+      const auto found = recorded(test);
       for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+        if (restore(found, run, test, {{aggregate.name, &aggregate}, {step.name, &step}})) {
+          continue;
+        }
         std::vector<std::vector<Token>> prompts;
         for (int s = 0; s < level; ++s) {
           prompts.push_back(tokens.prompt(n_prompt, bos));
@@ -385,6 +456,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
         if (run >= options_.warmup) {
           aggregate.samples.push_back(tokens_per_second(n_gen * level, start, end));
           step.samples.push_back(ms_between(start, end) / n_gen);
+          keep(test, run, {{aggregate.name, {aggregate.samples.back()}}, {step.name, {step.samples.back()}}});
         }
       }
       sample_device();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,16 @@ struct BenchOptions {
   // steps side by side (llama-batched-bench's S_TG); empty: no sweep.
   std::vector<int> parallel;
   backend::RuntimeOptions runtime;
+};
+
+// Timed repetitions kept across runs (a study's results store): a repetition found there is not
+// run again, and each one measured is handed over as soon as it is done. Samples by metric name
+// (prefill_tps, decode_j_per_token, itl_ms, ...). Warm-up runs are never kept: they run again
+// before any repetition that is measured.
+using RepetitionSamples = std::map<std::string, std::vector<double>>;
+struct RepetitionJournal {
+  std::function<std::optional<RepetitionSamples>(const std::string& test, int repetition)> find;
+  std::function<void(const std::string& test, int repetition, const RepetitionSamples& samples)> record;
 };
 
 // Throws Error naming the option when the options cannot describe a runnable benchmark, e.g. a
@@ -95,7 +106,7 @@ class BenchRunner {
  public:
   // `energy`, when given, adds joules per token and average power to prefill and decode tests.
   BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptions options, BenchProgressFn progress = {},
-              const EnergyMeter* energy = nullptr);
+              const EnergyMeter* energy = nullptr, const RepetitionJournal* journal = nullptr);
 
   // Measures one model. A failure (load, context, decode) is recorded in the result, not thrown,
   // so that a sweep over many models goes on.
@@ -110,6 +121,7 @@ class BenchRunner {
   const Clock& clock_;
   BenchProgressFn progress_;
   const EnergyMeter* energy_;
+  const RepetitionJournal* journal_;
 };
 
 std::string test_name_prefill(int n_prompt, int depth);

@@ -492,7 +492,20 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
       const std::string bench_key = "bench/" + plan.name;
       auto bench_unit = units.find(plan.name, bench_key, bench_inputs);
       if (!bench_unit) {
-        perf::BenchRunner runner(engine, clock, options, {}, nvml.get());
+        // Repetitions are units too: an interrupted benchmark resumes at the first one not done.
+        perf::RepetitionJournal repetitions;
+        repetitions.find = [&](const std::string& test, int rep) -> std::optional<perf::RepetitionSamples> {
+          const auto found = units.find(plan.name, fmt::format("{}/{}/{}", bench_key, test, rep), bench_inputs);
+          if (!found) {
+            return std::nullopt;
+          }
+          return found->get<perf::RepetitionSamples>();
+        };
+        repetitions.record = [&](const std::string& test, int rep, const perf::RepetitionSamples& samples) {
+          units.put(plan.name, fmt::format("{}/{}/{}", bench_key, test, rep), "bench_repetition", bench_inputs,
+                    json(samples));
+        };
+        perf::BenchRunner runner(engine, clock, options, {}, nvml.get(), &repetitions);
         const auto bench = runner.run(plan.file, inputs.at("file_sha256").get<std::string>());
         if (!bench.ok) {
           throw Error(ErrorCode::kEngine, bench.error);

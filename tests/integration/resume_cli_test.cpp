@@ -107,14 +107,14 @@ TEST(ResumeCli, KilledStudyResumesToTheSameResults) {
   const auto uninterrupted = run_uaqf("run " + q(whole));
   ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.err;
   const auto expected_keys = keys_of(work_dir() / "resume-whole");
-  // 3 variants x (bench, workload, quality, 3 perplexity chunks) + 3 x (6 arc_easy + 6 gsm8k +
-  // 6 divergence items).
-  ASSERT_EQ(expected_keys.size(), 3U * 6U + 3U * 18U);
+  // 3 variants x (bench, 3 tests x 2 repetitions, workload, quality, 3 perplexity chunks) +
+  // 3 x (6 arc_easy + 6 gsm8k + 6 divergence items).
+  ASSERT_EQ(expected_keys.size(), 3U * 12U + 3U * 18U);
 
   const fs::path killed = write_resume_study("resume-killed");
   const fs::path output = work_dir() / "resume-killed";
   int kills = 0;
-  for (std::size_t at : {1U, 4U, 12U, 30U, 60U}) {
+  for (std::size_t at : {1U, 4U, 15U, 40U, 75U}) {
     kills += run_and_kill_at(killed, output, at) ? 1 : 0;
   }
   EXPECT_GE(kills, 4) << "the study finished before it could be interrupted";

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 #include <cstdint>
+#include <map>
+#include <optional>
 
 #include "backend/fake/fake_engine.h"
 #include "core/error.h"
@@ -234,6 +236,52 @@ TEST(BenchValidate, ParallelLevelsMustBePositive) {
   BenchOptions options;
   options.parallel = {1, 0};
   EXPECT_THROW(validate(options), Error);
+}
+
+}  // namespace
+}  // namespace uaqf::perf
+
+namespace uaqf::perf {
+namespace {
+
+// A study resumes a benchmark from the repetitions its results store holds: restored ones are not
+// run again (nor their warm-up, when all of a test's are there), measured ones are handed over.
+TEST(Bench, JournaledRepetitionsAreRestoredNotRun) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("m.gguf", FakeModelSpec{.load_ns = 7'000'000, .sample_ns = 500'000});
+  auto options = small_options();
+  options.parallel = {2};
+  std::map<std::string, RepetitionSamples> store;
+  std::vector<std::string> recorded;
+  RepetitionJournal journal;
+  journal.find = [&](const std::string& test, int rep) -> std::optional<RepetitionSamples> {
+    const auto it = store.find(test + "#" + std::to_string(rep));
+    return it == store.end() ? std::nullopt : std::optional<RepetitionSamples>(it->second);
+  };
+  journal.record = [&](const std::string& test, int rep, const RepetitionSamples& samples) {
+    recorded.push_back(test + "#" + std::to_string(rep));
+    store[test + "#" + std::to_string(rep)] = samples;
+  };
+  const auto whole = BenchRunner(engine, clock, options, {}, nullptr, &journal).run("m.gguf", "abc");
+  ASSERT_TRUE(whole.ok) << whole.error;
+  EXPECT_EQ(recorded.size(), 4U * 3U);  // pp100, tg10, p100+g10, tg10 x2: three repetitions each
+
+  store.erase("tg10#1");  // lost, as if the run had been killed while measuring it
+  recorded.clear();
+  const int64_t before = clock.now_ns();
+  const auto resumed = BenchRunner(engine, clock, options, {}, nullptr, &journal).run("m.gguf", "abc");
+  const int64_t elapsed = clock.now_ns() - before;
+  ASSERT_TRUE(resumed.ok) << resumed.error;
+  EXPECT_EQ(recorded, std::vector<std::string>{"tg10#1"});
+  // Only the load, one warm-up and the lost repetition of the 10-token decode (10 ms each) ran.
+  EXPECT_EQ(elapsed, 7'000'000 + 2 * 10'000'000);
+  for (const auto& metric : whole.metrics) {
+    if (metric.name == "load_ms") continue;
+    const Metric* again = resumed.find(metric.name, metric.test);
+    ASSERT_NE(again, nullptr) << metric.name << " " << metric.test;
+    EXPECT_EQ(again->samples, metric.samples) << metric.name << " " << metric.test;
+  }
 }
 
 }  // namespace
