@@ -264,6 +264,27 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       journal_->record(test, run - options_.warmup, samples);
     }
   };
+  // The warm-up and timed runs of one test: restored from the journal where recorded, otherwise
+  // measured by `measure(timed)`, which returns a timed run's samples by metric name (energy
+  // samples it has already added).
+  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure) {
+    const auto found = recorded(test);
+    for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+      if (!restore(found, run, test, metrics)) {
+        const bool timed = run >= options_.warmup;
+        const RepetitionSamples kept = measure(timed);
+        if (timed) {
+          for (const auto& [metric_name, values] : kept) {
+            if (const auto it = metrics.find(metric_name); it != metrics.end()) {
+              it->second->samples.insert(it->second->samples.end(), values.begin(), values.end());
+            }
+          }
+          keep(test, run, kept);
+        }
+      }
+      advance();
+    }
+  };
   try {
     result.peak_rss_is_per_model = reset_peak_rss();
     const int64_t load_start = clock_.now_ns();
@@ -304,12 +325,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_prompt + depth));
         sample_device();
-        const auto found = recorded(metric.test);
-        for (int run = 0; run < options_.warmup + options_.reps; ++run) {
-          if (restore(found, run, metric.test, {{metric.name, &metric}})) {
-            advance();
-            continue;
-          }
+        repeat(metric.test, {{metric.name, &metric}}, [&](bool timed) {
           fill_depth(*ctx, depth);
           const auto prompt = tokens.prompt(n_prompt, bos);
           const auto energy_before = energy_start();
@@ -317,14 +333,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           ctx->decode(prompt);
           const int64_t end = clock_.now_ns();
           RepetitionSamples kept;
-          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, run >= options_.warmup, kept);
-          if (run >= options_.warmup) {
-            metric.samples.push_back(tokens_per_second(n_prompt, start, end));
-            kept[metric.name] = {metric.samples.back()};
-          }
-          keep(metric.test, run, kept);
-          advance();
-        }
+          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, timed, kept);
+          kept[metric.name] = {tokens_per_second(n_prompt, start, end)};
+          return kept;
+        });
         sample_device();
         finish_metric(metric, options_.max_cv);
         result.metrics.push_back(std::move(metric));
@@ -338,12 +350,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_gen + depth));
         sample_device();
-        const auto found = recorded(metric.test);
-        for (int run = 0; run < options_.warmup + options_.reps; ++run) {
-          if (restore(found, run, metric.test, {{metric.name, &metric}})) {
-            advance();
-            continue;
-          }
+        repeat(metric.test, {{metric.name, &metric}}, [&](bool timed) {
           fill_depth(*ctx, depth);
           Token token = bos.value_or(tokens.next());
           const auto energy_before = energy_start();
@@ -354,14 +361,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           }
           const int64_t end = clock_.now_ns();
           RepetitionSamples kept;
-          record_energy(energy_before, "decode", metric.test, n_gen, start, end, run >= options_.warmup, kept);
-          if (run >= options_.warmup) {
-            metric.samples.push_back(tokens_per_second(n_gen, start, end));
-            kept[metric.name] = {metric.samples.back()};
-          }
-          keep(metric.test, run, kept);
-          advance();
-        }
+          record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
+          kept[metric.name] = {tokens_per_second(n_gen, start, end)};
+          return kept;
+        });
         finish_metric(metric, options_.max_cv);
         result.metrics.push_back(std::move(metric));
       }
@@ -377,12 +380,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen};
       Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
       auto ctx = model->new_context(context_size(n_prompt + n_gen));
-      const auto found = recorded(test);
-      for (int run = 0; run < options_.warmup + options_.reps; ++run) {
-        if (restore(found, run, test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}})) {
-          advance();
-          continue;
-        }
+      repeat(test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}}, [&](bool) {
         ctx->clear();
         const auto prompt = tokens.prompt(n_prompt, bos);
         std::vector<double> token_latencies;
@@ -399,14 +397,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           token_latencies.push_back(ms_between(previous, now));
           previous = now;
         }
-        if (run >= options_.warmup) {
-          ttft.samples.push_back(ms_between(start, first));
-          e2e.samples.push_back(ms_between(start, previous));
-          itl.samples.insert(itl.samples.end(), token_latencies.begin(), token_latencies.end());
-          keep(test, run, {{ttft.name, {ttft.samples.back()}}, {e2e.name, {e2e.samples.back()}}, {itl.name, token_latencies}});
-        }
-        advance();
-      }
+        return RepetitionSamples{{ttft.name, {ms_between(start, first)}},
+                                 {e2e.name, {ms_between(start, previous)}},
+                                 {itl.name, token_latencies}};
+      });
       finish_metric(ttft, options_.max_cv);
       finish_metric(e2e, options_.max_cv);
       result.metrics.push_back(std::move(ttft));
@@ -434,11 +428,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       sample_device();
       std::vector<Token> next(static_cast<std::size_t>(level));
       std::vector<int32_t> positions(static_cast<std::size_t>(level));
-      const auto found = recorded(test);
-      for (int run = 0; run < options_.warmup + options_.reps; ++run) {
-        if (restore(found, run, test, {{aggregate.name, &aggregate}, {step.name, &step}})) {
-          continue;
-        }
+      repeat(test, {{aggregate.name, &aggregate}, {step.name, &step}}, [&](bool) {
         std::vector<std::vector<Token>> prompts;
         for (int s = 0; s < level; ++s) {
           prompts.push_back(tokens.prompt(n_prompt, bos));
@@ -453,12 +443,9 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           ctx->decode_parallel(next, positions);
         }
         const int64_t end = clock_.now_ns();
-        if (run >= options_.warmup) {
-          aggregate.samples.push_back(tokens_per_second(n_gen * level, start, end));
-          step.samples.push_back(ms_between(start, end) / n_gen);
-          keep(test, run, {{aggregate.name, {aggregate.samples.back()}}, {step.name, {step.samples.back()}}});
-        }
-      }
+        return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen * level, start, end)}},
+                                 {step.name, {ms_between(start, end) / n_gen}}};
+      });
       sample_device();
       finish_metric(aggregate, options_.max_cv);
       finish_metric(step, options_.max_cv);
