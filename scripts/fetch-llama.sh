@@ -20,26 +20,8 @@ if [ -d "$dest/.git" ] && [ "$(git -C "$dest" rev-parse HEAD 2>/dev/null)" = "$w
   exit 0
 fi
 
-mkdir -p "$cache"
-tarball="$cache/$pkg-$ver.tgz"
-if [ -f "$tarball" ] && [ "$(sha256sum "$tarball" | cut -d' ' -f1)" != "$want_sha" ]; then
-  echo "uaqf fetch: cached $tarball has the wrong hash; fetching again" >&2
-  rm -f "$tarball"
-fi
-if [ ! -f "$tarball" ]; then
-  echo "uaqf fetch: npm pack $pkg@$ver" >&2
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$pkg@$ver" >/dev/null)
-  mv "$tmp/$pkg-$ver.tgz" "$tarball.part"
-  rm -rf "$tmp"
-  got_sha=$(sha256sum "$tarball.part" | cut -d' ' -f1)
-  if [ "$got_sha" != "$want_sha" ]; then
-    rm -f "$tarball.part"
-    echo "uaqf fetch: $pkg@$ver tarball sha256 $got_sha does not match the pinned $want_sha" >&2
-    exit 1
-  fi
-  mv "$tarball.part" "$tarball"
-fi
+source "$root/scripts/lib/npm-pack.sh"
+tarball=$(npm_pack_verified "$pkg" "$ver" "$want_sha" "$cache")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

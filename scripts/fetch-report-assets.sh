@@ -16,31 +16,13 @@ if [ -f "$dest/lock.sha256" ] && [ "$(cat "$dest/lock.sha256")" = "$lock_sha" ];
   exit 0
 fi
 
-mkdir -p "$cache"
+source "$root/scripts/lib/npm-pack.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/out"
 while read -r name version want_sha file license; do
   case "$name" in '' | '#'*) continue ;; esac
-  tarball="$cache/$name-$version.tgz"
-  if [ -f "$tarball" ] && [ "$(sha256sum "$tarball" | cut -d' ' -f1)" != "$want_sha" ]; then
-    echo "uaqf fetch: cached $tarball has the wrong hash; fetching again" >&2
-    rm -f "$tarball"
-  fi
-  if [ ! -f "$tarball" ]; then
-    echo "uaqf fetch: npm pack $name@$version" >&2
-    tmp=$(mktemp -d)
-    (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null)
-    mv "$tmp/$name-$version.tgz" "$tarball.part"
-    rm -rf "$tmp"
-    got_sha=$(sha256sum "$tarball.part" | cut -d' ' -f1)
-    if [ "$got_sha" != "$want_sha" ]; then
-      rm -f "$tarball.part"
-      echo "uaqf fetch: $name@$version tarball sha256 $got_sha does not match the pinned $want_sha" >&2
-      exit 1
-    fi
-    mv "$tarball.part" "$tarball"
-  fi
+  tarball=$(npm_pack_verified "$name" "$version" "$want_sha" "$cache")
   mkdir -p "$work/$name"
   tar -xzf "$tarball" -C "$work/$name" "$file" "$license"
   cp "$work/$name/$file" "$work/out/$name.js"
