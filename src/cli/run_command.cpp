@@ -121,18 +121,23 @@ Action add_run_command(CLI::App& app) {
     std::string study;
     std::string model;
     std::string output;
+    bool fresh = false;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("run", "run a study: quantize, measure, evaluate, decide, report");
   command->add_option("study", flags->study, "study file (TOML), e.g. examples/default.toml")->required();
   command->add_option("--model", flags->model, "use this baseline model instead of the study's [model] path");
   command->add_option("--output", flags->output, "use this results folder instead of the study's");
+  command->add_flag("--fresh", flags->fresh,
+                    "measure everything again (default: resume, reusing every result already in the study's "
+                    "results store whose inputs are unchanged)");
   return [flags]() -> int {
     auto study = study::load_study(flags->study);
     if (!flags->model.empty()) {
       study.model = flags->model;
       study.variants_dir = (flags->output.empty() ? study.output_dir : fs::path(flags->output)) / "variants";
     }
+    study.fresh = flags->fresh;
     if (!flags->output.empty()) {
       study.output_dir = flags->output;
       study.variants_dir = study.output_dir / "variants";

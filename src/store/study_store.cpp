@@ -229,6 +229,8 @@ void StudyStore::put(const std::string& key, const std::string& kind, const std:
   upsert.step();  // autocommit: durable when step returns
 }
 
+void StudyStore::clear_units() { exec("DELETE FROM units"); }
+
 std::vector<Unit> StudyStore::units() const {
   Statement select(db_, "SELECT key, kind, inputs_hash, payload, run_id, finished_utc FROM units ORDER BY key", path_);
   std::vector<Unit> units;

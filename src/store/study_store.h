@@ -66,6 +66,8 @@ class StudyStore {
            const nlohmann::json& payload);
 
   std::vector<Unit> units() const;
+  // Drops every unit (a fresh start); the runs and their manifests stay.
+  void clear_units();
   std::vector<Run> runs() const;
   const std::filesystem::path& path() const { return path_; }
   int64_t run_id() const { return run_id_; }

@@ -278,6 +278,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                                                        : fs::path("data");
   // The store first: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
+  if (study.fresh) {
+    store->clear_units();
+  }
   const auto engine_info = engine.describe();
   Environment env = collect_environment();
   env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());

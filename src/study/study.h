@@ -27,6 +27,8 @@ struct Study {
   std::string name;
   std::filesystem::path output_dir;
   uint32_t seed = 42;
+  // Measure everything again: the results store's units are dropped first (run manifests stay).
+  bool fresh = false;
 
   std::filesystem::path model;     // the baseline (full-precision) file
   std::vector<std::string> types;  // quantization types to make and compare

@@ -141,6 +141,14 @@ TEST(ResumeCli, KilledStudyResumesToTheSameResults) {
   for (const auto& unit : units_of(output)) {
     EXPECT_LE(unit.run_id, last_run) << unit.key;
   }
+  // --fresh: everything measured again, by the new run.
+  const auto fresh = run_uaqf("run " + q(killed) + " --fresh");
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  const auto remeasured = units_of(output);
+  EXPECT_EQ(remeasured.size(), expected_keys.size());
+  for (const auto& unit : remeasured) {
+    EXPECT_GT(unit.run_id, last_run + 1) << unit.key;  // not by the run before it, which measured nothing
+  }
 }
 
 TEST(ResumeCli, SecondProcessOnARunningStudyIsRefused) {

@@ -62,6 +62,16 @@ TEST(StudyStore, RecordsEachRunWithItsManifest) {
   EXPECT_EQ(store->find_unit("x", "h")->run_id, runs[0].id);
 }
 
+TEST(StudyStore, ClearingDropsUnitsKeepsRuns) {
+  auto store = StudyStore::open(fresh_dir("clear"), true);
+  store->begin_run({{"hostname", "a"}});
+  store->put("x", "bench", "h", json::object());
+  store->clear_units();
+  EXPECT_TRUE(store->units().empty());
+  EXPECT_FALSE(store->find("x", "h"));
+  EXPECT_EQ(store->runs().size(), 1U);
+}
+
 TEST(StudyStore, PutBeforeARunIsAnError) {
   auto store = StudyStore::open(fresh_dir("norun"), true);
   EXPECT_THROW(store->put("x", "bench", "h", json::object()), uaqf::Error);
