@@ -32,6 +32,12 @@ struct ModelInfo {
   int32_t n_ctx_train = 0;
   int32_t n_layer = 0;
   int32_t n_embd = 0;
+  // Weight bytes read for each generated token: every tensor but the token embeddings, of which
+  // one row is read (unless the output layer shares them).
+  uint64_t decode_weight_bytes = 0;
+  // K and V of one cached token over all layers, at the KV type the model was loaded with (0
+  // before loading).
+  uint64_t kv_bytes_per_token = 0;
 };
 
 enum class FlashAttention { kAuto, kOn, kOff };
@@ -216,6 +222,10 @@ class Engine {
   virtual void synthesize(const SynthRequest& request) = 0;
   // Memory in use on the accelerators (all processes), in bytes; nullopt without one.
   virtual std::optional<uint64_t> device_memory_used_bytes() const = 0;
+  // Measured copy bandwidth (bytes read + bytes written per second, best of a few runs) of the
+  // memory that holds the weights under `runtime`: the GPU's when layers are offloaded to one,
+  // else the host's; nullopt when it cannot be measured.
+  virtual std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions& /*runtime*/) { return std::nullopt; }
   virtual std::vector<QuantType> quant_types() const = 0;
   // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
   virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;

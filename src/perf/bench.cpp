@@ -286,6 +286,8 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     }
   };
   try {
+    // Before the model is there (and before the peak is reset): the probe's buffers are not the model's.
+    result.memory_bandwidth_bytes_per_s = engine_.memory_bandwidth_bytes_per_s(options_.runtime);
     result.peak_rss_is_per_model = reset_peak_rss();
     const int64_t load_start = clock_.now_ns();
     auto model = engine_.load(model_path, options_.runtime);
@@ -366,7 +368,32 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           return kept;
         });
         finish_metric(metric, options_.max_cv);
-        result.metrics.push_back(std::move(metric));
+        if (result.memory_bandwidth_bytes_per_s && result.info.decode_weight_bytes > 0) {
+          // Each generated token reads the weights and the cache so far (depth plus, on average,
+          // half of the tokens generated before it).
+          const double bytes_per_token =
+              static_cast<double>(result.info.decode_weight_bytes) +
+              static_cast<double>(result.info.kv_bytes_per_token) * (depth + (n_gen - 1) / 2.0);
+          Metric share{.name = "decode_bandwidth_share",
+                       .test = metric.test,
+                       .unit = "fraction",
+                       .higher_is_better = true,
+                       .n_gen = n_gen,
+                       .depth = depth};
+          for (double tps : metric.samples) {
+            share.samples.push_back(tps * bytes_per_token / *result.memory_bandwidth_bytes_per_s);
+          }
+          finish_metric(share, options_.max_cv);
+          if (share.summary.mean > 1) {
+            share.warnings.push_back(fmt::format(
+                "above the measured memory bandwidth ({:.1f} GB/s): {:.0f} MiB of weights are partly served from caches",
+                *result.memory_bandwidth_bytes_per_s / 1e9, static_cast<double>(result.info.decode_weight_bytes) / (1 << 20)));
+          }
+          result.metrics.push_back(std::move(metric));
+          result.metrics.push_back(std::move(share));
+        } else {
+          result.metrics.push_back(std::move(metric));
+        }
       }
     }
 

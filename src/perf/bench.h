@@ -83,6 +83,9 @@ struct ModelResult {
   // Accelerator memory this model added at its peak (weights, KV cache, compute buffers), sampled
   // after loading, after each context and after each test; nullopt without an accelerator.
   std::optional<uint64_t> peak_device_memory_bytes;
+  // Measured copy bandwidth of the memory the weights live in (see Engine); with it, each decode
+  // test also reports decode_bandwidth_share: bytes moved per token x tokens/s / this bandwidth.
+  std::optional<double> memory_bandwidth_bytes_per_s;
   bool energy_measured = false;
   std::vector<std::string> warnings;
   std::vector<Metric> metrics;

@@ -258,6 +258,8 @@ json bench_to_json(const perf::BenchReport& report) {
                       {"peak_rss_scope", model.peak_rss_is_per_model ? "model" : "process"},
                       {"peak_device_memory_bytes",
                        model.peak_device_memory_bytes ? json(*model.peak_device_memory_bytes) : json(nullptr)},
+                      {"memory_bandwidth_bytes_per_s",
+                       model.memory_bandwidth_bytes_per_s ? json(*model.memory_bandwidth_bytes_per_s) : json(nullptr)},
                       {"energy_measured", model.energy_measured},
                       {"warnings", model.warnings},
                       {"metrics", metrics}});

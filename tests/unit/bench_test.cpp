@@ -286,3 +286,31 @@ TEST(Bench, JournaledRepetitionsAreRestoredNotRun) {
 
 }  // namespace
 }  // namespace uaqf::perf
+
+namespace uaqf::perf {
+namespace {
+
+// Decode efficiency: bytes moved per generated token (weights, plus the cache read so far) times
+// tokens/s, as a share of the measured memory bandwidth; absent where the bandwidth is unknown.
+TEST(Bench, DecodeBandwidthShareFromBytesPerTokenAndBandwidth) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  // 1e6 weights at 16 bits: 2e6 bytes per token; 1000 bytes of K and V per cached token.
+  engine.add_model("m.gguf", FakeModelSpec{.kv_bytes_per_token = 1000});
+  engine.set_memory_bandwidth(4e9);
+  auto options = small_options();
+  options.request_latency = false;
+  const auto result = BenchRunner(engine, clock, options).run("m.gguf", "abc");
+  ASSERT_TRUE(result.ok) << result.error;
+  ASSERT_TRUE(result.memory_bandwidth_bytes_per_s);
+  const Metric* share = result.find("decode_bandwidth_share", "tg10");
+  ASSERT_NE(share, nullptr);
+  // 1000 tokens/s x (2e6 + 1000 x 4.5 cached tokens on average) / 4e9
+  EXPECT_DOUBLE_EQ(share->summary.mean, 1000.0 * (2e6 + 4500.0) / 4e9);
+  engine.set_memory_bandwidth(std::nullopt);
+  const auto without = BenchRunner(engine, clock, options).run("m.gguf", "abc");
+  EXPECT_EQ(without.find("decode_bandwidth_share", "tg10"), nullptr);
+}
+
+}  // namespace
+}  // namespace uaqf::perf

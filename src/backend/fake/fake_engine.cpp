@@ -219,6 +219,8 @@ ModelInfo FakeEngine::inspect(const std::filesystem::path& path) {
   info.bits_per_weight = spec.bits_per_weight;
   info.weights_size_bytes = static_cast<uint64_t>(static_cast<double>(spec.n_params) * spec.bits_per_weight / 8);
   info.file_size_bytes = info.weights_size_bytes;
+  info.decode_weight_bytes = info.weights_size_bytes;
+  info.kv_bytes_per_token = spec.kv_bytes_per_token;
   info.architecture = "fake";
   info.type_name = fmt::format("{:.0f}-bit", spec.bits_per_weight);
   info.description = "fake " + info.type_name;

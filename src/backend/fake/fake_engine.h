@@ -28,6 +28,7 @@ struct FakeModelSpec {
   int64_t decode_ns_per_call = 1'000'000;  // one single-token decode: 1 ms
   int64_t sample_ns = 0;                   // greedy_next
   double logit_noise = 0;                  // perturbation of the fake logits (0: the reference model)
+  uint64_t kv_bytes_per_token = 0;
   int vocab_shift = 0;  // tokenization offset; models with different shifts have different vocabularies
   bool fail_load = false;
   std::optional<int> fail_on_decode_call;  // the n-th decode call (1-based) throws
@@ -51,6 +52,8 @@ class FakeEngine final : public Engine {
   void synthesize(const SynthRequest& request) override;
   std::optional<uint64_t> device_memory_used_bytes() const override { return device_memory_used_; }
   void set_device_memory_used(std::optional<uint64_t> bytes) { device_memory_used_ = bytes; }
+  std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions&) override { return bandwidth_; }
+  void set_memory_bandwidth(std::optional<double> bytes_per_s) { bandwidth_ = bytes_per_s; }
   std::vector<QuantType> quant_types() const override;
   bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) override;
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;
@@ -65,6 +68,7 @@ class FakeEngine final : public Engine {
   std::map<std::string, FakeModelSpec> specs_;
   std::map<std::string, bool> failing_types_;
   std::optional<uint64_t> device_memory_used_;
+  std::optional<double> bandwidth_;
   int quantize_calls_ = 0;
   int decode_calls_ = 0;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "gguf.h"
@@ -713,10 +716,14 @@ class LlamaEngine final : public Engine {
     info.path = path;
     info.file_size_bytes = file_size;
     uint64_t data_end = 0;
+    const bool tied_output = gguf_find_tensor(gguf.get(), "output.weight") < 0;
     for (int64_t i = 0; i < gguf_get_n_tensors(gguf.get()); ++i) {
       const uint64_t size = gguf_get_tensor_size(gguf.get(), i);
       data_end = std::max<uint64_t>(data_end, gguf_get_tensor_offset(gguf.get(), i) + size);
       info.weights_size_bytes += size;
+      if (tied_output || std::string_view(gguf_get_tensor_name(gguf.get(), i)) != "token_embd.weight") {
+        info.decode_weight_bytes += size;
+      }
       if (const ggml_tensor* tensor = ggml_get_tensor(meta.get(), gguf_get_tensor_name(gguf.get(), i))) {
         info.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
       }
@@ -781,6 +788,14 @@ class LlamaEngine final : public Engine {
     llama_model_desc(model.get(), desc.data(), desc.size());
     info.description = desc.data();
     info.n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
+    {
+      const ggml_type kv_type = parse_kv_cache_type(resolved.kv_cache_type);
+      const auto head_dim = static_cast<uint64_t>(llama_model_n_embd(model.get()) /
+                                                  std::max(1, llama_model_n_head(model.get())));
+      const uint64_t elements = 2ULL * static_cast<uint64_t>(llama_model_n_layer(model.get())) *
+                                static_cast<uint64_t>(llama_model_n_head_kv(model.get())) * head_dim;
+      info.kv_bytes_per_token = elements * ggml_type_size(kv_type) / static_cast<uint64_t>(ggml_blck_size(kv_type));
+    }
     return std::make_unique<LlamaModel>(std::move(model), std::move(info), std::move(resolved));
   }
 
@@ -920,6 +935,60 @@ class LlamaEngine final : public Engine {
     if (!gguf_write_to_file(out.get(), request.output.c_str(), false)) {
       throw Error(ErrorCode::kIo, fmt::format("cannot write {}", request.output.string()));
     }
+  }
+
+  std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions& runtime) override {
+    ggml_backend_dev_t device = nullptr;
+    if (runtime.n_gpu_layers != 0) {
+      for (size_t i = 0; i < ggml_backend_dev_count() && device == nullptr; ++i) {
+        if (ggml_backend_dev_type(ggml_backend_dev_get(i)) == GGML_BACKEND_DEVICE_TYPE_GPU) {
+          device = ggml_backend_dev_get(i);
+        }
+      }
+    }
+    const bool on_gpu = device != nullptr;
+    if (!on_gpu) {
+      device = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    }
+    std::unique_ptr<ggml_backend, decltype(&ggml_backend_free)> backend(
+        device ? ggml_backend_dev_init(device, nullptr) : nullptr, &ggml_backend_free);
+    if (!backend) {
+      return std::nullopt;
+    }
+    if (!on_gpu) {
+      ggml_backend_cpu_set_n_threads(backend.get(), runtime.n_threads > 0 ? runtime.n_threads : physical_core_count());
+    }
+    // Copy one buffer into another, far larger than any cache: 1 GiB each on a GPU, 256 MiB on the
+    // host; rows of 1 Mi floats so that every CPU thread takes a share.
+    const int64_t row = 1 << 20;
+    const int64_t rows = on_gpu ? 256 : 64;
+    const ggml_init_params params{
+        .mem_size = 4 * ggml_tensor_overhead() + ggml_graph_overhead(), .mem_buffer = nullptr, .no_alloc = true};
+    std::unique_ptr<ggml_context, GgmlDeleter> ctx(ggml_init(params));
+    ggml_tensor* source = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, row, rows);
+    ggml_tensor* target = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, row, rows);
+    std::unique_ptr<ggml_backend_buffer, decltype(&ggml_backend_buffer_free)> buffer(
+        ggml_backend_alloc_ctx_tensors(ctx.get(), backend.get()), &ggml_backend_buffer_free);
+    if (!buffer) {
+      return std::nullopt;  // not enough free memory for the probe
+    }
+    ggml_backend_buffer_clear(buffer.get(), 0);
+    ggml_cgraph* graph = ggml_new_graph(ctx.get());
+    ggml_build_forward_expand(graph, ggml_cpy(ctx.get(), source, target));
+    const double bytes = 2.0 * static_cast<double>(ggml_nbytes(source));
+    double best = 0;
+    for (int run = 0; run < 6; ++run) {  // the first run warms up
+      const auto start = std::chrono::steady_clock::now();
+      if (ggml_backend_graph_compute(backend.get(), graph) != GGML_STATUS_SUCCESS) {
+        return std::nullopt;
+      }
+      ggml_backend_synchronize(backend.get());
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (run > 0 && seconds > 0) {
+        best = std::max(best, bytes / seconds);
+      }
+    }
+    return best > 0 ? std::optional<double>(best) : std::nullopt;
   }
 
   std::optional<uint64_t> device_memory_used_bytes() const override {
