@@ -222,9 +222,9 @@ class Engine {
   virtual void synthesize(const SynthRequest& request) = 0;
   // Memory in use on the accelerators (all processes), in bytes; nullopt without one.
   virtual std::optional<uint64_t> device_memory_used_bytes() const = 0;
-  // Measured copy bandwidth (bytes read + bytes written per second, best of a few runs) of the
-  // memory that holds the weights under `runtime`: the GPU's when layers are offloaded to one,
-  // else the host's; nullopt when it cannot be measured.
+  // Measured read bandwidth (bytes per second streamed through a large matrix-vector product,
+  // best of a few runs) of the memory that holds the weights under `runtime`: the GPU's when
+  // layers are offloaded to one, else the host's; nullopt when it cannot be measured.
   virtual std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions& /*runtime*/) { return std::nullopt; }
   virtual std::vector<QuantType> quant_types() const = 0;
   // Whether quantizing `input` to `type` cannot succeed without an importance matrix.
