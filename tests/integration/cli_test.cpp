@@ -61,7 +61,10 @@ TEST_F(Cli, BenchRunsVariantsAndWritesRawSamples) {
         EXPECT_GT(metric["summary"]["mean"].get<double>(), 0.0);
       }
     }
-    EXPECT_EQ(names, (std::set<std::string>{"load_ms", "prefill_tps", "decode_tps", "ttft_ms", "itl_ms", "e2e_ms"}));
+    // The host's memory bandwidth is always measurable, so decode efficiency is there too.
+    EXPECT_EQ(names, (std::set<std::string>{"load_ms", "prefill_tps", "decode_tps", "decode_bandwidth_share", "ttft_ms",
+                                            "itl_ms", "e2e_ms"}));
+    EXPECT_GT(model["memory_bandwidth_bytes_per_s"].get<double>(), 1e8) << "implausibly slow memory";
   }
   EXPECT_NE(slurp(csv_path).find(",prefill_tps,tokens/s,sample,0,"), std::string::npos);
 }
