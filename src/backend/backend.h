@@ -105,6 +105,21 @@ class Context {
   // token. The prefix must not be empty.
   virtual std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
                                                               std::span<const std::vector<Token>> suffixes) = 0;
+  // score_suffixes for several independent groups at once (e.g. several multiple-choice items):
+  // every group's prefix and suffixes get sequences of their own, packed into shared engine passes.
+  // The context needs as many sequences as there are suffixes in all groups. Returns, per group,
+  // what score_suffixes returns. The default runs the groups one after the other.
+  struct SuffixGroup {
+    std::vector<Token> prefix;
+    std::vector<std::vector<Token>> suffixes;
+  };
+  virtual std::vector<std::vector<std::vector<TokenScore>>> score_suffix_groups(std::span<const SuffixGroup> groups) {
+    std::vector<std::vector<std::vector<TokenScore>>> scores;
+    for (const auto& group : groups) {
+      scores.push_back(score_suffixes(group.prefix, group.suffixes));
+    }
+    return scores;
+  }
   // Empties the cache and continues every prompt greedily, side by side, until its end-of-generation
   // token, `max_new_tokens`, or `should_stop` says so. Returns the generated tokens (without the
   // end-of-generation token).

@@ -137,38 +137,88 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     max_tokens = std::max(max_tokens, options.share_context ? needed : longest);
     max_choices = std::max(max_choices, item.choices.size());
   }
+  // Shared context: several items are packed into each engine pass, each item's choices as
+  // sequences of their own (up to kPackSequences sequences and kPackTokens cached tokens).
+  constexpr std::size_t kPackSequences = 64;
+  const std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 2048);
   auto ctx = options.share_context
-                 ? model.new_context(static_cast<uint32_t>(max_tokens + 8), static_cast<uint32_t>(max_choices), true)
+                 ? model.new_context(static_cast<uint32_t>(pack_tokens + 8),
+                                     static_cast<uint32_t>(std::max(max_choices, kPackSequences)), true)
                  : model.new_context(static_cast<uint32_t>(max_tokens + 8), 1, false);
+  std::vector<std::string> fingerprints(items.size());
+  std::vector<std::optional<nlohmann::json>> journaled(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string joined;
+    for (const auto& choice : items[i].choices) {
+      joined += choice.context + choice.continuation + '\x1f';
+    }
+    fingerprints[i] = prompt_hash(joined);
+    if (journal && journal->find) {
+      journaled[i] = journal->find(task, items[i].id, fingerprints[i]);
+    }
+  }
+  auto split = [](const PreparedItem& p) {
+    backend::Context::SuffixGroup group;
+    group.prefix.assign(p.full[0].begin(), p.full[0].begin() + static_cast<std::ptrdiff_t>(p.shared));
+    for (const auto& tokens : p.full) {
+      group.suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
+    }
+    return group;
+  };
+  std::vector<std::optional<std::vector<std::vector<backend::TokenScore>>>> packed(items.size());
+  std::vector<double> packed_seconds(items.size(), 0.0);
+  // Scores item `from` and the items after it that still fit into one pass with it.
+  auto score_pack = [&](std::size_t from) {
+    const auto pack_start = std::chrono::steady_clock::now();
+    std::vector<std::size_t> members;
+    std::vector<backend::Context::SuffixGroup> groups;
+    std::size_t sequences = 0, tokens = 0;
+    for (std::size_t i = from; i < items.size(); ++i) {
+      if (journaled[i]) {
+        continue;
+      }
+      auto group = split(prepared[i]);
+      std::size_t needed = group.prefix.size();
+      for (const auto& suffix : group.suffixes) needed += suffix.size();
+      if (!members.empty() &&
+          (sequences + group.suffixes.size() > kPackSequences || tokens + needed > pack_tokens)) {
+        break;
+      }
+      sequences += group.suffixes.size();
+      tokens += needed;
+      members.push_back(i);
+      groups.push_back(std::move(group));
+    }
+    auto scores = ctx->score_suffix_groups(groups);
+    const double share = seconds_since(pack_start) / static_cast<double>(members.size());
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      packed[members[m]] = std::move(scores[m]);
+      packed_seconds[members[m]] = share;
+    }
+  };
   std::vector<double> correct, correct_norm;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const McItem& item = items[i];
     const PreparedItem& p = prepared[i];
-    std::string joined;
-    for (const auto& choice : item.choices) {
-      joined += choice.context + choice.continuation + '\x1f';
-    }
-    const std::string fingerprint = prompt_hash(joined);
-    if (journal && journal->find) {
-      if (auto record = journal->find(task, item.id, fingerprint)) {
-        correct.push_back(record->at("correct").get<bool>() ? 1.0 : 0.0);
-        correct_norm.push_back(record->at("correct_norm").get<bool>() ? 1.0 : 0.0);
-        item_seconds.push_back(record->value("seconds", 0.0));
-        result.records.push_back(std::move(*record));
-        continue;
-      }
+    const std::string& fingerprint = fingerprints[i];
+    if (auto& record = journaled[i]) {
+      correct.push_back(record->at("correct").get<bool>() ? 1.0 : 0.0);
+      correct_norm.push_back(record->at("correct_norm").get<bool>() ? 1.0 : 0.0);
+      item_seconds.push_back(record->value("seconds", 0.0));
+      result.records.push_back(std::move(*record));
+      continue;
     }
     const auto item_start = std::chrono::steady_clock::now();
+    double seconds = 0;
     // Scores of every token of each choice from position `first` on.
     std::vector<std::vector<backend::TokenScore>> scores;
     std::size_t first = 0;
     if (options.share_context) {
-      const std::vector<Token> prefix(p.full[0].begin(), p.full[0].begin() + static_cast<std::ptrdiff_t>(p.shared));
-      std::vector<std::vector<Token>> suffixes;
-      for (const auto& tokens : p.full) {
-        suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
+      if (!packed[i]) {
+        score_pack(i);
       }
-      scores = ctx->score_suffixes(prefix, suffixes);
+      scores = std::move(*packed[i]);
+      seconds = packed_seconds[i];
       first = p.shared;
     } else {
       for (const auto& tokens : p.full) {
@@ -205,7 +255,7 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     const std::size_t pred_norm = argmax(normalized);
     correct.push_back(static_cast<int>(pred) == item.gold ? 1.0 : 0.0);
     correct_norm.push_back(static_cast<int>(pred_norm) == item.gold ? 1.0 : 0.0);
-    item_seconds.push_back(seconds_since(item_start));
+    item_seconds.push_back(options.share_context ? seconds : seconds_since(item_start));
     result.records.push_back({{"id", item.id},
                               {"prompt_hash", fingerprint},
                               {"loglikelihoods", loglik},

@@ -300,37 +300,43 @@ class LlamaContext final : public Context {
 
   std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
                                                       std::span<const std::vector<Token>> suffixes) override {
-    if (prefix.empty()) {
-      throw Error(ErrorCode::kInternal, "score_suffixes needs a non-empty prefix");
-    }
+    const SuffixGroup group{prefix, std::vector<std::vector<Token>>(suffixes.begin(), suffixes.end())};
+    return std::move(score_suffix_groups(std::span<const SuffixGroup>(&group, 1)).front());
+  }
+
+  std::vector<std::vector<std::vector<TokenScore>>> score_suffix_groups(std::span<const SuffixGroup> groups) override {
     llama_memory_t memory = llama_get_memory(ctx_.get());
     llama_memory_clear(memory, true);
     n_past_ = 0;
-    // The prefix, in sequence 0; only its last position's logits are needed.
-    std::vector<float> prefix_logits;
-    for (std::size_t done = 0; done < prefix.size();) {
-      const std::size_t n = std::min<std::size_t>(n_batch_, prefix.size() - done);
-      prepare_batch(n);
-      for (std::size_t k = 0; k < n; ++k) {
-        add_to_batch(prefix[done + k], static_cast<int32_t>(done + k), 0, done + k + 1 == prefix.size());
+    // Group g's suffixes are sequences first[g] ... first[g] + n - 1; its prefix goes into the
+    // first of them and is shared with the others once evaluated.
+    std::vector<llama_seq_id> first(groups.size());
+    llama_seq_id next_seq = 0;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      if (groups[g].prefix.empty()) {
+        throw Error(ErrorCode::kInternal, "score_suffixes needs a non-empty prefix");
       }
-      decode_batch();
-      done += n;
+      first[g] = next_seq;
+      next_seq += static_cast<llama_seq_id>(std::max<std::size_t>(1, groups[g].suffixes.size()));
     }
-    const float* last = llama_get_logits_ith(ctx_.get(), -1);
-    prefix_logits.assign(last, last + n_vocab_);
-    for (std::size_t s = 1; s < suffixes.size(); ++s) {
-      llama_memory_seq_cp(memory, 0, static_cast<llama_seq_id>(s), -1, -1);
+    if (static_cast<uint32_t>(next_seq) > llama_n_seq_max(ctx_.get())) {
+      throw Error(ErrorCode::kInternal,
+                  fmt::format("{}: {} sequences for a context of {}", model_name_, next_seq, llama_n_seq_max(ctx_.get())));
     }
-    std::vector<std::vector<TokenScore>> scores(suffixes.size());
-    for (std::size_t s = 0; s < suffixes.size(); ++s) {
-      scores[s].resize(suffixes[s].size());
-      if (!suffixes[s].empty()) {
-        scores[s][0] = score_token(prefix_logits.data(), suffixes[s][0]);
+    std::vector<std::vector<std::vector<TokenScore>>> scores(groups.size());
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      scores[g].resize(groups[g].suffixes.size());
+      for (std::size_t s = 0; s < groups[g].suffixes.size(); ++s) {
+        scores[g][s].resize(groups[g].suffixes[s].size());
       }
     }
-    // All suffix tokens, batch after batch; the logits at token k score token k + 1.
-    std::vector<std::pair<std::size_t, std::size_t>> pending;  // (suffix, token) per output
+    // Tokens go into passes of at most n_batch; `pending` maps each requested output to what it
+    // scores: (group, suffix, token index scored), suffix = npos for a prefix's last position.
+    constexpr std::size_t kPrefix = std::numeric_limits<std::size_t>::max();
+    struct Output {
+      std::size_t group, suffix, token;
+    };
+    std::vector<Output> pending;
     prepare_batch(n_batch_);
     auto flush = [&] {
       if (batch_storage_->n_tokens == 0) {
@@ -339,24 +345,55 @@ class LlamaContext final : public Context {
       decode_batch();
       int32_t output = 0;
       for (int32_t i = 0; i < batch_storage_->n_tokens; ++i) {
-        if (batch_storage_->logits[i] != 0) {
-          const auto [s, k] = pending[static_cast<std::size_t>(output++)];
-          scores[s][k + 1] = score_token(llama_get_logits_ith(ctx_.get(), i), suffixes[s][k + 1]);
+        if (batch_storage_->logits[i] == 0) {
+          continue;
+        }
+        const Output& o = pending[static_cast<std::size_t>(output++)];
+        const float* logits = llama_get_logits_ith(ctx_.get(), i);
+        if (o.suffix == kPrefix) {
+          // The prefix's last position scores every suffix's first token.
+          for (std::size_t s = 0; s < groups[o.group].suffixes.size(); ++s) {
+            if (!groups[o.group].suffixes[s].empty()) {
+              scores[o.group][s][0] = score_token(logits, groups[o.group].suffixes[s][0]);
+            }
+          }
+        } else {
+          scores[o.group][o.suffix][o.token] = score_token(logits, groups[o.group].suffixes[o.suffix][o.token]);
         }
       }
       pending.clear();
       batch_storage_->n_tokens = 0;
     };
-    for (std::size_t s = 0; s < suffixes.size(); ++s) {
-      for (std::size_t k = 0; k < suffixes[s].size(); ++k) {
-        if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
-          flush();
-        }
-        const bool wants_logits = k + 1 < suffixes[s].size();
-        add_to_batch(suffixes[s][k], static_cast<int32_t>(prefix.size() + k), static_cast<llama_seq_id>(s),
-                     wants_logits);
-        if (wants_logits) {
-          pending.emplace_back(s, k);
+    auto add = [&](Token token, int32_t position, llama_seq_id seq, std::optional<Output> output) {
+      if (static_cast<std::size_t>(batch_storage_->n_tokens) == n_batch_) {
+        flush();
+      }
+      add_to_batch(token, position, seq, output.has_value());
+      if (output) {
+        pending.push_back(*output);
+      }
+    };
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const auto& prefix = groups[g].prefix;
+      for (std::size_t k = 0; k < prefix.size(); ++k) {
+        add(prefix[k], static_cast<int32_t>(k), first[g],
+            k + 1 == prefix.size() ? std::optional<Output>(Output{g, kPrefix, 0}) : std::nullopt);
+      }
+    }
+    flush();
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      for (std::size_t s = 1; s < groups[g].suffixes.size(); ++s) {
+        llama_memory_seq_cp(memory, first[g], first[g] + static_cast<llama_seq_id>(s), -1, -1);
+      }
+    }
+    // All suffix tokens of all groups; the logits at token k score token k + 1.
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const auto n_prefix = static_cast<int32_t>(groups[g].prefix.size());
+      for (std::size_t s = 0; s < groups[g].suffixes.size(); ++s) {
+        const auto& suffix = groups[g].suffixes[s];
+        for (std::size_t k = 0; k < suffix.size(); ++k) {
+          add(suffix[k], n_prefix + static_cast<int32_t>(k), first[g] + static_cast<llama_seq_id>(s),
+              k + 1 < suffix.size() ? std::optional<Output>(Output{g, s, k + 1}) : std::nullopt);
         }
       }
     }
