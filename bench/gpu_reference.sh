@@ -14,17 +14,19 @@
 # Needs, in ignored folders that travel with `carry`: carry/ (see bench/gpu_7b.sh: toml++ and
 # sqlite3 headers, the LLaMA vocabulary, the trimmed llama.cpp tree) and third_party/report-assets.
 #   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 2]
+#                          [--prefill-reps 10]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 step=${1:-all}
 [ $# -gt 0 ] && shift
-shapes=llama2-7b,llama2-13b reps=2
+shapes=llama2-7b,llama2-13b reps=2 prefill_reps=10
 types=(Q8_0 Q6_K Q5_K_M Q4_K_M Q4_0 Q3_K_M Q2_K)
 while [ $# -gt 0 ]; do
   case "$1" in
     --shapes) shapes=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --prefill-reps) prefill_reps=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,10 +61,14 @@ build() {
 measure_model() {
   local model=$1 name
   name=$(basename "$model" .gguf)
-  "$bin/llama-bench" -m "$model" -p 512 -n 128 -r "$reps" -ngl 99 -o json >"$out/llama-bench-$name.json" 2>/dev/null ||
-    log "llama-bench failed on $name"
-  "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --gpu-layers 99 --no-hash --no-latency \
-    --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
+  # Prefill runs take tens of milliseconds: they get more repetitions than decode runs (llama-bench
+  # has one count for all tests, so it runs twice).
+  "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" -ngl 99 -o json >"$out/llama-bench-$name-pp.json" \
+    2>/dev/null || log "llama-bench (prefill) failed on $name"
+  "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json >"$out/llama-bench-$name-tg.json" \
+    2>/dev/null || log "llama-bench (decode) failed on $name"
+  "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --gpu-layers 99 --no-hash \
+    --no-latency --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
   log "measured $name"
 }
 

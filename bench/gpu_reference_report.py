@@ -8,8 +8,12 @@ types = ["f16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
 gib = 1024 ** 3
 
 
-def llama(path):
-    rows = json.loads(path.read_text())
+def llama(name):
+    # One file with both tests (older runs) or one per test (prefill with more repetitions).
+    rows = []
+    for path in [out / f"llama-bench-{name}.json", out / f"llama-bench-{name}-pp.json", out / f"llama-bench-{name}-tg.json"]:
+        if path.exists():
+            rows += json.loads(path.read_text())
     pp = next(r for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0)
     tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
     return pp["samples_ts"], tg["samples_ts"]
@@ -31,11 +35,14 @@ for shape in ["llama2-7b", "llama2-13b"]:
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in types:
         name = f"{shape}-{t}"
-        lp, lt = out / f"llama-bench-{name}.json", out / f"uaqf-{name}.json"
-        if not (lp.exists() and lt.exists()):
+        lt = out / f"uaqf-{name}.json"
+        try:
+            l_pp, l_tg = llama(name)
+        except StopIteration:
+            l_pp = None
+        if l_pp is None or not lt.exists():
             lines.append(f"| {t} | missing | | | | | | | | | | |")
             continue
-        l_pp, l_tg = llama(lp)
         model, m = uaqf(lt)
         u_pp, u_tg = m["prefill_tps pp512"]["samples"], m["decode_tps tg128"]["samples"]
         # Medians: the first timed prefill of either tool can still be warming up (2 repetitions).

@@ -37,6 +37,7 @@ Action add_bench_command(CLI::App& app) {
     std::string depths = "0";
     std::string parallel;
     int reps = 5;
+    int prefill_reps = 0;
     int warmup = 1;
     uint32_t n_ctx = 0;
     uint32_t seed = 1;
@@ -57,6 +58,8 @@ Action add_bench_command(CLI::App& app) {
   command->add_option("-d,--depth", flags->depths, "tokens already in the KV cache, e.g. 0,4096")
       ->capture_default_str();
   command->add_option("-r,--reps", flags->reps, "timed repetitions per test")->capture_default_str();
+  command->add_option("--prefill-reps", flags->prefill_reps,
+                      "timed repetitions of the prefill tests (short runs that need more; default: --reps)");
   command->add_option("--parallel", flags->parallel,
                       "concurrency sweep: sequences decoding side by side, e.g. 1,2,4,8,16,32,64");
   command->add_option("--warmup", flags->warmup, "discarded warm-up runs per test")->capture_default_str();
@@ -82,6 +85,9 @@ Action add_bench_command(CLI::App& app) {
       options.parallel = parse_int_list(flags->parallel, "--parallel");
     }
     options.reps = flags->reps;
+    if (flags->prefill_reps != 0) {
+      options.prefill_reps = flags->prefill_reps;
+    }
     options.warmup = flags->warmup;
     if (flags->n_ctx > 0) {
       options.n_ctx = flags->n_ctx;

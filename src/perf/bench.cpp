@@ -99,6 +99,9 @@ void validate(const BenchOptions& options) {
   if (options.gen_tokens < 0) {
     fail(fmt::format("--gen-tokens must be zero or positive, got {}", options.gen_tokens));
   }
+  if (options.prefill_reps && *options.prefill_reps < 1) {
+    fail(fmt::format("--prefill-reps must be at least 1, got {}", *options.prefill_reps));
+  }
   if (options.reps < 1) {
     fail(fmt::format("--reps must be at least 1, got {}", options.reps));
   }
@@ -166,13 +169,14 @@ BenchRunner::BenchRunner(backend::Engine& engine, const Clock& clock, BenchOptio
 
 long BenchRunner::runs_per_model() const {
   const long per_test = options_.reps + options_.warmup;
+  const long per_prefill_test = options_.prefill_reps.value_or(options_.reps) + options_.warmup;
   const long n_depths = static_cast<long>(options_.depths.size());
-  long tests = n_depths * static_cast<long>(options_.prompt_tokens.size());
+  long tests = 0;
   if (options_.gen_tokens > 0) {
     tests += n_depths + (options_.request_latency ? 1 : 0);
   }
   tests += static_cast<long>(options_.parallel.size());
-  return tests * per_test;
+  return tests * per_test + n_depths * static_cast<long>(options_.prompt_tokens.size()) * per_prefill_test;
 }
 
 ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std::string& sha256) {
@@ -226,10 +230,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     kept[kind + "_power_w"] = {seconds > 0 ? joules / seconds : 0};
   };
   // Timed repetitions an earlier run recorded, per repetition index (journal).
-  auto recorded = [&](const std::string& test) {
-    std::vector<std::optional<RepetitionSamples>> found(static_cast<std::size_t>(options_.reps));
+  auto recorded = [&](const std::string& test, int reps) {
+    std::vector<std::optional<RepetitionSamples>> found(static_cast<std::size_t>(reps));
     if (journal_ != nullptr && journal_->find) {
-      for (int rep = 0; rep < options_.reps; ++rep) {
+      for (int rep = 0; rep < reps; ++rep) {
         found[static_cast<std::size_t>(rep)] = journal_->find(test, rep);
       }
     }
@@ -267,9 +271,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
   // The warm-up and timed runs of one test: restored from the journal where recorded, otherwise
   // measured by `measure(timed)`, which returns a timed run's samples by metric name (energy
   // samples it has already added).
-  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure) {
-    const auto found = recorded(test);
-    for (int run = 0; run < options_.warmup + options_.reps; ++run) {
+  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure,
+                    int reps) {
+    const auto found = recorded(test, reps);
+    for (int run = 0; run < options_.warmup + reps; ++run) {
       if (!restore(found, run, test, metrics)) {
         const bool timed = run >= options_.warmup;
         const RepetitionSamples kept = measure(timed);
@@ -338,7 +343,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, timed, kept);
           kept[metric.name] = {tokens_per_second(n_prompt, start, end)};
           return kept;
-        });
+        }, options_.prefill_reps.value_or(options_.reps));
         sample_device();
         finish_metric(metric, options_.max_cv);
         result.metrics.push_back(std::move(metric));
@@ -366,7 +371,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
           kept[metric.name] = {tokens_per_second(n_gen, start, end)};
           return kept;
-        });
+        }, options_.reps);
         finish_metric(metric, options_.max_cv);
         if (result.memory_bandwidth_bytes_per_s && result.info.decode_weight_bytes > 0) {
           // Each generated token reads the weights and the cache so far (depth plus, on average,
@@ -427,7 +432,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
         return RepetitionSamples{{ttft.name, {ms_between(start, first)}},
                                  {e2e.name, {ms_between(start, previous)}},
                                  {itl.name, token_latencies}};
-      });
+      }, options_.reps);
       finish_metric(ttft, options_.max_cv);
       finish_metric(e2e, options_.max_cv);
       result.metrics.push_back(std::move(ttft));
@@ -472,7 +477,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
         const int64_t end = clock_.now_ns();
         return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen * level, start, end)}},
                                  {step.name, {ms_between(start, end) / n_gen}}};
-      });
+      }, options_.reps);
       sample_device();
       finish_metric(aggregate, options_.max_cv);
       finish_metric(step, options_.max_cv);

@@ -25,6 +25,9 @@ struct BenchOptions {
   int gen_tokens = 128;
   std::vector<int> depths{0};
   int reps = 5;
+  // Timed repetitions of the prefill tests alone (default: reps). Prefill runs are short (tens of
+  // ms on a GPU) and need more of them than decode runs for a stable mean.
+  std::optional<int> prefill_reps;
   int warmup = 1;
   // Fixed context size for every test; unset: each test gets exactly what it needs, as llama-bench.
   std::optional<uint32_t> n_ctx;

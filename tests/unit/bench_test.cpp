@@ -314,3 +314,26 @@ TEST(Bench, DecodeBandwidthShareFromBytesPerTokenAndBandwidth) {
 
 }  // namespace
 }  // namespace uaqf::perf
+
+namespace uaqf::perf {
+namespace {
+
+TEST(Bench, PrefillTestsCanTakeMoreRepetitions) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("m.gguf", FakeModelSpec{});
+  auto options = small_options();
+  options.prefill_reps = 10;
+  BenchRunner runner(engine, clock, options);
+  // pp100: 1 + 10 runs; tg10 and the request test: 1 + 3 each.
+  EXPECT_EQ(runner.runs_per_model(), 11 + 4 + 4);
+  const auto result = runner.run("m.gguf", "abc");
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_EQ(result.find("prefill_tps", "pp100")->samples.size(), 10U);
+  EXPECT_EQ(result.find("decode_tps", "tg10")->samples.size(), 3U);
+  options.prefill_reps = 0;
+  EXPECT_THROW(validate(options), Error);
+}
+
+}  // namespace
+}  // namespace uaqf::perf
