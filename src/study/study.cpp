@@ -95,7 +95,7 @@ class Reader {
   }
 
   template <typename T>
-  void read_list(const toml::table& t, const char* key, std::vector<T>& out) const {
+  void read_list(const toml::table& t, const char* key, std::vector<T>& out, bool allow_empty = false) const {
     const toml::node* node = t.get(key);
     if (node == nullptr) {
       return;
@@ -117,7 +117,7 @@ class Reader {
         out.push_back(static_cast<T>(element.as_integer()->get()));
       }
     }
-    if (out.empty()) {
+    if (out.empty() && !allow_empty) {
       fail(*node, fmt::format("'{}' must not be empty", key));
     }
   }
@@ -196,7 +196,7 @@ Study load_study(const fs::path& file) {
   if (const auto* t = r.table(root, "workload")) {
     r.only(*t, "workload",
            {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts"});
-    r.read_list(*t, "parallel", study.parallel);
+    r.read_list(*t, "parallel", study.parallel, true);
     for (int level : study.parallel) {
       if (level < 1) {
         r.fail(*t->get("parallel"), fmt::format("'parallel' levels must be at least 1, not {}", level));
@@ -240,11 +240,7 @@ Study load_study(const fs::path& file) {
     r.read(*t, "ctx", study.ctx);
     r.read(*t, "chunks", study.perplexity_chunks);
     r.read_path(*t, "corpus", study.corpus);
-    if (t->get("tasks") != nullptr && t->get("tasks")->is_array() && t->get("tasks")->as_array()->empty()) {
-      study.tasks.clear();
-    } else {
-      r.read_list(*t, "tasks", study.tasks);
-    }
+    r.read_list(*t, "tasks", study.tasks, true);
     std::size_t limit = 0;
     r.read(*t, "limit", limit);
     if (limit > 0) {
@@ -267,7 +263,7 @@ Study load_study(const fs::path& file) {
             node.is_integer() ? static_cast<double>(node.as_integer()->get()) : node.as_floating_point()->get();
       }
     }
-    r.read_list(*t, "constraints", study.constraints);
+    r.read_list(*t, "constraints", study.constraints, true);
     r.read(*t, "normalization", study.normalization);
     if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
       r.fail(*t->get("normalization"),

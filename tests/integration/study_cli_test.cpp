@@ -124,3 +124,16 @@ TEST(StudyCli, SyntheticStudyRanksOnSpeedAndMemoryOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace uaqf_test;
+
+// The documented reference study parses: running it stops only at its placeholder model path.
+TEST(StudyCli, ReferenceStudyFileParses) {
+  const auto result = run_uaqf("run " + q(fs::path(UAQF_SOURCE_DIR) / "examples" / "study-reference.toml") +
+                               " --output " + q(work_dir() / "reference"));
+  expect_one_error_line(result, "model-f16.gguf");
+}
+
+}  // namespace
