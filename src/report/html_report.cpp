@@ -155,6 +155,10 @@ std::string answers_html(const json& report) {
   for (const auto& task : tasks) {
     for (const auto& id : items[task]) {
       out += fmt::format("<div class=\"item\">\n<h3>{} <code>{}</code></h3>\n", html_escape(task), html_escape(id));
+      const json& question = (*answers[{task, id}].front())["question"];
+      if (question.is_string()) {
+        out += fmt::format("<pre class=\"question\">{}</pre>\n", h(question));
+      }
       for (const json* a : answers[{task, id}]) {
         const json& correct = (*a)["correct"];
         const std::string mark = correct.is_boolean() ? (correct.get<bool>() ? "correct" : "wrong") : "";

@@ -91,9 +91,18 @@ json answers_of(const json& variant_entry) {
       if (text == nullptr) continue;
       const auto& full = text->get_ref<const std::string&>();
       const std::string shown = utf8_prefix(full, kAnswerMaxBytes);
+      // What was asked (gsm8k keeps the question, ifeval the prompt), cut like the answers.
+      json question = nullptr;
+      for (const char* key : {"question", "prompt"}) {
+        if (record.contains(key) && record[key].is_string()) {
+          question = utf8_prefix(record[key].get_ref<const std::string&>(), kAnswerMaxBytes);
+          break;
+        }
+      }
       answers.push_back({{"variant", variant_entry.value("name", "")},
                          {"task", task.value("task", "")},
                          {"id", record.contains("id") ? record["id"] : json(nullptr)},
+                         {"question", question},
                          {"text", shown},
                          {"truncated", shown.size() != full.size()},
                          {"correct", answer_correct(record)},

@@ -154,6 +154,7 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
           inst_loose.push_back(outcome.loose[k] ? 1 : 0);
         }
         result.records.push_back({{"id", items[i].key},
+                                  {"prompt", items[i].prompt},
                                   {"instruction_ids", items[i].instruction_ids},
                                   {"response", response},
                                   {"strict", outcome.strict},

@@ -444,6 +444,7 @@ TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaIte
     flexible.push_back(flexible_answer && gsm8k_normalize(*flexible_answer) == target ? 1.0 : 0.0);
     result.records.push_back({{"id", items[i].id},
                               {"prompt_hash", prompt_hash(prompts[i])},
+                              {"question", items[i].question},
                               {"generation", text},
                               {"generated_tokens", answers[i].size()},
                               {"target", target},

@@ -193,7 +193,16 @@ TEST(StudyReport, NoFeasibleVariant) {
 }
 
 TEST(StudyReportHtml, ModelAnswerIsTextNotMarkup) {
-  const json report = build_study_report(fixture());
+  auto study = fixture();
+  // Dataset text is escaped as well: a question with markup, shown above the answers to it.
+  for (auto& variant : study.results["variants"]) {
+    for (auto& task : variant["tasks"]) {
+      for (auto& record : task["records"]) {
+        if (record.contains("generation")) record["question"] = "How much is <b>2 & 2</b>?";
+      }
+    }
+  }
+  const json report = build_study_report(study);
   const std::string html = study_report_html(report);
   // The fixture's Q4_0 answers "<script>alert(1)</script> The answer is 71.".
   EXPECT_EQ(html.find("<script>alert(1)</script>"), std::string::npos);
@@ -201,6 +210,8 @@ TEST(StudyReportHtml, ModelAnswerIsTextNotMarkup) {
   EXPECT_NE(html.find("\\u003cscript\\u003ealert(1)\\u003c/script\\u003e The answer is 71."), std::string::npos);
   EXPECT_EQ(html.find("</p><b>Q4_0"), std::string::npos);
   EXPECT_NE(html.find("No commas here &lt;/p&gt;&lt;b&gt;Q4_0&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(html.find("<pre class=\"question\">How much is &lt;b&gt;2 &amp; 2&lt;/b&gt;?</pre>"), std::string::npos);
+  EXPECT_EQ(html.find("<b>2 & 2</b>"), std::string::npos);
   // Exactly the page's own script elements: the data block and three scripts.
   EXPECT_EQ(count(html, "<script"), 4U);
   EXPECT_EQ(count(html, "</script>"), 4U);
