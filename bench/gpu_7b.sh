@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On the GPU machine, in two steps that fit its 10-minute calls (the build stays while it is warm):
-#   bench/gpu_7b.sh build     CUDA build (sm_90) of uaqf, llama-bench and llama-perplexity
+#   bench/gpu_7b.sh build     CUDA build (sm_90) of uaqf and llama-bench (bench/gpu_reference.sh build)
 #   bench/gpu_7b.sh sweep     the concurrency sweep (1..64 sequences) on F16 and Q4_0
 #   bench/gpu_7b.sh measure   synthesize the LLaMA-2-7B shape, quantize it to Q8_0 and Q4_0, and run
 #                             llama-bench and uaqf bench on the same variants, same settings
-# Needs, in the ignored folder carry/: include/toml++ (headers; the machine has no package of it),
+# Needs third_party/report-assets (carried) and, in the ignored folder carry/: include/toml++ and
+# sqlite3 headers (the machine has no packages of them),
 # models/ggml-vocab-llama-spm.gguf, and llama.cpp/ (the pinned tree without .git, trimmed to what
 # the build uses) when third_party/llama.cpp does not travel. The machine has no package registry. Results go to $OUT (default out/gpu).
 set -euo pipefail
@@ -16,14 +17,8 @@ bin="$root/build/cuda/bin"
 models="${UAQF_GPU_MODELS:-/tmp/uaqf-models}"
 case "${1:-}" in
   build)
-    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv >"$out/gpu.csv"
-    # The pinned llama.cpp tree, carried without its history when third_party/ is not there.
-    source_dir="$root/third_party/llama.cpp"
-    [ -f "$source_dir/CMakeLists.txt" ] || source_dir="$root/carry/llama.cpp"
-    cmake --preset cuda -DUAQF_BUILD_TESTS=OFF -DUAQF_TOMLPP_INCLUDE="$root/carry/include" \
-      -DUAQF_LLAMA_SOURCE_DIR="$source_dir" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-    cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench llama-perplexity >"$out/build.log" 2>&1 ||
-      { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+    # One CUDA build for every GPU script (toml++/SQLite fallbacks, the carried llama.cpp tree).
+    bash "$root/bench/gpu_reference.sh" build
     ls -la "$bin"
     ;;
   measure)

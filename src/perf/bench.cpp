@@ -85,6 +85,7 @@ std::string test_name_decode(int n_gen, int depth) {
   return depth > 0 ? fmt::format("tg{} @ d{}", n_gen, depth) : fmt::format("tg{}", n_gen);
 }
 std::string test_name_request(int n_prompt, int n_gen) { return fmt::format("p{}+g{}", n_prompt, n_gen); }
+std::string test_name_parallel(int n_gen, int n_sequences) { return fmt::format("tg{} x{}", n_gen, n_sequences); }
 
 void validate(const BenchOptions& options) {
   auto fail = [](const std::string& message) { throw Error(ErrorCode::kInvalidArgument, message); };
@@ -445,7 +446,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     for (int level : options_.parallel) {
       // Aggregate decode throughput and per-sequence step latency with `level` sequences at once.
       const int n_prompt = options_.prompt_tokens.front();
-      const std::string test = fmt::format("tg{} x{}", n_gen, level);
+      const std::string test = test_name_parallel(n_gen, level);
       Metric aggregate{.name = "parallel_decode_tps",
                        .test = test,
                        .unit = "tokens/s",

@@ -133,5 +133,6 @@ class BenchRunner {
 std::string test_name_prefill(int n_prompt, int depth);
 std::string test_name_decode(int n_gen, int depth);
 std::string test_name_request(int n_prompt, int n_gen);
+std::string test_name_parallel(int n_gen, int n_sequences);  // "tg128 x64"
 
 }  // namespace uaqf::perf

@@ -87,10 +87,11 @@ int take_lock(const fs::path& lock_path) {
                 fmt::format("{}: the study is being run by another uaqf process{}; wait for it or stop it",
                             lock_path.parent_path().string(), holder.empty() ? "" : " (pid " + holder + ")"));
   }
-  // The holder's pid, for the message above; the lock itself goes with the process.
+  // The holder's pid, for the message above; the lock itself goes with the process. A failed
+  // write only leaves a refused second process's message without the pid.
   const std::string pid = std::to_string(::getpid());
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    // The lock holds; only the message of a refused second process would lack the pid.
+  if (::ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] const ssize_t written = ::pwrite(fd, pid.data(), pid.size(), 0);
   }
   return fd;
 }

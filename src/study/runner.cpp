@@ -396,13 +396,17 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     chunk_plan = tasks::plan_chunks(std::move(tokens.tokens), ppl_options, corpus->path.string());
   }
   // What a variant's results depend on: its weights and the settings that change its numbers.
+  // Each file is hashed once: a 13B model takes about a minute.
   std::map<std::string, std::string> file_sha256;
-  auto variant_inputs = [&](const VariantPlan& plan) {
-    auto& sha = file_sha256[plan.file.string()];
+  auto file_sha = [&](const fs::path& file) -> const std::string& {
+    auto& sha = file_sha256[file.string()];
     if (sha.empty()) {
-      sha = sha256_file(plan.file);
+      sha = sha256_file(file);
     }
-    return json{{"file_sha256", sha},
+    return sha;
+  };
+  auto variant_inputs = [&](const VariantPlan& plan) {
+    return json{{"file_sha256", file_sha(plan.file)},
                 {"kv_cache_type", plan.runtime.kv_cache_type},
                 {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
                 {"gpu_layers", plan.runtime.n_gpu_layers}};
@@ -417,7 +421,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     Progress progress("baseline distributions and answers");
     auto model = engine.load(study.model, plans.front().runtime);
     if (study.kld && chunk_plan) {
-      const tasks::BaselineKey key{.baseline_sha256 = sha256_file(study.model),
+      const tasks::BaselineKey key{.baseline_sha256 = file_sha(study.model),
                                    .corpus_sha256 = corpus->sha256,
                                    .n_ctx = chunk_plan->n_ctx,
                                    .n_chunks = chunk_plan->n_chunks,
@@ -452,7 +456,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   const std::string parallel_test =
       study.parallel.empty()
           ? std::string()
-          : fmt::format("tg{} x{}", study.gen_tokens, *std::max_element(study.parallel.begin(), study.parallel.end()));
+          : perf::test_name_parallel(study.gen_tokens, *std::max_element(study.parallel.begin(), study.parallel.end()));
   RunOutcome outcome;
   json variant_results = json::array();
   std::vector<decide::Variant> variants;
@@ -580,7 +584,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                                      {"ctx", chunk_plan->n_ctx},
                                      {"chunks", chunk_plan->n_chunks},
                                      {"kld", baseline.has_value()},
-                                     {"baseline_sha256", baseline ? sha256_file(study.model) : std::string()},
+                                     {"baseline_sha256", baseline ? file_sha(study.model) : std::string()},
                                      {"top_k", ppl_options.top_k},
                                      {"tail_samples", ppl_options.tail_samples}};
         const std::string key = "quality/" + plan.name;

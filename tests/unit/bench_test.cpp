@@ -144,11 +144,6 @@ TEST(Bench, RunsPerModelCountsWarmupsAndTests) {
   EXPECT_EQ(runner.runs_per_model(), 12);
 }
 
-}  // namespace
-}  // namespace uaqf::perf
-
-namespace uaqf::perf {
-namespace {
 
 // 100 W: the counter advances 0.1 mJ per simulated microsecond.
 class FakeEnergyMeter final : public EnergyMeter {
@@ -202,11 +197,6 @@ TEST(Bench, NoMeterMeansNoEnergyMetrics) {
   EXPECT_EQ(*result.peak_device_memory_bytes, 0U);  // nothing added beyond what was in use before
 }
 
-}  // namespace
-}  // namespace uaqf::perf
-
-namespace uaqf::perf {
-namespace {
 
 TEST(Bench, ConcurrencySweepReportsAggregateAndPerSequenceRates) {
   ManualClock clock;
@@ -238,11 +228,6 @@ TEST(BenchValidate, ParallelLevelsMustBePositive) {
   EXPECT_THROW(validate(options), Error);
 }
 
-}  // namespace
-}  // namespace uaqf::perf
-
-namespace uaqf::perf {
-namespace {
 
 // A study resumes a benchmark from the repetitions its results store holds: restored ones are not
 // run again (nor their warm-up, when all of a test's are there), measured ones are handed over.
@@ -284,11 +269,6 @@ TEST(Bench, JournaledRepetitionsAreRestoredNotRun) {
   }
 }
 
-}  // namespace
-}  // namespace uaqf::perf
-
-namespace uaqf::perf {
-namespace {
 
 // Decode efficiency: bytes moved per generated token (weights, plus the cache read so far) times
 // tokens/s, as a share of the measured memory bandwidth; absent where the bandwidth is unknown.
@@ -312,11 +292,6 @@ TEST(Bench, DecodeBandwidthShareFromBytesPerTokenAndBandwidth) {
   EXPECT_EQ(without.find("decode_bandwidth_share", "tg10"), nullptr);
 }
 
-}  // namespace
-}  // namespace uaqf::perf
-
-namespace uaqf::perf {
-namespace {
 
 TEST(Bench, PrefillTestsCanTakeMoreRepetitions) {
   ManualClock clock;
