@@ -38,6 +38,16 @@ mkdir -p "$models"
 vocab="$root/carry/models/ggml-vocab-llama-spm.gguf"
 t0=$(date +%s)
 log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/timeline.txt"; }
+# Runs a command and appends its wall time to steps.tsv (where the ten minutes go).
+timed() {
+  local label=$1 start rc=0
+  shift
+  start=$EPOCHREALTIME
+  "$@" || rc=$?
+  awk -v label="$label" -v s="$start" -v e="$EPOCHREALTIME" -v rc="$rc" \
+    'BEGIN { printf "%s\t%.2f\t%d\n", label, e - s, rc }' >>"$out/steps.tsv"
+  return $rc
+}
 
 build() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv >"$out/gpu.csv"
@@ -54,6 +64,7 @@ build() {
     { tail -30 "$out/configure.log"; exit 1; }
   cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench "$@" >"$out/build.log" 2>&1 ||
     { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
+  cp "build/cuda/.ninja_log" "$out/ninja_log.txt" 2>/dev/null || true
   log "built"
 }
 
@@ -63,11 +74,11 @@ measure_model() {
   name=$(basename "$model" .gguf)
   # Prefill runs take tens of milliseconds: they get more repetitions than decode runs (llama-bench
   # has one count for all tests, so it runs twice).
-  "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" -ngl 99 -o json >"$out/llama-bench-$name-pp.json" \
-    2>/dev/null || log "llama-bench (prefill) failed on $name"
-  "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json >"$out/llama-bench-$name-tg.json" \
-    2>/dev/null || log "llama-bench (decode) failed on $name"
-  "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --gpu-layers 99 --no-hash \
+  timed "llama-bench-pp $name" "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" -ngl 99 -o json \
+    >"$out/llama-bench-$name-pp.json" 2>/dev/null || log "llama-bench (prefill) failed on $name"
+  timed "llama-bench-tg $name" "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json \
+    >"$out/llama-bench-$name-tg.json" 2>/dev/null || log "llama-bench (decode) failed on $name"
+  timed "uaqf-bench $name" "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --gpu-layers 99 --no-hash \
     --no-latency --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
   log "measured $name"
 }
@@ -75,11 +86,11 @@ measure_model() {
 measure() {
   for shape in ${shapes//,/ }; do
     base="$models/$shape-f16.gguf"  # variants: $shape-<TYPE>.gguf
-    "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt"
+    timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt"
     log "synthesized $shape"
     measure_model "$base"
     for type in "${types[@]}"; do
-      "$bin/uaqf" quantize "$base" --types "$type" --out "$models" >>"$out/quantize.txt"
+      timed "quantize $shape-$type" "$bin/uaqf" quantize "$base" --types "$type" --out "$models" >>"$out/quantize.txt"
       measure_model "$models/$shape-$type.gguf"
       rm -f "$models/$shape-$type.gguf" "$models/$shape-$type.gguf.uaqf.json"
     done
