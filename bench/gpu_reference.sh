@@ -73,13 +73,14 @@ measure_model() {
   local model=$1 name
   name=$(basename "$model" .gguf)
   # Prefill runs take tens of milliseconds: they get more repetitions than decode runs (llama-bench
-  # has one count for all tests, so it runs twice).
+  # has one count for all tests, so it runs twice). Both tools' prefill runs come one after the
+  # other, so that the card's clocks are in the same state for both.
   timed "llama-bench-pp $name" "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" -ngl 99 -o json \
     >"$out/llama-bench-$name-pp.json" 2>/dev/null || log "llama-bench (prefill) failed on $name"
-  timed "llama-bench-tg $name" "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json \
-    >"$out/llama-bench-$name-tg.json" 2>/dev/null || log "llama-bench (decode) failed on $name"
   timed "uaqf-bench $name" "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --gpu-layers 99 --no-hash \
     --no-latency --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
+  timed "llama-bench-tg $name" "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json \
+    >"$out/llama-bench-$name-tg.json" 2>/dev/null || log "llama-bench (decode) failed on $name"
   log "measured $name"
 }
 

@@ -12,6 +12,10 @@
 #include <system_error>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/std.h>
 
@@ -158,6 +162,74 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   if (ec) {
     fs::remove(partial, ec);
     throw Error(ErrorCode::kIo, fmt::format("cannot move {} into place: {}", path.string(), ec.message()));
+  }
+}
+
+RawFileWriter::RawFileWriter(const fs::path& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  }
+}
+
+RawFileWriter::~RawFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+void RawFileWriter::write(std::span<const char> bytes) {
+  if (bytes.empty()) {
+    return;
+  }
+  write_repeated(bytes, bytes.size());
+}
+
+void RawFileWriter::write_repeated(std::span<const char> pattern, std::size_t total_bytes) {
+  if (total_bytes == 0) {
+    return;
+  }
+  if (pattern.empty()) {
+    throw Error(ErrorCode::kInternal, fmt::format("writing {}: an empty pattern cannot fill {} bytes", path_,
+                                                  total_bytes));
+  }
+  if (fd_ < 0) {
+    throw Error(ErrorCode::kInternal, fmt::format("writing {} after it was closed", path_));
+  }
+  // Up to IOV_MAX views of the pattern per call; a short write resumes mid-pattern.
+  constexpr std::size_t kMaxViews = 1024;
+  std::vector<iovec> views;
+  std::size_t offset = 0;  // bytes of the repeated stream already written
+  while (offset < total_bytes) {
+    views.clear();
+    std::size_t at = offset % pattern.size();
+    std::size_t planned = 0;
+    while (views.size() < kMaxViews && offset + planned < total_bytes) {
+      const std::size_t n = std::min(pattern.size() - at, total_bytes - offset - planned);
+      views.push_back({.iov_base = const_cast<char*>(pattern.data() + at), .iov_len = n});
+      planned += n;
+      at = 0;
+    }
+    const ssize_t done = ::writev(fd_, views.data(), static_cast<int>(views.size()));
+    if (done < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw Error(ErrorCode::kIo, fmt::format("writing {} failed after {} bytes: {}", path_, written_,
+                                              std::strerror(errno)));
+    }
+    offset += static_cast<std::size_t>(done);
+    written_ += static_cast<uint64_t>(done);
+  }
+}
+
+void RawFileWriter::close() {
+  if (fd_ >= 0) {
+    const int status = ::close(fd_);
+    fd_ = -1;
+    if (status != 0) {
+      throw Error(ErrorCode::kIo, fmt::format("closing {} failed: {}", path_, std::strerror(errno)));
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,5 +34,26 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 // The partial file that write_file_atomic and other atomic writers use for `path`.
 std::filesystem::path partial_path_for(const std::filesystem::path& path);
+
+// Writes a large file straight through write(2)/writev(2): no stream buffer, and a repeated pattern
+// is handed to the kernel as many views of one buffer instead of being copied (synthetic models
+// are gigabytes of a few repeated rows). Throws Error(kIo) naming the file on any failure.
+class RawFileWriter {
+ public:
+  explicit RawFileWriter(const std::filesystem::path& path);  // created or truncated
+  RawFileWriter(const RawFileWriter&) = delete;
+  RawFileWriter& operator=(const RawFileWriter&) = delete;
+  ~RawFileWriter();
+  void write(std::span<const char> bytes);
+  // `total_bytes` of `pattern` repeated: whole copies, then the pattern's beginning.
+  void write_repeated(std::span<const char> pattern, std::size_t total_bytes);
+  void close();
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+};
 
 }  // namespace uaqf

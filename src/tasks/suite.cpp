@@ -111,6 +111,7 @@ std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, 
   return indices;
 }
 
+static std::size_t pack_env() { const char* e = std::getenv("UAQF_PACK"); return e ? std::stoul(e) : 2048; }
 double items_per_second(const std::vector<double>& item_seconds) {
   const double total = std::accumulate(item_seconds.begin(), item_seconds.end(), 0.0);
   return total > 0 ? static_cast<double>(item_seconds.size()) / total : 0;
@@ -140,7 +141,7 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
   // Shared context: several items are packed into each engine pass, each item's choices as
   // sequences of their own (up to kPackSequences sequences and kPackTokens cached tokens).
   constexpr std::size_t kPackSequences = 64;
-  const std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 2048);
+  const std::size_t pack_tokens = std::max<std::size_t>(max_tokens, pack_env());
   auto ctx = options.share_context
                  ? model.new_context(static_cast<uint32_t>(pack_tokens + 8),
                                      static_cast<uint32_t>(std::max(max_choices, kPackSequences)), true)
@@ -379,7 +380,7 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
   const std::size_t group_size = std::min(batch, std::max<std::size_t>(1, pending.size()));
   std::unique_ptr<backend::Context> ctx;
   if (!pending.empty()) {
-    ctx = model.new_context(static_cast<uint32_t>(per_sequence * group_size), static_cast<uint32_t>(group_size), true);
+    ctx = model.new_context(static_cast<uint32_t>(per_sequence * group_size), static_cast<uint32_t>(group_size), std::getenv("UAQF_SPLIT") == nullptr);
   }
   for (std::size_t begin = 0; begin < pending.size(); begin += batch) {
     const auto group_start = std::chrono::steady_clock::now();

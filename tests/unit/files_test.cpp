@@ -56,5 +56,35 @@ TEST_F(FilesTest, UnwritableFolderIsReported) {
   EXPECT_THROW(require_writable_dir(dir_ / "file" / "sub", "output"), Error);
 }
 
+TEST_F(FilesTest, RawWriterRepeatsAPatternPastManyWritevCalls) {
+  // 7-byte pattern: 5000 copies need several writev calls of 1024 views, and the total ends
+  // mid-pattern.
+  const std::string pattern = "abcdefg";
+  const std::size_t total = pattern.size() * 5000 + 3;
+  RawFileWriter writer(dir_ / "tiled.bin");
+  writer.write(std::span<const char>("head", 4));
+  writer.write_repeated(pattern, total);
+  writer.write(std::span<const char>("tail", 4));
+  writer.close();
+  EXPECT_EQ(writer.bytes_written(), total + 8);
+  std::string expected = "head";
+  while (expected.size() < 4 + total) {
+    expected += pattern;
+  }
+  expected.resize(4 + total);
+  expected += "tail";
+  EXPECT_EQ(read_text_file(dir_ / "tiled.bin"), expected);
+}
+
+TEST_F(FilesTest, RawWriterNamesAFileItCannotCreate) {
+  try {
+    RawFileWriter writer(dir_ / "missing-folder" / "out.bin");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kIo);
+    EXPECT_NE(std::string(error.what()).find("missing-folder"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace uaqf

@@ -1190,83 +1190,110 @@ class LlamaEngine final : public Engine {
       ggml_set_name(tensor, name.c_str());
       gguf_add_tensor(out.get(), tensor);
     }
-    std::ifstream input(request.input, std::ios::binary);
-    std::ofstream output(request.output, std::ios::binary | std::ios::trunc);
-    if (!input || !output) {
-      throw Error(ErrorCode::kIo, fmt::format("cannot open {} or write {}", request.input.string(),
-                                              request.output.string()));
-    }
-    std::vector<char> meta(gguf_get_meta_size(out.get()));
-    gguf_get_meta_data(out.get(), meta.data());
-    output.write(meta.data(), static_cast<std::streamsize>(meta.size()));
-    const std::size_t alignment = gguf_get_alignment(out.get());
+    // First the few distinct rows of every tensor, quantized for real (in parallel: K-quant
+    // searches are the only computation here); then the file, each tensor its rows repeated.
+    struct TiledTensor {
+      std::vector<char> rows;  // `distinct` rows in the output type; empty when copied as it is
+      int64_t n_rows = 0;
+      std::size_t row_bytes = 0;
+    };
     const std::size_t data_offset = gguf_get_data_offset(in.get());
-    std::vector<char> chunk;
-    for (std::size_t i = 0; i < plan.size(); ++i) {
-      const auto& [name, type] = plan[i];
-      const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
-      const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
-      input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
-      const int64_t n_per_row = source->ne[0];
-      const int64_t n_rows = ggml_nrows(source);
-      std::size_t written = 0;
-      if (type == source->type) {
-        // Kept as it is (norms, or F16 into F16): copied.
-        std::size_t left = ggml_nbytes(source);
-        chunk.resize(std::min<std::size_t>(left, 64U << 20));
-        while (left > 0) {
-          const std::size_t n = std::min(left, chunk.size());
-          input.read(chunk.data(), static_cast<std::streamsize>(n));
-          output.write(chunk.data(), static_cast<std::streamsize>(n));
-          left -= n;
-          written += n;
+    std::vector<TiledTensor> tiled(plan.size());
+    std::atomic<std::size_t> next{0};
+    std::vector<std::string> failures(plan.size());
+    auto quantize_rows = [&] {
+      std::ifstream input(request.input, std::ios::binary);
+      for (std::size_t i = next++; i < plan.size(); i = next++) {
+        const auto& [name, type] = plan[i];
+        const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
+        if (source == nullptr) {
+          failures[i] = fmt::format("{}: no tensor {}", request.input.string(), name);
+          continue;
         }
-      } else {
-        // A few rows of the tensor, quantized for real, then repeated to its full size.
-        const int64_t distinct = std::min(kDistinctRows, n_rows);
+        const int64_t n_per_row = source->ne[0];
+        tiled[i].n_rows = ggml_nrows(source);
+        tiled[i].row_bytes = ggml_row_size(type, n_per_row);
+        if (type == source->type) {
+          continue;
+        }
+        const int64_t distinct = std::min(kDistinctRows, tiled[i].n_rows);
         std::vector<char> raw(ggml_row_size(source->type, n_per_row) * static_cast<std::size_t>(distinct));
+        const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
+        input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
         input.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+        if (!input) {
+          failures[i] = fmt::format("cannot read tensor {} of {}", name, request.input.string());
+          continue;
+        }
         std::vector<float> values(static_cast<std::size_t>(n_per_row * distinct));
         if (source->type == GGML_TYPE_F32) {
           std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
         } else {
           const auto* traits = ggml_get_type_traits(source->type);
           if (traits->to_float == nullptr) {
-            throw Error(ErrorCode::kInvalidArgument,
-                        fmt::format("{}: tensor {} of type {} cannot be read", request.input.string(), name,
-                                    ggml_type_name(source->type)));
+            failures[i] = fmt::format("{}: tensor {} of type {} cannot be read", request.input.string(), name,
+                                      ggml_type_name(source->type));
+            continue;
           }
           traits->to_float(raw.data(), values.data(), n_per_row * distinct);
         }
-        const std::size_t row_bytes = ggml_row_size(type, n_per_row);
-        std::vector<char> rows(row_bytes * static_cast<std::size_t>(distinct));
-        ggml_quantize_chunk(type, values.data(), rows.data(), 0, distinct, n_per_row, nullptr);
-        // Whole periods of `distinct` rows per write.
-        const int64_t rows_per_chunk = std::max<int64_t>(distinct, ((64 << 20) / static_cast<int64_t>(rows.size())) * distinct);
-        chunk.resize(static_cast<std::size_t>(rows_per_chunk) * row_bytes);
-        for (int64_t r = 0; r < rows_per_chunk; r += distinct) {
-          std::memcpy(chunk.data() + static_cast<std::size_t>(r) * row_bytes, rows.data(), rows.size());
-        }
-        for (int64_t r = 0; r < n_rows; r += rows_per_chunk) {
-          const auto n = static_cast<std::size_t>(std::min(rows_per_chunk, n_rows - r)) * row_bytes;
-          output.write(chunk.data(), static_cast<std::streamsize>(n));
+        tiled[i].rows.resize(tiled[i].row_bytes * static_cast<std::size_t>(distinct));
+        ggml_quantize_chunk(type, values.data(), tiled[i].rows.data(), 0, distinct, n_per_row, nullptr);
+      }
+    };
+    {
+      const unsigned n_threads = request.n_threads > 0 ? static_cast<unsigned>(request.n_threads)
+                                                       : std::max(1U, std::thread::hardware_concurrency());
+      std::vector<std::jthread> workers;
+      for (unsigned t = 1; t < n_threads; ++t) {
+        workers.emplace_back(quantize_rows);
+      }
+      quantize_rows();
+    }
+    for (const auto& failure : failures) {
+      if (!failure.empty()) {
+        throw Error(ErrorCode::kIo, failure);
+      }
+    }
+    std::ifstream input(request.input, std::ios::binary);
+    RawFileWriter output(request.output);
+    std::vector<char> meta(gguf_get_meta_size(out.get()));
+    gguf_get_meta_data(out.get(), meta.data());
+    output.write(meta);
+    const std::size_t alignment = gguf_get_alignment(out.get());
+    std::vector<char> chunk;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const auto& name = plan[i].first;
+      const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
+      std::size_t written = 0;
+      if (tiled[i].rows.empty()) {
+        // Kept as it is (norms, or F16 into F16): copied.
+        const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
+        input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
+        std::size_t left = ggml_nbytes(source);
+        chunk.resize(std::min<std::size_t>(left, 64U << 20));
+        while (left > 0) {
+          const std::size_t n = std::min(left, chunk.size());
+          input.read(chunk.data(), static_cast<std::streamsize>(n));
+          if (!input) {
+            throw Error(ErrorCode::kIo, fmt::format("cannot read tensor {} of {}", name, request.input.string()));
+          }
+          output.write(std::span<const char>(chunk.data(), n));
+          left -= n;
           written += n;
         }
+      } else {
+        // Whole periods of the distinct rows, then the rest of a period.
+        written = tiled[i].row_bytes * static_cast<std::size_t>(tiled[i].n_rows);
+        output.write_repeated(tiled[i].rows, written);
       }
-      const std::size_t padding = GGML_PAD(written, alignment) - written;
       static const std::array<char, 64> zeros{};
-      output.write(zeros.data(), static_cast<std::streamsize>(padding));
-      if (!input || !output) {
-        throw Error(ErrorCode::kIo, fmt::format("writing {} failed at tensor {}", request.output.string(), name));
-      }
+      output.write(std::span<const char>(zeros.data(), GGML_PAD(written, alignment) - written));
       if (progress) {
         progress(static_cast<long>(i + 1), static_cast<long>(plan.size()));
       }
     }
     output.close();
-    if (!output) {
-      throw Error(ErrorCode::kIo, fmt::format("writing {} failed", request.output.string()));
-    }
     return QuantizeOutcome{.output_size_bytes = file_size_bytes(request.output), .n_fallback_tensors = 0};
   }
 
