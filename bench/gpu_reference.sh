@@ -87,7 +87,7 @@ measure_model() {
 measure() {
   for shape in ${shapes//,/ }; do
     base="$models/$shape-f16.gguf"  # variants: $shape-<TYPE>.gguf
-    timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt"
+    timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt" 2>&1
     log "synthesized $shape"
     measure_model "$base"
     for type in "${types[@]}"; do
@@ -102,7 +102,7 @@ measure() {
 study() {
   build llama-batched-bench  # incremental: only what the measure step did not build
   base="$models/llama2-7b-f16.gguf"
-  [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$vocab" >>"$out/synth.txt"
+  [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$vocab" >>"$out/synth.txt" 2>&1
   cat >"$out/regime.toml" <<EOF
 # The regime study: the 7B shape at four precisions, measured once at batch 1 and with 64
 # sequences decoding side by side; ranked as interactive here and as batch serving by uaqf rank.

@@ -20,6 +20,13 @@ if(UAQF_LLAMA STREQUAL "bundled")
   set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
   set(GGML_CCACHE OFF CACHE BOOL "" FORCE) # the launcher is set above for every target
   set(GGML_CUDA ${UAQF_CUDA} CACHE BOOL "" FORCE)
+  # tinyBLAS takes over CPU matrix products from two rows on, with another summation order than
+  # the one-row path: batched answers then drift from one-at-a-time ones.
+  if(UAQF_BATCH_INVARIANT)
+    set(GGML_LLAMAFILE OFF CACHE BOOL "" FORCE)
+  else()
+    set(GGML_LLAMAFILE ON CACHE BOOL "" FORCE)
+  endif()
   add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
   # ggml's AMX matrix kernels (picked up by -march=native on Sapphire Rapids and later) crash
   # with a segmentation fault on Q8_0/Q4_0 models of small row sizes in this release, in

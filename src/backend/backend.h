@@ -53,6 +53,9 @@ struct RuntimeOptions {
   std::string kv_cache_type = "f16";  // f16, q8_0, q4_0, ... (applies to K and V)
   int n_gpu_layers = -1;              // -1: all layers when a GPU is present
   FlashAttention flash_attention = FlashAttention::kAuto;
+  // llama.cpp's CPU weight repacking (faster kernels for Q4_0, Q4_K, ...); its one-row and
+  // many-row kernels sum in different orders, so batch-invariant evaluation turns it off.
+  bool weight_repack = true;
 };
 
 // The logits the model produced for one token of one sequence; valid only inside the callback
@@ -140,6 +143,15 @@ class Vocabulary {
                                                          const std::optional<std::string>& override_template) const = 0;
 };
 
+// How a context is laid out.
+struct ContextSpec {
+  uint32_t n_ctx = 0;
+  uint32_t n_seq = 1;
+  bool unified_kv = false;
+  // This context's own setting; unset: the model's runtime options.
+  std::optional<FlashAttention> flash_attention;
+};
+
 class Model : public Vocabulary {
  public:
   virtual const ModelInfo& info() const = 0;
@@ -148,7 +160,15 @@ class Model : public Vocabulary {
   virtual std::optional<Token> bos() const = 0;
   // n_ctx is the total cache size, shared by n_seq parallel sequences: split evenly between them,
   // or (unified_kv) one pool that sequences can share cells of.
-  virtual std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1, bool unified_kv = false) = 0;
+  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1, bool unified_kv = false) {
+    return open_context({.n_ctx = n_ctx, .n_seq = n_seq, .unified_kv = unified_kv});
+  }
+  virtual std::unique_ptr<Context> open_context(const ContextSpec& spec) = 0;
+  // Whether a sequence's logits are bit-identical however many other sequences share its engine
+  // passes (separate cache streams, no flash attention), so that batched generation reproduces
+  // one prompt at a time. False where the kernels change with batch width (llama.cpp's tinyBLAS
+  // CPU path for two or more rows, or a GPU).
+  virtual bool batch_invariant_kernels() const = 0;
 };
 
 struct Capabilities {
@@ -202,7 +222,6 @@ struct SynthRequest {
   std::filesystem::path output;
   std::filesystem::path vocabulary;  // a GGUF whose tokenizer is copied; its size must equal n_vocab
   uint64_t seed = 1;
-  int n_threads = 0;
 };
 
 struct DeviceInfo {

@@ -74,6 +74,7 @@ struct Flags {
   int max_new_tokens = 256;
   int divergence_tokens = 64;
   int gen_batch = 8;
+  bool batch_invariant = false;
   RuntimeFlags runtime;
 };
 
@@ -122,7 +123,9 @@ int run_eval(const Flags& flags) {
   report.engine = engine->describe();
   report.environment = collect_environment();
   report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
-  const auto runtime = to_runtime_options(flags.runtime, report.engine.default_threads);
+  auto runtime = to_runtime_options(flags.runtime, report.engine.default_threads);
+  // Answers that do not depend on batching also need the plain (not repacked) weight kernels.
+  runtime.weight_repack = !flags.batch_invariant;
   tasks::PerplexityOptions options;
   options.n_ctx = flags.n_ctx;
   if (flags.chunks > 0) {
@@ -150,6 +153,7 @@ int run_eval(const Flags& flags) {
   suite_options.mc.share_context = !flags.mc_naive;
   suite_options.generation.max_new_tokens = flags.max_new_tokens;
   suite_options.generation.batch_size = flags.gen_batch;
+  suite_options.generation.batch_invariant = flags.batch_invariant;
   suite_options.generation.use_chat_template = !flags.no_chat_template;
   if (!flags.chat_template.empty()) {
     suite_options.generation.chat_template = flags.chat_template;
@@ -259,6 +263,14 @@ int run_eval(const Flags& flags) {
       result.sha256 = sha256_file(info.path);
       auto model = engine->load(info.path, runtime);
       result.info = model->info();
+      result.batch_invariant_kernels = model->batch_invariant_kernels();
+      if (flags.batch_invariant && !*result.batch_invariant_kernels) {
+        std::cerr << fmt::format(
+            "uaqf: warning: {}: this engine's kernels change with batch width (llama.cpp's LLAMAFILE CPU path or a "
+            "GPU), so --batch-invariant answers may still differ from --gen-batch 1; a CPU build with "
+            "-DUAQF_BATCH_INVARIANT=ON gives identical ones\n",
+            info.path.filename().string());
+      }
       if (with_perplexity) {
         const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus->path.string());
         result.perplexity = tasks::evaluate_perplexity(*model, plan, options, with_kld ? &*baseline : nullptr, nullptr);
@@ -334,6 +346,9 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--divergence-tokens", flags->divergence_tokens, "generation limit for divergence")
       ->capture_default_str();
   command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")->capture_default_str();
+  command->add_flag("--batch-invariant", flags->batch_invariant,
+                    "generate each prompt in a cache stream of its own without flash attention, so that answers "
+                    "do not depend on --gen-batch (needs batch-invariant kernels; slower)");
   command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");
   add_runtime_flags(*command, flags->runtime);
   return [flags]() -> int { return run_eval(*flags); };

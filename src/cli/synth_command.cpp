@@ -84,7 +84,6 @@ Action add_synth_command(CLI::App& app) {
     std::string out;
     std::string vocab;
     uint64_t seed = 1;
-    int threads = 0;
   };
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand(
@@ -95,13 +94,11 @@ Action add_synth_command(CLI::App& app) {
   command->add_option("--vocab", flags->vocab,
                       "GGUF whose tokenizer is used (default: the LLaMA-2 vocabulary in the shared folder)");
   command->add_option("--seed", flags->seed, "seed of the random weights")->capture_default_str();
-  command->add_option("-t,--threads", flags->threads, "threads");
   return [flags]() -> int {
     backend::SynthRequest request;
     request.shape = parse_shape(flags->shape);
     request.output = flags->out;
     request.seed = flags->seed;
-    request.n_threads = flags->threads;
     if (!flags->vocab.empty()) {
       request.vocabulary = flags->vocab;
     } else if (auto found =

@@ -168,7 +168,9 @@ json eval_to_json(const EvalReport& report) {
                {"error", model.ok ? json(nullptr) : json(model.error)},
                {"type", model.info.type_name},
                {"n_params", model.info.n_params},
-               {"file_size_bytes", model.info.file_size_bytes}};
+               {"file_size_bytes", model.info.file_size_bytes},
+               {"batch_invariant_kernels",
+                model.batch_invariant_kernels ? json(*model.batch_invariant_kernels) : json(nullptr)}};
     if (model.perplexity) {
       const auto& p = *model.perplexity;
       entry["perplexity"] = {{"ppl", p.ppl},
@@ -225,6 +227,8 @@ json eval_to_json(const EvalReport& report) {
        {{"n_ctx", report.options.n_ctx},
         {"max_chunks", report.options.max_chunks ? json(*report.options.max_chunks) : json(nullptr)},
         {"batch_size", report.options.n_batch},
+        {"generation_batch", report.suite_options.generation.batch_size},
+        {"batch_invariant", report.suite_options.generation.batch_invariant},
         {"threads", report.options.n_threads},
         {"top_k", report.options.top_k},
         {"tail_samples", report.options.tail_samples}}},

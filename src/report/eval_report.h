@@ -24,6 +24,8 @@ struct EvalModelResult {
   std::string error;
   std::optional<tasks::PerplexityResult> perplexity;
   std::vector<tasks::TaskResult> tasks;
+  // Whether this model's engine gives each sequence the same logits in any batch (known once loaded).
+  std::optional<bool> batch_invariant_kernels;
 };
 
 struct EvalReport {

@@ -68,6 +68,9 @@ std::string gsm8k_target(const std::string& worked_answer);                     
 struct GenerationOptions {
   int max_new_tokens = 256;
   int batch_size = 8;  // prompts generated side by side
+  // Each prompt in a cache stream of its own and no flash attention: with batch-invariant kernels
+  // (Model::batch_invariant_kernels), answers are bit-identical to one prompt at a time.
+  bool batch_invariant = false;
   bool use_chat_template = true;
   std::optional<std::string> chat_template;  // overrides the model's
 };

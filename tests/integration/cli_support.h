@@ -72,11 +72,11 @@ inline void expect_one_error_line(const RunResult& result, const std::string& fr
   EXPECT_NE(result.err.find(fragment), std::string::npos) << result.err;
 }
 
-// Q8_0 and Q4_0 variants of the tiny model, made once per test process.
+// Q8_0, Q4_0 and Q4_K_M variants of the tiny model, made once per test process.
 inline fs::path variant(const std::string& type) {
   static const fs::path dir = [] {
     const fs::path out = work_dir() / "variants";
-    const auto result = run_uaqf("quantize " + q(tiny_model()) + " --types Q8_0,Q4_0 --out " + q(out));
+    const auto result = run_uaqf("quantize " + q(tiny_model()) + " --types Q8_0,Q4_0,Q4_K_M --out " + q(out));
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return out;
   }();

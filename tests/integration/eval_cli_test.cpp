@@ -113,6 +113,41 @@ TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   EXPECT_TRUE(json["models"][0]["tasks"][0]["records"][0].contains("generation"));
 }
 
+// Batched generation against one prompt at a time, both --batch-invariant. A build with
+// -DUAQF_BATCH_INVARIANT=ON (the ci preset) must give the same answers token for token; a build
+// with llama.cpp's tinyBLAS must say that it cannot promise them.
+TEST(EvalCli, BatchInvariantGeneration) {
+  auto answers = [](int gen_batch, const std::string& model_type) {
+    const fs::path json_path = work_dir() / ("batch-invariant-" + model_type + "-" + std::to_string(gen_batch) + ".json");
+    const auto result = run_uaqf("eval " + q(model_type == "F16" ? tiny_model() : variant(model_type)) +
+                                 " --tasks gsm8k --limit 12 --max-new-tokens 40 --batch-invariant --gen-batch " +
+                                 std::to_string(gen_batch) + " --data-dir " + q(shared_dir() / "data") + " -t 2 --json " +
+                                 q(json_path));
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    const auto json = nlohmann::json::parse(slurp(json_path));
+    EXPECT_TRUE(json["options"]["batch_invariant"].get<bool>());
+    std::vector<std::string> texts;
+    for (const auto& record : json["models"][0]["tasks"][0]["records"]) {
+      texts.push_back(record["generation"].get<std::string>());
+    }
+    return std::make_tuple(json["models"][0]["batch_invariant_kernels"].get<bool>(), texts, result.err);
+  };
+  // F16 (plain products) and Q4_K_M (whose repacked kernels differ by batch width unless turned off).
+  for (const std::string type : {"F16", "Q4_K_M"}) {
+    const auto [invariant_alone, alone, alone_err] = answers(1, type);
+    const auto [invariant_batched, batched, batched_err] = answers(12, type);
+#if UAQF_BATCH_INVARIANT_BUILD
+    EXPECT_TRUE(invariant_alone && invariant_batched) << type;
+    EXPECT_EQ(batched, alone) << type;
+    EXPECT_EQ(batched_err.find("warning"), std::string::npos) << batched_err;
+#else
+    EXPECT_FALSE(invariant_alone || invariant_batched) << type;
+    EXPECT_NE(batched_err.find("may still differ from --gen-batch 1"), std::string::npos) << batched_err;
+#endif
+    ASSERT_EQ(alone.size(), 12U);
+  }
+}
+
 TEST(EvalCli, MissingAndMalformedTaskData) {
   const fs::path empty = work_dir() / "no-data";
   fs::create_directories(empty);

@@ -178,9 +178,11 @@ class FakeModel final : public Model {
     }
     return "<user>" + user_message + "</user><assistant>";
   }
-  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t /*n_seq*/, bool /*unified_kv*/) override {
-    return std::make_unique<FakeContext>(engine_, spec_, n_ctx);
+  std::unique_ptr<Context> open_context(const ContextSpec& spec) override {
+    return std::make_unique<FakeContext>(engine_, spec_, spec.n_ctx);
   }
+  // The fake computes each sequence on its own.
+  bool batch_invariant_kernels() const override { return true; }
 
  private:
   FakeEngine& engine_;

@@ -38,6 +38,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+bool has_gpu_device() {
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+    if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Every file type llama.cpp's quantizer writes (names as llama-quantize spells them).
 const std::vector<QuantType>& all_quant_types() {
   static const std::vector<QuantType> types = {
@@ -644,16 +654,18 @@ class LlamaModel final : public Model {
     return out;
   }
 
-  std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq, bool unified_kv) override {
+  std::unique_ptr<Context> open_context(const ContextSpec& spec) override {
+    const uint32_t n_ctx = spec.n_ctx;
+    const FlashAttention flash_attention = spec.flash_attention.value_or(options_.flash_attention);
     llama_context_params params = llama_context_default_params();
     params.n_ctx = n_ctx;
-    params.n_seq_max = std::max(1U, n_seq);
-    params.kv_unified = unified_kv;
+    params.n_seq_max = std::max(1U, spec.n_seq);
+    params.kv_unified = spec.unified_kv;
     params.n_batch = static_cast<uint32_t>(options_.n_batch);
     params.n_ubatch = static_cast<uint32_t>(options_.n_ubatch);
     params.type_k = kv_type_;
     params.type_v = kv_type_;
-    params.flash_attn_type = to_llama(options_.flash_attention);
+    params.flash_attn_type = to_llama(flash_attention);
     params.n_threads = options_.n_threads;
     params.n_threads_batch = options_.n_threads;
     params.swa_full = false;
@@ -663,10 +675,19 @@ class LlamaModel final : public Model {
       throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format(
                                           "{}: cannot create a context of {} tokens (KV cache {}, flash attention {})",
                                           info_.path.filename().string(), n_ctx, options_.kv_cache_type,
-                                          to_string(options_.flash_attention))));
+                                          to_string(flash_attention))));
     }
     return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string(),
-                                          unified_kv);
+                                          spec.unified_kv);
+  }
+
+  bool batch_invariant_kernels() const override {
+    // tinyBLAS (LLAMAFILE) takes over CPU matrix products from two rows on, with another summation
+    // order than the one-row path; GPU kernels are chosen by batch size too.
+    // Repacked weights have one-row and many-row kernels of their own, too.
+    const std::string_view system_info = llama_print_system_info();
+    const bool on_gpu = options_.n_gpu_layers != 0 && has_gpu_device();
+    return !on_gpu && !options_.weight_repack && system_info.find("LLAMAFILE = 1") == std::string_view::npos;
   }
 
  private:
@@ -812,6 +833,7 @@ class LlamaEngine final : public Engine {
     parse_kv_cache_type(resolved.kv_cache_type);  // reject a bad type before the expensive load
     llama_model_params params = llama_model_default_params();
     params.n_gpu_layers = resolved.n_gpu_layers;
+    params.use_extra_bufts = resolved.weight_repack;
     llama_log::clear_errors();
     llama_model_ptr model(llama_model_load_from_file(path.c_str(), params));
     if (!model) {
@@ -894,61 +916,16 @@ class LlamaEngine final : public Engine {
                                  {b + "ffn_up.weight", shape.n_embd, shape.n_ff},
                                  {b + "ffn_down.weight", shape.n_ff, shape.n_embd}});
     }
-    std::size_t bytes = 0;
-    for (const auto& t : specs) {
-      bytes += static_cast<std::size_t>(t.ne0 * t.ne1) * (t.ne1 == 1 ? sizeof(float) : sizeof(ggml_fp16_t)) + 256;
-    }
+    // Only headers in memory: the data is streamed into the file, tensor by tensor.
     const ggml_init_params init{
-        .mem_size = bytes + specs.size() * ggml_tensor_overhead(), .mem_buffer = nullptr, .no_alloc = false};
+        .mem_size = (specs.size() + 1) * ggml_tensor_overhead(), .mem_buffer = nullptr, .no_alloc = true};
     std::unique_ptr<ggml_context, GgmlDeleter> data(ggml_init(init));
-    if (!data) {
-      throw Error(ErrorCode::kIo, fmt::format("cannot allocate {:.1f} GiB for the synthetic weights",
-                                              static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0)));
-    }
     std::vector<ggml_tensor*> tensors;
     for (const auto& t : specs) {
       ggml_tensor* tensor = t.ne1 == 1 ? ggml_new_tensor_1d(data.get(), GGML_TYPE_F32, t.ne0)
                                        : ggml_new_tensor_2d(data.get(), GGML_TYPE_F16, t.ne0, t.ne1);
       ggml_set_name(tensor, t.name.c_str());
       tensors.push_back(tensor);
-    }
-    // Weights ~ uniform with the standard deviation 0.02 of common initializations; norms 1. A
-    // xorshift generator per tensor, seeded from the request, keeps this fast and reproducible.
-    const unsigned n_threads = request.n_threads > 0 ? static_cast<unsigned>(request.n_threads)
-                                                     : std::max(1U, std::thread::hardware_concurrency());
-    std::atomic<std::size_t> next{0};
-    auto fill = [&] {
-      for (std::size_t i = next++; i < tensors.size(); i = next++) {
-        ggml_tensor* tensor = tensors[i];
-        const int64_t n = ggml_nelements(tensor);
-        if (tensor->type == GGML_TYPE_F32) {
-          std::fill_n(static_cast<float*>(tensor->data), n, 1.0F);
-          continue;
-        }
-        uint64_t state = request.seed * 0x9E3779B97F4A7C15ULL + i + 1;
-        auto* out = static_cast<ggml_fp16_t*>(tensor->data);
-        constexpr float kHalfWidth = 0.0346F;  // sqrt(3) * 0.02
-        // A block of distinct random rows, repeated: values carry no meaning here, and copying
-        // keeps a 13B model's synthesis at the speed of writing it.
-        const int64_t block = std::min<int64_t>(n, tensor->ne[0] * 64);
-        for (int64_t k = 0; k < block; ++k) {
-          state ^= state << 13;
-          state ^= state >> 7;
-          state ^= state << 17;
-          const float unit = static_cast<float>(state >> 40) / static_cast<float>(1ULL << 24);  // [0, 1)
-          out[k] = ggml_fp32_to_fp16((unit * 2.0F - 1.0F) * kHalfWidth);
-        }
-        for (int64_t k = block; k < n; k += block) {
-          std::memcpy(out + k, out, static_cast<std::size_t>(std::min(block, n - k)) * sizeof(ggml_fp16_t));
-        }
-      }
-    };
-    {
-      std::vector<std::jthread> workers;
-      for (unsigned t = 1; t < n_threads; ++t) {
-        workers.emplace_back(fill);
-      }
-      fill();
     }
     std::unique_ptr<gguf_context, GgufDeleter> out(gguf_init_empty());
     gguf_set_kv(out.get(), vocab.get());
@@ -969,9 +946,42 @@ class LlamaEngine final : public Engine {
     for (ggml_tensor* tensor : tensors) {
       gguf_add_tensor(out.get(), tensor);
     }
-    if (!gguf_write_to_file(out.get(), request.output.c_str(), false)) {
-      throw Error(ErrorCode::kIo, fmt::format("cannot write {}", request.output.string()));
+    std::vector<char> meta(gguf_get_meta_size(out.get()));
+    gguf_get_meta_data(out.get(), meta.data());
+    RawFileWriter output(request.output);
+    output.write(meta);
+    const std::size_t alignment = gguf_get_alignment(out.get());
+    // Weights ~ uniform with the standard deviation 0.02 of common initializations; norms 1. A
+    // xorshift generator per tensor, seeded from the request, keeps this fast and reproducible.
+    // A block of 64 distinct random rows is repeated to the tensor's size: the values carry no
+    // meaning, and the kernel copies views of one buffer at the speed of writing the file.
+    std::vector<ggml_fp16_t> block;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const ggml_tensor* tensor = tensors[i];
+      const int64_t n = ggml_nelements(tensor);
+      const std::size_t n_bytes = ggml_nbytes(tensor);
+      if (tensor->type == GGML_TYPE_F32) {
+        const std::vector<float> ones(static_cast<std::size_t>(n), 1.0F);
+        output.write(std::span<const char>(reinterpret_cast<const char*>(ones.data()), n_bytes));
+      } else {
+        uint64_t state = request.seed * 0x9E3779B97F4A7C15ULL + i + 1;
+        constexpr float kHalfWidth = 0.0346F;  // sqrt(3) * 0.02
+        block.resize(static_cast<std::size_t>(std::min<int64_t>(n, tensor->ne[0] * 64)));
+        for (auto& value : block) {
+          state ^= state << 13;
+          state ^= state >> 7;
+          state ^= state << 17;
+          const float unit = static_cast<float>(state >> 40) / static_cast<float>(1ULL << 24);  // [0, 1)
+          value = ggml_fp32_to_fp16((unit * 2.0F - 1.0F) * kHalfWidth);
+        }
+        output.write_repeated(
+            std::span<const char>(reinterpret_cast<const char*>(block.data()), block.size() * sizeof(ggml_fp16_t)),
+            n_bytes);
+      }
+      static const std::array<char, 64> zeros{};
+      output.write(std::span<const char>(zeros.data(), GGML_PAD(n_bytes, alignment) - n_bytes));
     }
+    output.close();
   }
 
   std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions& runtime) override {
