@@ -10,7 +10,7 @@
 #      sequences), with llama-batched-bench beside it (run while the machine is warm).
 # Models live in /dev/shm (RAM: fast to write, and 13B F16 plus a variant fit where the disk would
 # not hold all of them); each variant is deleted once measured. Results go to out/gpu-reference
-# and, as one archive (the device tool returns at most 8 files), to $OUT when it is set.
+# and, as one archive renewed after the build and after each shape, to $OUT when it is set.
 # Needs, in ignored folders that travel with `carry`: carry/ (see bench/gpu_7b.sh: toml++ and
 # sqlite3 headers, the LLaMA vocabulary, the trimmed llama.cpp tree) and third_party/report-assets.
 #   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 2]
@@ -38,6 +38,13 @@ mkdir -p "$models"
 vocab="$root/carry/models/ggml-vocab-llama-spm.gguf"
 t0=$(date +%s)
 log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/timeline.txt"; }
+# The results so far, as one archive in $OUT (the device tool returns at most 8 files, and nothing
+# of a command it stops at its time limit but what is already there).
+save_out() {
+  [ -n "${OUT:-}" ] && [ "$out" != "$OUT" ] || return 0
+  tar czf "$OUT/gpu-reference-$step.tgz.partial" -C "$(dirname "$out")" "$(basename "$out")" &&
+    mv "$OUT/gpu-reference-$step.tgz.partial" "$OUT/gpu-reference-$step.tgz"
+}
 # Runs a command and appends its wall time to steps.tsv (where the ten minutes go).
 timed() {
   local label=$1 start rc=0
@@ -66,6 +73,7 @@ build() {
     { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
   cp "build/cuda/.ninja_log" "$out/ninja_log.txt" 2>/dev/null || true
   log "built"
+  save_out
 }
 
 # llama-bench and uaqf bench on one model, same tests (pp512, tg128), same repetitions.
@@ -96,6 +104,7 @@ measure() {
       rm -f "$models/$shape-$type.gguf" "$models/$shape-$type.gguf.uaqf.json"
     done
     [ "$shape" = llama2-7b ] || rm -f "$base"  # the 7B stays for the study
+    save_out
   done
 }
 
@@ -148,5 +157,4 @@ case "$step" in
   *) echo "usage: bench/gpu_reference.sh [all|build|measure|study] [--shapes ...] [--reps N]" >&2; exit 2 ;;
 esac
 log "end"
-[ -n "${OUT:-}" ] && [ "$out" != "$OUT" ] && tar czf "$OUT/gpu-reference-$step.tgz" -C "$(dirname "$out")" "$(basename "$out")"
-true
+save_out

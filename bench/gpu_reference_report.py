@@ -29,10 +29,11 @@ lines = []
 gpu = (out / "gpu.csv").read_text().splitlines()[1].split(", ")
 lines += [f"Card: {gpu[0]} ({gpu[2]}), driver {gpu[1]}, max clocks SM {gpu[3]}, memory {gpu[4]}.", ""]
 worst = []
+probes = []
 for shape in ["llama2-7b", "llama2-13b"]:
     lines += [f"### {shape} (synthetic weights)", "",
-              "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token | bandwidth share |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in types:
         name = f"{shape}-{t}"
         lt = out / f"uaqf-{name}.json"
@@ -41,7 +42,7 @@ for shape in ["llama2-7b", "llama2-13b"]:
         except StopIteration:
             l_pp = None
         if l_pp is None or not lt.exists():
-            lines.append(f"| {t} | missing | | | | | | | | | | |")
+            lines.append(f"| {t} | missing | | | | | | | | | | | |")
             continue
         model, m = uaqf(lt)
         u_pp, u_tg = m["prefill_tps pp512"]["samples"], m["decode_tps tg128"]["samples"]
@@ -54,16 +55,23 @@ for shape in ["llama2-7b", "llama2-13b"]:
         dj = m.get("decode_j_per_token tg128", {}).get("summary", {}).get("mean")
         pj = m.get("prefill_j_per_token pp512", {}).get("summary", {}).get("mean")
         info = model["info"]
+        share = m.get("decode_bandwidth_share tg128", {}).get("summary", {}).get("mean")
+        probes.append(model.get("memory_bandwidth_bytes_per_s") or 0)
+        share_text = f" {share:.2f} |" if share else " - |"
         lines.append(
             f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
             f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
             f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | "
-            f"{dev / gib:.2f} | {dj:.3f} | {pj:.4f} |" if dev and dj and pj else
+            f"{dev / gib:.2f} | {dj:.3f} | {pj:.4f} |" + share_text if dev and dj and pj else
             f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
             f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
-            f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | - | - | - |")
+            f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | - | - | - |" + share_text)
     lines.append("")
 worst.sort(reverse=True)
+probes = [p for p in probes if p > 0]
+if probes:
+    lines += [f"Memory bandwidth measured by uaqf's probe (a matrix-vector product over a buffer larger than "
+              f"the caches, once per variant): {min(probes) / 1e9:,.0f} to {max(probes) / 1e9:,.0f} GB/s.", ""]
 lines += [f"Largest disagreement: {worst[0][1]} of {worst[0][2]}, uaqf/llama-bench {worst[0][3]:.3f}; "
           f"{sum(1 for w in worst if w[0] <= 0.03)} of {len(worst)} ratios within 3 %.", ""]
 timeline = (out / "timeline.txt").read_text()
