@@ -312,6 +312,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   suite_options.data_dir = data_dir;
   suite_options.limit = study.limit;
   suite_options.seed = study.seed;
+  suite_options.generation.batch_invariant = study.batch_invariant;
   tasks::PreparedSuite suite;
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
@@ -416,10 +417,13 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                        {"mmlu_shots", suite_options.mmlu_shots},
                        {"max_new_tokens", suite_options.generation.max_new_tokens},
                        {"divergence_max_new_tokens", suite_options.divergence_max_new_tokens},
-                       {"chat_template", suite_options.generation.use_chat_template}};
+                       {"chat_template", suite_options.generation.use_chat_template},
+                       {"batch_invariant", suite_options.generation.batch_invariant}};
   if ((study.kld && chunk_plan) || with_divergence) {
     Progress progress("baseline distributions and answers");
-    auto model = engine.load(study.model, plans.front().runtime);
+    auto baseline_runtime = plans.front().runtime;
+    baseline_runtime.weight_repack = !study.batch_invariant;  // as the variants' task answers
+    auto model = engine.load(study.model, baseline_runtime);
     if (study.kld && chunk_plan) {
       const tasks::BaselineKey key{.baseline_sha256 = file_sha(study.model),
                                    .corpus_sha256 = corpus->sha256,
@@ -481,6 +485,27 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
           loaded = engine.load(plan.file, plan.runtime);
         }
         return *loaded;
+      };
+      // Batch-invariant answers need the plain weight kernels: a copy of the model of its own.
+      std::unique_ptr<backend::Model> loaded_for_tasks;
+      auto task_model = [&]() -> backend::Model& {
+        if (!study.batch_invariant) {
+          return model();
+        }
+        if (!loaded_for_tasks) {
+          loaded.reset();  // one copy of the weights at a time
+          auto task_runtime = plan.runtime;
+          task_runtime.weight_repack = false;
+          loaded_for_tasks = engine.load(plan.file, task_runtime);
+          if (!loaded_for_tasks->batch_invariant_kernels()) {
+            std::cerr << fmt::format(
+                "uaqf: warning: {}: batch_invariant is set, but this engine's kernels change with batch width "
+                "(llama.cpp's LLAMAFILE CPU path or a GPU); a CPU build with -DUAQF_BATCH_INVARIANT=ON gives "
+                "answers that do not\n",
+                plan.file.filename().string());
+          }
+        }
+        return *loaded_for_tasks;
       };
 
       // Speed and memory: one unit per variant.
@@ -635,9 +660,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
         auto journal = units.journal(plan.name, {{"variant", inputs}, {"suite", suite_inputs}});
         auto options_with_journal = suite_options;
         options_with_journal.journal = &journal;
-        auto results = tasks::run_suite(model(), suite, options_with_journal);
+        auto results = tasks::run_suite(task_model(), suite, options_with_journal);
         if (with_divergence) {
-          results.push_back(tasks::run_divergence(model(), suite, options_with_journal, baseline_answers));
+          results.push_back(tasks::run_divergence(task_model(), suite, options_with_journal, baseline_answers));
         }
         json task_json = json::array();
         for (const auto& task : results) {

@@ -234,7 +234,9 @@ Study load_study(const fs::path& file) {
   }
 
   if (const auto* t = r.table(root, "quality")) {
-    r.only(*t, "quality", {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir"});
+    r.only(*t, "quality",
+           {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant"});
+    r.read(*t, "batch_invariant", study.batch_invariant);
     r.read(*t, "perplexity", study.perplexity);
     r.read(*t, "kld", study.kld);
     r.read(*t, "ctx", study.ctx);

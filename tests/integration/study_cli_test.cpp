@@ -123,6 +123,45 @@ TEST(StudyCli, SyntheticStudyRanksOnSpeedAndMemoryOnly) {
   EXPECT_NE(ranked.out.find("constraint kld_mean <= 0.1 dropped"), std::string::npos) << ranked.out;
 }
 
+// [quality] batch_invariant: a study's GSM8K answers are those of `uaqf eval --batch-invariant
+// --gen-batch 1` on the same file and items (seed 42 is the study's default; on a build with batch-invariant kernels; elsewhere it warns).
+TEST(StudyCli, BatchInvariantAnswersMatchOneAtATime) {
+  const fs::path study = work_dir() / "invariant.toml";
+  std::ofstream(study) << "[study]\nname = \"invariant\"\noutput = \"" << (work_dir() / "invariant").string()
+                       << "\"\n[model]\npath = \"" << tiny_model().string()
+                       << "\"\ntypes = [\"Q4_K_M\"]\n[runtime]\nthreads = 2\n[workload]\nprompt_tokens = [32]\n"
+                          "gen_tokens = 8\nreps = 2\n[quality]\nchunks = 3\n"
+                          "tasks = [\"gsm8k\"]\nlimit = 6\nbatch_invariant = true\ndata_dir = \""
+                       << (shared_dir() / "data").string() << "\"\n[profile]\nname = \"interactive\"\nbootstrap = 100\n";
+  const auto result = run_uaqf("run " + q(study));
+  ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+  const auto json = nlohmann::json::parse(slurp(work_dir() / "invariant" / "results.json"));
+  ASSERT_EQ(json["variants"].size(), 2U);
+  for (const auto& variant : json["variants"]) {
+    ASSERT_EQ(variant["status"], "ok") << variant.dump();
+    const fs::path file = variant["file"].get<std::string>();
+    const fs::path alone_json = work_dir() / ("invariant-alone-" + file.stem().string() + ".json");
+    const auto alone = run_uaqf("eval " + q(file) + " --tasks gsm8k --limit 6 --seed 42 --batch-invariant --gen-batch 1 --data-dir " +
+                                q(shared_dir() / "data") + " -t 2 --json " + q(alone_json));
+    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    const auto& study_records = variant["tasks"][0]["records"];
+    const auto alone_records = nlohmann::json::parse(slurp(alone_json))["models"][0]["tasks"][0]["records"];
+    ASSERT_EQ(study_records.size(), 6U);
+    ASSERT_EQ(alone_records.size(), 6U);
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < 6; ++i) {
+      EXPECT_EQ(study_records[i]["id"], alone_records[i]["id"]);
+      same += study_records[i]["generation"] == alone_records[i]["generation"] ? 1 : 0;
+    }
+#if UAQF_BATCH_INVARIANT_BUILD
+    EXPECT_EQ(same, 6U) << file;
+    EXPECT_EQ(result.err.find("batch_invariant is set, but"), std::string::npos) << result.err;
+#else
+    EXPECT_NE(result.err.find("batch_invariant is set, but"), std::string::npos) << result.err;
+#endif
+  }
+}
+
 }  // namespace
 
 namespace {
