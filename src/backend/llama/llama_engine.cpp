@@ -22,6 +22,7 @@
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/parallel.h"
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
@@ -192,7 +193,11 @@ class CpuThreadpool {
 class LlamaContext final : public Context {
  public:
   LlamaContext(llama_context_ptr ctx, int n_threads, std::string model_name, bool unified_kv)
-      : threadpool_(n_threads), ctx_(std::move(ctx)), model_name_(std::move(model_name)), unified_kv_(unified_kv) {
+      : threadpool_(n_threads),
+        ctx_(std::move(ctx)),
+        model_name_(std::move(model_name)),
+        unified_kv_(unified_kv),
+        n_threads_(static_cast<unsigned>(std::max(1, n_threads))) {
     if (threadpool_.get() != nullptr) {
       llama_attach_threadpool(ctx_.get(), threadpool_.get(), nullptr);
     }
@@ -353,6 +358,14 @@ class LlamaContext final : public Context {
         return;
       }
       decode_batch();
+      // Each scored token needs a log-softmax over the vocabulary: done on the engine's threads while
+      // it waits (a quarter of a multiple-choice pass on the tiny model otherwise).
+      struct Job {
+        const float* logits;
+        Token token;
+        TokenScore* out;
+      };
+      std::vector<Job> jobs;
       int32_t output = 0;
       for (int32_t i = 0; i < batch_storage_->n_tokens; ++i) {
         if (batch_storage_->logits[i] == 0) {
@@ -364,13 +377,19 @@ class LlamaContext final : public Context {
           // The prefix's last position scores every suffix's first token.
           for (std::size_t s = 0; s < groups[o.group].suffixes.size(); ++s) {
             if (!groups[o.group].suffixes[s].empty()) {
-              scores[o.group][s][0] = score_token(logits, groups[o.group].suffixes[s][0]);
+              jobs.push_back({logits, groups[o.group].suffixes[s][0], &scores[o.group][s][0]});
             }
           }
         } else {
-          scores[o.group][o.suffix][o.token] = score_token(logits, groups[o.group].suffixes[o.suffix][o.token]);
+          jobs.push_back(
+              {logits, groups[o.group].suffixes[o.suffix][o.token], &scores[o.group][o.suffix][o.token]});
         }
       }
+      // Threads pay off only for a pass of many tokens (one short sequence measured slower with them).
+      constexpr std::size_t kMinJobsPerThread = 32;
+      const auto n_threads =
+          static_cast<unsigned>(std::min<std::size_t>(n_threads_, std::max<std::size_t>(1, jobs.size() / kMinJobsPerThread)));
+      parallel_for(jobs.size(), n_threads, [&](std::size_t j) { *jobs[j].out = score_token(jobs[j].logits, jobs[j].token); });
       pending.clear();
       batch_storage_->n_tokens = 0;
     };
@@ -572,6 +591,7 @@ class LlamaContext final : public Context {
   llama_context_ptr ctx_;
   std::string model_name_;
   bool unified_kv_ = false;
+  unsigned n_threads_ = 1;
   uint32_t n_ctx_ = 0;
   uint32_t n_batch_ = 0;
   uint32_t n_past_ = 0;
@@ -1209,57 +1229,49 @@ class LlamaEngine final : public Engine {
     };
     const std::size_t data_offset = gguf_get_data_offset(in.get());
     std::vector<TiledTensor> tiled(plan.size());
-    std::atomic<std::size_t> next{0};
     std::vector<std::string> failures(plan.size());
-    auto quantize_rows = [&] {
+    auto quantize_rows = [&](std::size_t i) {
+      const auto& [name, type] = plan[i];
+      const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
+      if (source == nullptr) {
+        failures[i] = fmt::format("{}: no tensor {}", request.input.string(), name);
+        return;
+      }
+      const int64_t n_per_row = source->ne[0];
+      tiled[i].n_rows = ggml_nrows(source);
+      tiled[i].row_bytes = ggml_row_size(type, n_per_row);
+      if (type == source->type) {
+        return;
+      }
+      const int64_t distinct = std::min(kDistinctRows, tiled[i].n_rows);
       std::ifstream input(request.input, std::ios::binary);
-      for (std::size_t i = next++; i < plan.size(); i = next++) {
-        const auto& [name, type] = plan[i];
-        const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
-        if (source == nullptr) {
-          failures[i] = fmt::format("{}: no tensor {}", request.input.string(), name);
-          continue;
-        }
-        const int64_t n_per_row = source->ne[0];
-        tiled[i].n_rows = ggml_nrows(source);
-        tiled[i].row_bytes = ggml_row_size(type, n_per_row);
-        if (type == source->type) {
-          continue;
-        }
-        const int64_t distinct = std::min(kDistinctRows, tiled[i].n_rows);
-        std::vector<char> raw(ggml_row_size(source->type, n_per_row) * static_cast<std::size_t>(distinct));
-        const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
-        input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
-        input.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-        if (!input) {
-          failures[i] = fmt::format("cannot read tensor {} of {}", name, request.input.string());
-          continue;
-        }
-        std::vector<float> values(static_cast<std::size_t>(n_per_row * distinct));
-        if (source->type == GGML_TYPE_F32) {
-          std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
-        } else {
-          const auto* traits = ggml_get_type_traits(source->type);
-          if (traits->to_float == nullptr) {
-            failures[i] = fmt::format("{}: tensor {} of type {} cannot be read", request.input.string(), name,
-                                      ggml_type_name(source->type));
-            continue;
-          }
-          traits->to_float(raw.data(), values.data(), n_per_row * distinct);
-        }
-        tiled[i].rows.resize(tiled[i].row_bytes * static_cast<std::size_t>(distinct));
-        ggml_quantize_chunk(type, values.data(), tiled[i].rows.data(), 0, distinct, n_per_row, nullptr);
+      std::vector<char> raw(ggml_row_size(source->type, n_per_row) * static_cast<std::size_t>(distinct));
+      const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
+      input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
+      input.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+      if (!input) {
+        failures[i] = fmt::format("cannot read tensor {} of {}", name, request.input.string());
+        return;
       }
+      std::vector<float> values(static_cast<std::size_t>(n_per_row * distinct));
+      if (source->type == GGML_TYPE_F32) {
+        std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
+      } else {
+        const auto* traits = ggml_get_type_traits(source->type);
+        if (traits->to_float == nullptr) {
+          failures[i] = fmt::format("{}: tensor {} of type {} cannot be read", request.input.string(), name,
+                                    ggml_type_name(source->type));
+          return;
+        }
+        traits->to_float(raw.data(), values.data(), n_per_row * distinct);
+      }
+      tiled[i].rows.resize(tiled[i].row_bytes * static_cast<std::size_t>(distinct));
+      ggml_quantize_chunk(type, values.data(), tiled[i].rows.data(), 0, distinct, n_per_row, nullptr);
     };
-    {
-      const unsigned n_threads = request.n_threads > 0 ? static_cast<unsigned>(request.n_threads)
-                                                       : std::max(1U, std::thread::hardware_concurrency());
-      std::vector<std::jthread> workers;
-      for (unsigned t = 1; t < n_threads; ++t) {
-        workers.emplace_back(quantize_rows);
-      }
-      quantize_rows();
-    }
+    parallel_for(plan.size(),
+                 request.n_threads > 0 ? static_cast<unsigned>(request.n_threads)
+                                       : std::max(1U, std::thread::hardware_concurrency()),
+                 quantize_rows);
     for (const auto& failure : failures) {
       if (!failure.empty()) {
         throw Error(ErrorCode::kIo, failure);
