@@ -165,9 +165,10 @@ class Model : public Vocabulary {
   }
   virtual std::unique_ptr<Context> open_context(const ContextSpec& spec) = 0;
   // Whether a sequence's logits are bit-identical however many other sequences share its engine
-  // passes (separate cache streams, no flash attention), so that batched generation reproduces
-  // one prompt at a time. False where the kernels change with batch width (llama.cpp's tinyBLAS
-  // CPU path for two or more rows, or a GPU).
+  // passes, given separate cache streams and no flash attention, so that batched generation
+  // reproduces one prompt at a time. False where the kernels change with batch width (llama.cpp's
+  // tinyBLAS CPU path for two or more rows, repacked weights (RuntimeOptions::weight_repack), or
+  // a GPU).
   virtual bool batch_invariant_kernels() const = 0;
 };
 
