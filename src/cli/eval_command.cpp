@@ -265,11 +265,7 @@ int run_eval(const Flags& flags) {
       result.info = model->info();
       result.batch_invariant_kernels = model->batch_invariant_kernels();
       if (flags.batch_invariant && !*result.batch_invariant_kernels) {
-        std::cerr << fmt::format(
-            "uaqf: warning: {}: this engine's kernels change with batch width (llama.cpp's LLAMAFILE CPU path or a "
-            "GPU), so --batch-invariant answers may still differ from --gen-batch 1; a CPU build with "
-            "-DUAQF_BATCH_INVARIANT=ON gives identical ones\n",
-            info.path.filename().string());
+        std::cerr << tasks::batch_invariance_warning(info.path.filename().string()) << '\n';
       }
       if (with_perplexity) {
         const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus->path.string());

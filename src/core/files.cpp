@@ -223,6 +223,14 @@ void RawFileWriter::write_repeated(std::span<const char> pattern, std::size_t to
   }
 }
 
+void RawFileWriter::pad_to(std::size_t alignment) {
+  if (alignment == 0) {
+    throw Error(ErrorCode::kInternal, fmt::format("writing {}: alignment 0", path_));
+  }
+  static constexpr char kZero = 0;
+  write_repeated(std::span<const char>(&kZero, 1), (alignment - written_ % alignment) % alignment);
+}
+
 void RawFileWriter::close() {
   if (fd_ >= 0) {
     const int status = ::close(fd_);

@@ -47,6 +47,8 @@ class RawFileWriter {
   void write(std::span<const char> bytes);
   // `total_bytes` of `pattern` repeated: whole copies, then the pattern's beginning.
   void write_repeated(std::span<const char> pattern, std::size_t total_bytes);
+  // Zero bytes up to the next multiple of `alignment` of the bytes written so far.
+  void pad_to(std::size_t alignment);
   void close();
   uint64_t bytes_written() const { return written_; }
 

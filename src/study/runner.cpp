@@ -498,11 +498,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
           task_runtime.weight_repack = false;
           loaded_for_tasks = engine.load(plan.file, task_runtime);
           if (!loaded_for_tasks->batch_invariant_kernels()) {
-            std::cerr << fmt::format(
-                "uaqf: warning: {}: batch_invariant is set, but this engine's kernels change with batch width "
-                "(llama.cpp's LLAMAFILE CPU path or a GPU); a CPU build with -DUAQF_BATCH_INVARIANT=ON gives "
-                "answers that do not\n",
-                plan.file.filename().string());
+            std::cerr << tasks::batch_invariance_warning(plan.file.filename().string()) << '\n';
           }
         }
         return *loaded_for_tasks;

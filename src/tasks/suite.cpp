@@ -346,6 +346,14 @@ std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, co
   return tokenized;
 }
 
+std::string batch_invariance_warning(const std::string& model_name) {
+  return fmt::format(
+      "uaqf: warning: {}: batch-invariant generation asked for, but this engine's kernels change with batch width "
+      "(llama.cpp's LLAMAFILE CPU path or a GPU), so answers may still differ from one prompt at a time; a CPU "
+      "build with -DUAQF_BATCH_INVARIANT=ON gives identical ones",
+      model_name);
+}
+
 std::vector<std::vector<Token>> generate_answers(backend::Model& model, const std::vector<std::string>& prompts,
                                                  const std::vector<std::string>& stop_strings,
                                                  const GenerationOptions& options, std::vector<double>* seconds,

@@ -75,6 +75,9 @@ struct GenerationOptions {
   std::optional<std::string> chat_template;  // overrides the model's
 };
 
+// The one-line warning for batch_invariant on a model whose kernels are not batch-invariant.
+std::string batch_invariance_warning(const std::string& model_name);
+
 // k-shot prompts ("Question: q\nAnswer: a\n\n" per exemplar from the train split).
 std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item);
 

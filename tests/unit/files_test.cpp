@@ -76,6 +76,24 @@ TEST_F(FilesTest, RawWriterRepeatsAPatternPastManyWritevCalls) {
   EXPECT_EQ(read_text_file(dir_ / "tiled.bin"), expected);
 }
 
+TEST_F(FilesTest, RawWriterPadsToAlignmentsLargerThanAnyBuffer) {
+  RawFileWriter writer(dir_ / "padded.bin");
+  writer.write(std::span<const char>("abc", 3));
+  writer.pad_to(4096);  // GGUF files may ask for any general.alignment
+  EXPECT_EQ(writer.bytes_written(), 4096U);
+  writer.pad_to(4096);  // already aligned: nothing
+  writer.write(std::span<const char>("d", 1));
+  writer.pad_to(32);
+  writer.close();
+  EXPECT_EQ(writer.bytes_written(), 4096U + 32U);
+  const std::string content = read_text_file(dir_ / "padded.bin");
+  ASSERT_EQ(content.size(), 4096U + 32U);
+  EXPECT_EQ(content.substr(0, 3), "abc");
+  EXPECT_EQ(content.find_first_not_of('\0', 3), 4096U);
+  EXPECT_EQ(content[4096], 'd');
+  EXPECT_EQ(content.find_first_not_of('\0', 4097), std::string::npos);
+}
+
 TEST_F(FilesTest, RawWriterNamesAFileItCannotCreate) {
   try {
     RawFileWriter writer(dir_ / "missing-folder" / "out.bin");

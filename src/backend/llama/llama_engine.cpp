@@ -103,6 +103,26 @@ struct GgmlDeleter {
   void operator()(ggml_context* ctx) const { ggml_free(ctx); }
 };
 
+// A GGUF file's header and tensor descriptions, without the tensor data.
+struct GgufHeader {
+  std::unique_ptr<gguf_context, GgufDeleter> gguf;
+  std::unique_ptr<ggml_context, GgmlDeleter> tensors;  // ggml_get_tensor() by name: type and shape
+};
+
+GgufHeader read_gguf_header(const fs::path& path) {
+  ggml_context* tensors = nullptr;
+  llama_log::clear_errors();
+  GgufHeader header{.gguf = std::unique_ptr<gguf_context, GgufDeleter>(gguf_init_from_file(
+                        path.c_str(), gguf_init_params{.no_alloc = true, .ctx = &tensors})),
+                    .tensors = std::unique_ptr<ggml_context, GgmlDeleter>(tensors)};
+  if (!header.gguf) {
+    throw Error(ErrorCode::kInvalidArgument,
+                with_engine_reason(
+                    fmt::format("{} is a damaged or truncated GGUF file: its header cannot be read", path.string())));
+  }
+  return header;
+}
+
 int64_t gguf_int(const gguf_context* gguf, const std::string& key) {
   const int64_t id = gguf_find_key(gguf, key.c_str());
   if (id < 0) {
@@ -703,8 +723,8 @@ class LlamaModel final : public Model {
 
   bool batch_invariant_kernels() const override {
     // tinyBLAS (LLAMAFILE) takes over CPU matrix products from two rows on, with another summation
-    // order than the one-row path; GPU kernels are chosen by batch size too.
-    // Repacked weights have one-row and many-row kernels of their own, too.
+    // order than the one-row path; repacked weights have one-row and many-row kernels of their own;
+    // GPU kernels are chosen by batch size.
     const std::string_view system_info = llama_print_system_info();
     const bool on_gpu = options_.n_gpu_layers != 0 && has_gpu_device();
     return !on_gpu && !options_.weight_repack && system_info.find("LLAMAFILE = 1") == std::string_view::npos;
@@ -780,16 +800,7 @@ class LlamaEngine final : public Engine {
                     fmt::format("{} is not a GGUF model file (no GGUF signature at its start)", path.string()));
       }
     }
-    ggml_context* meta_raw = nullptr;
-    gguf_init_params params{.no_alloc = true, .ctx = &meta_raw};
-    llama_log::clear_errors();
-    std::unique_ptr<gguf_context, GgufDeleter> gguf(gguf_init_from_file(path.c_str(), params));
-    std::unique_ptr<ggml_context, GgmlDeleter> meta(meta_raw);
-    if (!gguf) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  with_engine_reason(
-                      fmt::format("{} is a damaged or truncated GGUF file: its header cannot be read", path.string())));
-    }
+    const auto [gguf, meta] = read_gguf_header(path);
     ModelInfo info;
     info.path = path;
     info.file_size_bytes = file_size;
@@ -901,13 +912,7 @@ class LlamaEngine final : public Engine {
                               shape.name));
     }
     require_readable_file(request.vocabulary, "vocabulary");
-    ggml_context* vocab_meta = nullptr;
-    std::unique_ptr<gguf_context, GgufDeleter> vocab(
-        gguf_init_from_file(request.vocabulary.c_str(), gguf_init_params{.no_alloc = true, .ctx = &vocab_meta}));
-    std::unique_ptr<ggml_context, GgmlDeleter> vocab_meta_owner(vocab_meta);
-    if (!vocab) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a readable GGUF", request.vocabulary.string()));
-    }
+    const auto vocab = std::move(read_gguf_header(request.vocabulary).gguf);
     const int64_t tokens_id = gguf_find_key(vocab.get(), "tokenizer.ggml.tokens");
     const auto n_vocab = tokens_id < 0 ? 0 : static_cast<int32_t>(gguf_get_arr_n(vocab.get(), tokens_id));
     if (n_vocab != shape.n_vocab) {
@@ -981,8 +986,8 @@ class LlamaEngine final : public Engine {
       const int64_t n = ggml_nelements(tensor);
       const std::size_t n_bytes = ggml_nbytes(tensor);
       if (tensor->type == GGML_TYPE_F32) {
-        const std::vector<float> ones(static_cast<std::size_t>(n), 1.0F);
-        output.write(std::span<const char>(reinterpret_cast<const char*>(ones.data()), n_bytes));
+        static constexpr float kOne = 1.0F;
+        output.write_repeated(std::span<const char>(reinterpret_cast<const char*>(&kOne), sizeof(kOne)), n_bytes);
       } else {
         uint64_t state = request.seed * 0x9E3779B97F4A7C15ULL + i + 1;
         constexpr float kHalfWidth = 0.0346F;  // sqrt(3) * 0.02
@@ -998,8 +1003,7 @@ class LlamaEngine final : public Engine {
             std::span<const char>(reinterpret_cast<const char*>(block.data()), block.size() * sizeof(ggml_fp16_t)),
             n_bytes);
       }
-      static const std::array<char, 64> zeros{};
-      output.write(std::span<const char>(zeros.data(), GGML_PAD(n_bytes, alignment) - n_bytes));
+      output.pad_to(alignment);
     }
     output.close();
   }
@@ -1192,20 +1196,16 @@ class LlamaEngine final : public Engine {
   static QuantizeOutcome quantize_tiled(const QuantizeRequest& request, llama_ftype ftype, const ProgressFn& progress) {
     constexpr int64_t kDistinctRows = 32;
     const auto plan = quantization_plan(request.input, ftype);
-    ggml_context* in_meta = nullptr;
-    std::unique_ptr<gguf_context, GgufDeleter> in(
-        gguf_init_from_file(request.input.c_str(), gguf_init_params{.no_alloc = true, .ctx = &in_meta}));
-    std::unique_ptr<ggml_context, GgmlDeleter> in_meta_owner(in_meta);
-    if (!in) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a readable GGUF", request.input.string()));
-    }
-    if (plan.size() != static_cast<std::size_t>(gguf_get_n_tensors(in.get()))) {
+    const auto input_header = read_gguf_header(request.input);
+    const gguf_context* in = input_header.gguf.get();
+    ggml_context* in_meta = input_header.tensors.get();
+    if (plan.size() != static_cast<std::size_t>(gguf_get_n_tensors(in))) {
       throw Error(ErrorCode::kEngine, fmt::format("quantization plan of {} covers {} of its {} tensors",
-                                                  request.input.string(), plan.size(), gguf_get_n_tensors(in.get())));
+                                                  request.input.string(), plan.size(), gguf_get_n_tensors(in)));
     }
     // Metadata as llama-quantize writes it.
     std::unique_ptr<gguf_context, GgufDeleter> out(gguf_init_empty());
-    gguf_set_kv(out.get(), in.get());
+    gguf_set_kv(out.get(), in);
     gguf_set_val_u32(out.get(), "general.quantization_version", GGML_QNT_VERSION);
     gguf_set_val_u32(out.get(), "general.file_type", static_cast<uint32_t>(ftype));
     const ggml_init_params header_params{
@@ -1227,7 +1227,7 @@ class LlamaEngine final : public Engine {
       int64_t n_rows = 0;
       std::size_t row_bytes = 0;
     };
-    const std::size_t data_offset = gguf_get_data_offset(in.get());
+    const std::size_t data_offset = gguf_get_data_offset(in);
     std::vector<TiledTensor> tiled(plan.size());
     std::vector<std::string> failures(plan.size());
     auto quantize_rows = [&](std::size_t i) {
@@ -1246,8 +1246,8 @@ class LlamaEngine final : public Engine {
       const int64_t distinct = std::min(kDistinctRows, tiled[i].n_rows);
       std::ifstream input(request.input, std::ios::binary);
       std::vector<char> raw(ggml_row_size(source->type, n_per_row) * static_cast<std::size_t>(distinct));
-      const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
-      input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
+      const int64_t tensor_id = gguf_find_tensor(in, name.c_str());
+      input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in, tensor_id)));
       input.read(raw.data(), static_cast<std::streamsize>(raw.size()));
       if (!input) {
         failures[i] = fmt::format("cannot read tensor {} of {}", name, request.input.string());
@@ -1287,11 +1287,10 @@ class LlamaEngine final : public Engine {
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const auto& name = plan[i].first;
       const ggml_tensor* source = ggml_get_tensor(in_meta, name.c_str());
-      std::size_t written = 0;
       if (tiled[i].rows.empty()) {
         // Kept as it is (norms, or F16 into F16): copied.
-        const int64_t tensor_id = gguf_find_tensor(in.get(), name.c_str());
-        input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in.get(), tensor_id)));
+        const int64_t tensor_id = gguf_find_tensor(in, name.c_str());
+        input.seekg(static_cast<std::streamoff>(data_offset + gguf_get_tensor_offset(in, tensor_id)));
         std::size_t left = ggml_nbytes(source);
         chunk.resize(std::min<std::size_t>(left, 64U << 20));
         while (left > 0) {
@@ -1302,15 +1301,12 @@ class LlamaEngine final : public Engine {
           }
           output.write(std::span<const char>(chunk.data(), n));
           left -= n;
-          written += n;
         }
       } else {
         // Whole periods of the distinct rows, then the rest of a period.
-        written = tiled[i].row_bytes * static_cast<std::size_t>(tiled[i].n_rows);
-        output.write_repeated(tiled[i].rows, written);
+        output.write_repeated(tiled[i].rows, tiled[i].row_bytes * static_cast<std::size_t>(tiled[i].n_rows));
       }
-      static const std::array<char, 64> zeros{};
-      output.write(std::span<const char>(zeros.data(), GGML_PAD(written, alignment) - written));
+      output.pad_to(alignment);
       if (progress) {
         progress(static_cast<long>(i + 1), static_cast<long>(plan.size()));
       }
