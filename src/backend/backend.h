@@ -111,15 +111,27 @@ class Context {
   // score_suffixes for several independent groups at once (e.g. several multiple-choice items):
   // every group's prefix and suffixes get sequences of their own, packed into shared engine passes.
   // The context needs as many sequences as there are suffixes in all groups. Returns, per group,
-  // what score_suffixes returns. The default runs the groups one after the other.
+  // what score_suffixes returns, except that each suffix's scores begin with those of the prefix's
+  // last `scored_prefix_tokens` tokens (choices that begin alike: their common tokens are evaluated
+  // once and still scored). The default runs the groups one after the other.
   struct SuffixGroup {
     std::vector<Token> prefix;
     std::vector<std::vector<Token>> suffixes;
+    std::size_t scored_prefix_tokens = 0;  // at most prefix.size() - 1: the first token has no score
   };
   virtual std::vector<std::vector<std::vector<TokenScore>>> score_suffix_groups(std::span<const SuffixGroup> groups) {
     std::vector<std::vector<std::vector<TokenScore>>> scores;
     for (const auto& group : groups) {
-      scores.push_back(score_suffixes(group.prefix, group.suffixes));
+      // The scored prefix tokens move into every suffix: the same scores, without the sharing.
+      const auto cut = group.prefix.size() - std::min(group.scored_prefix_tokens, group.prefix.size() - 1);
+      const std::vector<Token> prefix(group.prefix.begin(), group.prefix.begin() + static_cast<std::ptrdiff_t>(cut));
+      std::vector<std::vector<Token>> suffixes;
+      for (const auto& suffix : group.suffixes) {
+        auto& joined =
+            suffixes.emplace_back(group.prefix.begin() + static_cast<std::ptrdiff_t>(cut), group.prefix.end());
+        joined.insert(joined.end(), suffix.begin(), suffix.end());
+      }
+      scores.push_back(score_suffixes(prefix, suffixes));
     }
     return scores;
   }

@@ -151,6 +151,7 @@ int run_eval(const Flags& flags) {
                 fmt::format("--mc-normalization must be lm-eval or llama, not '{}'", flags.mc_normalization));
   }
   suite_options.mc.share_context = !flags.mc_naive;
+  suite_options.mc.batch_invariant = flags.batch_invariant;
   suite_options.generation.max_new_tokens = flags.max_new_tokens;
   suite_options.generation.batch_size = flags.gen_batch;
   suite_options.generation.batch_invariant = flags.batch_invariant;
@@ -343,8 +344,8 @@ Action add_eval_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")->capture_default_str();
   command->add_flag("--batch-invariant", flags->batch_invariant,
-                    "generate each prompt in a cache stream of its own without flash attention, so that answers "
-                    "do not depend on --gen-batch (needs batch-invariant kernels; slower)");
+                    "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
+                    "and scores do not depend on batching (needs batch-invariant kernels; slower)");
   command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");
   add_runtime_flags(*command, flags->runtime);
   return [flags]() -> int { return run_eval(*flags); };

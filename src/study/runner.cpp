@@ -313,6 +313,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   suite_options.limit = study.limit;
   suite_options.seed = study.seed;
   suite_options.generation.batch_invariant = study.batch_invariant;
+  suite_options.mc.batch_invariant = study.batch_invariant;
   tasks::PreparedSuite suite;
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {

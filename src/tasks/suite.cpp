@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <regex>
@@ -50,7 +51,11 @@ struct PreparedItem {
   std::vector<std::vector<Token>> full;  // context + continuation, per choice
   std::vector<std::size_t> context_length;
   std::size_t common_prefix = 0;  // of all choices' tokens
-  std::size_t shared = 0;         // evaluated once: common prefix, cut before any scored token
+  // Evaluated once: the common prefix, less at least one token of each choice. Choices that begin
+  // alike (PIQA's solutions often do) share their common tokens too, which are scored from the
+  // shared pass: every position from scored_from on is scored.
+  std::size_t shared = 0;
+  std::size_t scored_from = 0;
 };
 
 PreparedItem prepare(const backend::Model& model, const McItem& item) {
@@ -70,11 +75,16 @@ PreparedItem prepare(const backend::Model& model, const McItem& item) {
     lcp = k;
   }
   prepared.common_prefix = lcp;
+  // Scores are needed from the first continuation token (lm-evaluation-harness) or the first
+  // token after the common prefix (llama.cpp), whichever comes first.
   std::size_t shared = lcp;
+  std::size_t scored_from = lcp;
   for (std::size_t c = 0; c < prepared.full.size(); ++c) {
-    shared = std::min({shared, prepared.context_length[c], prepared.full[c].size() - 1});
+    shared = std::min(shared, prepared.full[c].size() - 1);
+    scored_from = std::min(scored_from, prepared.context_length[c]);
   }
   prepared.shared = std::max<std::size_t>(1, shared);
+  prepared.scored_from = std::clamp<std::size_t>(scored_from, 1, prepared.shared);
   return prepared;
 }
 
@@ -117,14 +127,14 @@ double items_per_second(const std::vector<double>& item_seconds) {
 }
 
 TaskResult run_multiple_choice(backend::Model& model, const std::string& task, int version,
-                               const std::vector<McItem>& items, const McOptions& options,
-                               const ItemJournal* journal) {
+                               const std::vector<McItem>& items, const McOptions& options, const ItemJournal* journal) {
   TaskResult result{.task = task, .version = version};
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> item_seconds;
   std::vector<PreparedItem> prepared;
   std::size_t max_tokens = 0;
   std::size_t max_choices = 1;
+  std::size_t longest_choice = 0;
   for (const auto& item : items) {
     prepared.push_back(prepare(model, item));
     const auto& p = prepared.back();
@@ -135,16 +145,34 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
       longest = std::max(longest, tokens.size());
     }
     max_tokens = std::max(max_tokens, options.share_context ? needed : longest);
+    longest_choice = std::max(longest_choice, longest);
     max_choices = std::max(max_choices, item.choices.size());
   }
   // Shared context: several items are packed into each engine pass, each item's choices as
-  // sequences of their own (up to kPackSequences sequences and kPackTokens cached tokens).
+  // sequences of their own (up to pack_sequences sequences and pack_tokens cached tokens).
+  // Batch-invariant: a stream of longest + 8 cells per sequence, so fewer sequences where choices
+  // are long (kInvariantCells bounds the cache).
   constexpr std::size_t kPackSequences = 64;
-  const std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 2048);
-  auto ctx = options.share_context
-                 ? model.new_context(static_cast<uint32_t>(pack_tokens + 8),
-                                     static_cast<uint32_t>(std::max(max_choices, kPackSequences)), true)
-                 : model.new_context(static_cast<uint32_t>(max_tokens + 8), 1, false);
+  constexpr std::size_t kInvariantCells = 8192;
+  std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 512);
+  std::size_t pack_sequences = std::max(max_choices, kPackSequences);
+  backend::ContextSpec spec{.n_ctx = static_cast<uint32_t>(max_tokens + 8), .n_seq = 1, .unified_kv = false};
+  if (options.share_context && options.batch_invariant) {
+    const std::size_t per_sequence = longest_choice + 8;
+    pack_sequences = std::clamp<std::size_t>(kInvariantCells / per_sequence, max_choices, kPackSequences);
+    pack_tokens = std::numeric_limits<std::size_t>::max();  // each sequence has its own cells
+    spec = {.n_ctx = static_cast<uint32_t>(per_sequence * pack_sequences),
+            .n_seq = static_cast<uint32_t>(pack_sequences),
+            .unified_kv = false};
+  } else if (options.share_context) {
+    spec = {.n_ctx = static_cast<uint32_t>(pack_tokens + 8),
+            .n_seq = static_cast<uint32_t>(pack_sequences),
+            .unified_kv = true};
+  }
+  if (options.batch_invariant) {
+    spec.flash_attention = backend::FlashAttention::kOff;
+  }
+  auto ctx = model.open_context(spec);
   std::vector<std::string> fingerprints(items.size());
   std::vector<std::optional<nlohmann::json>> journaled(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -163,6 +191,7 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     for (const auto& tokens : p.full) {
       group.suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
     }
+    group.scored_prefix_tokens = p.shared - p.scored_from;
     return group;
   };
   std::vector<std::optional<std::vector<std::vector<backend::TokenScore>>>> packed(items.size());
@@ -174,14 +203,13 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     std::vector<backend::Context::SuffixGroup> groups;
     std::size_t sequences = 0, tokens = 0;
     for (std::size_t i = from; i < items.size(); ++i) {
-      if (journaled[i]) {
+      if (journaled[i] || prepared[i].common_prefix == 0) {
         continue;
       }
       auto group = split(prepared[i]);
       std::size_t needed = group.prefix.size();
       for (const auto& suffix : group.suffixes) needed += suffix.size();
-      if (!members.empty() &&
-          (sequences + group.suffixes.size() > kPackSequences || tokens + needed > pack_tokens)) {
+      if (!members.empty() && (sequences + group.suffixes.size() > pack_sequences || tokens + needed > pack_tokens)) {
         break;
       }
       sequences += group.suffixes.size();
@@ -213,13 +241,14 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     // Scores of every token of each choice from position `first` on.
     std::vector<std::vector<backend::TokenScore>> scores;
     std::size_t first = 0;
-    if (options.share_context) {
+    // Choices without a common first token (no BOS) share nothing: scored one by one.
+    if (options.share_context && p.common_prefix > 0) {
       if (!packed[i]) {
         score_pack(i);
       }
       scores = std::move(*packed[i]);
       seconds = packed_seconds[i];
-      first = p.shared;
+      first = p.scored_from;
     } else {
       for (const auto& tokens : p.full) {
         const std::vector<Token> prefix(tokens.begin(), tokens.begin() + 1);
@@ -255,7 +284,7 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
     const std::size_t pred_norm = argmax(normalized);
     correct.push_back(static_cast<int>(pred) == item.gold ? 1.0 : 0.0);
     correct_norm.push_back(static_cast<int>(pred_norm) == item.gold ? 1.0 : 0.0);
-    item_seconds.push_back(options.share_context ? seconds : seconds_since(item_start));
+    item_seconds.push_back(options.share_context && p.common_prefix > 0 ? seconds : seconds_since(item_start));
     result.records.push_back({{"id", item.id},
                               {"prompt_hash", fingerprint},
                               {"loglikelihoods", loglik},
@@ -348,9 +377,9 @@ std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, co
 
 std::string batch_invariance_warning(const std::string& model_name) {
   return fmt::format(
-      "uaqf: warning: {}: batch-invariant generation asked for, but this engine's kernels change with batch width "
-      "(llama.cpp's LLAMAFILE CPU path or a GPU), so answers may still differ from one prompt at a time; a CPU "
-      "build with -DUAQF_BATCH_INVARIANT=ON gives identical ones",
+      "uaqf: warning: {}: batch-invariant tasks asked for, but this engine's kernels change with batch width "
+      "(llama.cpp's LLAMAFILE CPU path or a GPU), so answers and scores may still differ from one prompt at a "
+      "time; a CPU build with -DUAQF_BATCH_INVARIANT=ON gives identical ones",
       model_name);
 }
 

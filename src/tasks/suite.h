@@ -45,6 +45,10 @@ struct McOptions {
   // Shared context once, choices side by side (fast); false scores each choice on its own from an
   // empty cache (the naive way, kept to check and benchmark the fast path).
   bool share_context = true;
+  // Each choice in a cache stream of its own and no flash attention, in both ways: with
+  // batch-invariant kernels (Model::batch_invariant_kernels) the shared-context scores are
+  // bit-identical to the naive ones.
+  bool batch_invariant = false;
 };
 
 // A deterministic subset: `limit` items drawn without replacement by a seeded shuffle, in their
@@ -104,8 +108,7 @@ std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model,
                                                           const std::vector<std::string>& prompts,
                                                           const std::vector<std::string>& stop_strings,
                                                           const GenerationOptions& options,
-                                                          std::vector<double>* seconds,
-                                                          const JournalScope& scope = {});
+                                                          std::vector<double>* seconds, const JournalScope& scope = {});
 
 // Items per second from per-item times (journaled items keep the time of the run that made them).
 double items_per_second(const std::vector<double>& item_seconds);

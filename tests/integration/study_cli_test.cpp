@@ -155,9 +155,9 @@ TEST(StudyCli, BatchInvariantAnswersMatchOneAtATime) {
     }
 #if UAQF_BATCH_INVARIANT_BUILD
     EXPECT_EQ(same, 6U) << file;
-    EXPECT_EQ(result.err.find("batch-invariant generation asked for, but"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("batch-invariant tasks asked for, but"), std::string::npos) << result.err;
 #else
-    EXPECT_NE(result.err.find("batch-invariant generation asked for, but"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("batch-invariant tasks asked for, but"), std::string::npos) << result.err;
 #endif
   }
 }

@@ -96,20 +96,36 @@ TEST(MultipleChoice, SharedContextGivesTheSameScoresAsTheNaiveWay) {
   backend::FakeEngine engine(clock);
   engine.add_model("m", backend::FakeModelSpec{.n_vocab = 256});
   auto model = engine.load("m", {});
-  const auto items = fake_items();
-  const auto fast = run_multiple_choice(*model, "fake", 1, items, McOptions{.share_context = true});
-  const auto naive = run_multiple_choice(*model, "fake", 1, items, McOptions{.share_context = false});
-  ASSERT_EQ(fast.records.size(), naive.records.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const auto a = fast.records[i]["loglikelihoods"].get<std::vector<double>>();
-    const auto b = naive.records[i]["loglikelihoods"].get<std::vector<double>>();
-    for (std::size_t c = 0; c < a.size(); ++c) {
-      EXPECT_NEAR(a[c], b[c], 1e-4);
+  auto items = fake_items();
+  // Choices that begin alike: their common tokens are evaluated once but still scored.
+  McItem alike{.id = "alike"};
+  alike.choices = {{"Pick:", " the red one, then the blue"}, {"Pick:", " the red one, then the green"}};
+  items.push_back(alike);
+  for (const auto normalization : {McNormalization::kLmEval, McNormalization::kLlamaCpp}) {
+    const auto fast =
+        run_multiple_choice(*model, "fake", 1, items, McOptions{.normalization = normalization, .share_context = true});
+    const auto naive = run_multiple_choice(*model, "fake", 1, items,
+                                           McOptions{.normalization = normalization, .share_context = false});
+    ASSERT_EQ(fast.records.size(), naive.records.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      for (const char* field : {"loglikelihoods", "normalized_scores"}) {
+        const auto a = fast.records[i][field].get<std::vector<double>>();
+        const auto b = naive.records[i][field].get<std::vector<double>>();
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t c = 0; c < a.size(); ++c) {
+          EXPECT_NEAR(a[c], b[c], 1e-4) << field << " of " << items[i].id;
+        }
+      }
+      EXPECT_EQ(fast.records[i]["continuation_tokens"], naive.records[i]["continuation_tokens"]) << items[i].id;
+      EXPECT_EQ(fast.records[i]["is_greedy"], naive.records[i]["is_greedy"]) << items[i].id;
+    }
+    ASSERT_EQ(fast.metrics.size(), naive.metrics.size());
+    EXPECT_EQ(fast.metrics[0].name, "acc");
+    for (std::size_t m = 0; m < fast.metrics.size(); ++m) {
+      EXPECT_EQ(fast.metrics[m].name, naive.metrics[m].name);
+      EXPECT_DOUBLE_EQ(fast.metrics[m].value, naive.metrics[m].value) << fast.metrics[m].name;
     }
   }
-  EXPECT_EQ(fast.metrics[0].name, "acc");
-  EXPECT_EQ(fast.metrics[1].name, "acc_norm");
-  EXPECT_DOUBLE_EQ(fast.metrics[0].value, naive.metrics[0].value);
 }
 
 TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {

@@ -112,8 +112,8 @@ struct GgufHeader {
 GgufHeader read_gguf_header(const fs::path& path) {
   ggml_context* tensors = nullptr;
   llama_log::clear_errors();
-  GgufHeader header{.gguf = std::unique_ptr<gguf_context, GgufDeleter>(gguf_init_from_file(
-                        path.c_str(), gguf_init_params{.no_alloc = true, .ctx = &tensors})),
+  GgufHeader header{.gguf = std::unique_ptr<gguf_context, GgufDeleter>(
+                        gguf_init_from_file(path.c_str(), gguf_init_params{.no_alloc = true, .ctx = &tensors})),
                     .tensors = std::unique_ptr<ggml_context, GgmlDeleter>(tensors)};
   if (!header.gguf) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -348,26 +348,32 @@ class LlamaContext final : public Context {
     std::vector<llama_seq_id> first(groups.size());
     llama_seq_id next_seq = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
-      if (groups[g].prefix.empty()) {
-        throw Error(ErrorCode::kInternal, "score_suffixes needs a non-empty prefix");
+      if (groups[g].prefix.empty() || groups[g].scored_prefix_tokens >= groups[g].prefix.size()) {
+        throw Error(ErrorCode::kInternal,
+                    fmt::format("score_suffix_groups: a prefix of {} tokens with {} of them scored",
+                                groups[g].prefix.size(), groups[g].scored_prefix_tokens));
       }
       first[g] = next_seq;
       next_seq += static_cast<llama_seq_id>(std::max<std::size_t>(1, groups[g].suffixes.size()));
     }
     if (static_cast<uint32_t>(next_seq) > llama_n_seq_max(ctx_.get())) {
-      throw Error(ErrorCode::kInternal,
-                  fmt::format("{}: {} sequences for a context of {}", model_name_, next_seq, llama_n_seq_max(ctx_.get())));
+      throw Error(ErrorCode::kInternal, fmt::format("{}: {} sequences for a context of {}", model_name_, next_seq,
+                                                    llama_n_seq_max(ctx_.get())));
     }
+    // scores[g][s] = the group's scored prefix tokens, then suffix s's tokens.
     std::vector<std::vector<std::vector<TokenScore>>> scores(groups.size());
     for (std::size_t g = 0; g < groups.size(); ++g) {
       scores[g].resize(groups[g].suffixes.size());
       for (std::size_t s = 0; s < groups[g].suffixes.size(); ++s) {
-        scores[g][s].resize(groups[g].suffixes[s].size());
+        scores[g][s].resize(groups[g].scored_prefix_tokens + groups[g].suffixes[s].size());
       }
     }
     // Tokens go into passes of at most n_batch; `pending` maps each requested output to what it
-    // scores: (group, suffix, token index scored), suffix = npos for a prefix's last position.
+    // scores: (group, suffix, index into scores[group][suffix]); suffix = kPrefix for the prefix's
+    // last position (every suffix's first token), kPrefixToken for a scored prefix token (scored
+    // once into suffix 0, copied to the others after the prefix pass).
     constexpr std::size_t kPrefix = std::numeric_limits<std::size_t>::max();
+    constexpr std::size_t kPrefixToken = kPrefix - 1;
     struct Output {
       std::size_t group, suffix, token;
     };
@@ -393,23 +399,27 @@ class LlamaContext final : public Context {
         }
         const Output& o = pending[static_cast<std::size_t>(output++)];
         const float* logits = llama_get_logits_ith(ctx_.get(), i);
+        const SuffixGroup& group = groups[o.group];
+        const std::size_t scored = group.scored_prefix_tokens;
         if (o.suffix == kPrefix) {
           // The prefix's last position scores every suffix's first token.
-          for (std::size_t s = 0; s < groups[o.group].suffixes.size(); ++s) {
-            if (!groups[o.group].suffixes[s].empty()) {
-              jobs.push_back({logits, groups[o.group].suffixes[s][0], &scores[o.group][s][0]});
+          for (std::size_t s = 0; s < group.suffixes.size(); ++s) {
+            if (!group.suffixes[s].empty()) {
+              jobs.push_back({logits, group.suffixes[s][0], &scores[o.group][s][scored]});
             }
           }
+        } else if (o.suffix == kPrefixToken) {
+          jobs.push_back({logits, group.prefix[group.prefix.size() - scored + o.token], &scores[o.group][0][o.token]});
         } else {
-          jobs.push_back(
-              {logits, groups[o.group].suffixes[o.suffix][o.token], &scores[o.group][o.suffix][o.token]});
+          jobs.push_back({logits, group.suffixes[o.suffix][o.token - scored], &scores[o.group][o.suffix][o.token]});
         }
       }
       // Threads pay off only for a pass of many tokens (one short sequence measured slower with them).
       constexpr std::size_t kMinJobsPerThread = 32;
-      const auto n_threads =
-          static_cast<unsigned>(std::min<std::size_t>(n_threads_, std::max<std::size_t>(1, jobs.size() / kMinJobsPerThread)));
-      parallel_for(jobs.size(), n_threads, [&](std::size_t j) { *jobs[j].out = score_token(jobs[j].logits, jobs[j].token); });
+      const auto n_threads = static_cast<unsigned>(
+          std::min<std::size_t>(n_threads_, std::max<std::size_t>(1, jobs.size() / kMinJobsPerThread)));
+      parallel_for(jobs.size(), n_threads,
+                   [&](std::size_t j) { *jobs[j].out = score_token(jobs[j].logits, jobs[j].token); });
       pending.clear();
       batch_storage_->n_tokens = 0;
     };
@@ -424,14 +434,24 @@ class LlamaContext final : public Context {
     };
     for (std::size_t g = 0; g < groups.size(); ++g) {
       const auto& prefix = groups[g].prefix;
+      // Prefix token k + 1 is scored by the logits at k.
+      const std::size_t scored_from =
+          groups[g].suffixes.empty() ? prefix.size() : prefix.size() - groups[g].scored_prefix_tokens;
       for (std::size_t k = 0; k < prefix.size(); ++k) {
-        add(prefix[k], static_cast<int32_t>(k), first[g],
-            k + 1 == prefix.size() ? std::optional<Output>(Output{g, kPrefix, 0}) : std::nullopt);
+        std::optional<Output> output;
+        if (k + 1 == prefix.size()) {
+          output = Output{g, kPrefix, 0};
+        } else if (k + 1 >= scored_from) {
+          output = Output{g, kPrefixToken, k + 1 - scored_from};
+        }
+        add(prefix[k], static_cast<int32_t>(k), first[g], output);
       }
     }
     flush();
     for (std::size_t g = 0; g < groups.size(); ++g) {
+      const std::size_t scored = groups[g].scored_prefix_tokens;
       for (std::size_t s = 1; s < groups[g].suffixes.size(); ++s) {
+        std::copy_n(scores[g][0].begin(), scored, scores[g][s].begin());
         llama_memory_seq_cp(memory, first[g], first[g] + static_cast<llama_seq_id>(s), -1, -1);
       }
     }
@@ -442,7 +462,8 @@ class LlamaContext final : public Context {
         const auto& suffix = groups[g].suffixes[s];
         for (std::size_t k = 0; k < suffix.size(); ++k) {
           add(suffix[k], n_prefix + static_cast<int32_t>(k), first[g] + static_cast<llama_seq_id>(s),
-              k + 1 < suffix.size() ? std::optional<Output>(Output{g, s, k + 1}) : std::nullopt);
+              k + 1 < suffix.size() ? std::optional<Output>(Output{g, s, groups[g].scored_prefix_tokens + k + 1})
+                                    : std::nullopt);
         }
       }
     }
@@ -712,10 +733,10 @@ class LlamaModel final : public Model {
     llama_log::clear_errors();
     llama_context_ptr ctx(llama_init_from_model(model_.get(), params));
     if (!ctx) {
-      throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format(
-                                          "{}: cannot create a context of {} tokens (KV cache {}, flash attention {})",
-                                          info_.path.filename().string(), n_ctx, options_.kv_cache_type,
-                                          to_string(flash_attention))));
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format(
+                      "{}: cannot create a context of {} tokens (KV cache {}, flash attention {})",
+                      info_.path.filename().string(), n_ctx, options_.kv_cache_type, to_string(flash_attention))));
     }
     return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string(),
                                           spec.unified_kv);
@@ -880,8 +901,8 @@ class LlamaEngine final : public Engine {
     info.n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
     {
       const ggml_type kv_type = parse_kv_cache_type(resolved.kv_cache_type);
-      const auto head_dim = static_cast<uint64_t>(llama_model_n_embd(model.get()) /
-                                                  std::max(1, llama_model_n_head(model.get())));
+      const auto head_dim =
+          static_cast<uint64_t>(llama_model_n_embd(model.get()) / std::max(1, llama_model_n_head(model.get())));
       const uint64_t elements = 2ULL * static_cast<uint64_t>(llama_model_n_layer(model.get())) *
                                 static_cast<uint64_t>(llama_model_n_head_kv(model.get())) * head_dim;
       info.kv_bytes_per_token = elements * ggml_type_size(kv_type) / static_cast<uint64_t>(ggml_blck_size(kv_type));
@@ -1159,7 +1180,8 @@ class LlamaEngine final : public Engine {
     params.ftype = ftype;
     params.dry_run = true;
     // "[  5/ 75] blk.0.attn_q.weight - [ 4096,  4096,  1,  1], type =    f16, size = 32.000 MiB -> 9.000 MiB (q4_K)"
-    static const std::regex line_pattern(R"(^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\w+),.*?(?:\((\w+)\))?\s*$)");
+    static const std::regex line_pattern(
+        R"(^\[\s*\d+/\s*\d+\]\s+(\S+)\s+- \[[^\]]*\], type =\s*(\w+),.*?(?:\((\w+)\))?\s*$)");
     std::vector<std::pair<std::string, std::string>> lines;
     llama_log::clear_errors();
     llama_log::set_line_hook([&](const std::string& line) {
@@ -1171,8 +1193,8 @@ class LlamaEngine final : public Engine {
     const uint32_t status = llama_model_quantize(input.c_str(), "/dev/null", &params);
     llama_log::set_line_hook(nullptr);
     if (status != 0) {
-      throw Error(ErrorCode::kEngine, with_engine_reason(fmt::format("cannot plan the quantization of {}",
-                                                                     input.string())));
+      throw Error(ErrorCode::kEngine,
+                  with_engine_reason(fmt::format("cannot plan the quantization of {}", input.string())));
     }
     std::map<std::string, ggml_type> by_name;
     for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
@@ -1185,8 +1207,8 @@ class LlamaEngine final : public Engine {
     for (const auto& [tensor, type] : lines) {
       const auto it = by_name.find(type);
       if (it == by_name.end()) {
-        throw Error(ErrorCode::kEngine, fmt::format("quantization plan of {}: unknown type '{}' for {}",
-                                                    input.string(), type, tensor));
+        throw Error(ErrorCode::kEngine,
+                    fmt::format("quantization plan of {}: unknown type '{}' for {}", input.string(), type, tensor));
       }
       plan.emplace_back(tensor, it->second);
     }
