@@ -4,7 +4,8 @@
 #   2. for the LLaMA-2-7B and 13B shapes: synthesize the F16 model (random weights), quantize it to
 #      Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M and Q2_K (synthetic weights take uaqf's tiled-rows
 #      path: llama.cpp's per-tensor types and file layout, a few quantized rows repeated), and run
-#      llama-bench and uaqf bench on every variant, same settings, one after the other;
+#      llama-bench and uaqf bench on every variant, same settings, one after the other (llama-bench's
+#      prefill before and after uaqf's); the next variant is quantized while one is measured;
 #   3. bench/gpu_reference.sh study: the regime study, one `uaqf run` on the 7B shape with a
 #      64-sequence concurrency level, ranked as interactive (batch 1) and as batch serving (64
 #      sequences), with llama-batched-bench beside it (run while the machine is warm).
@@ -81,29 +82,57 @@ measure_model() {
   local model=$1 name
   name=$(basename "$model" .gguf)
   # Prefill runs take tens of milliseconds: they get more repetitions than decode runs (llama-bench
-  # has one count for all tests, so it runs twice). Both tools' prefill runs come one after the
-  # other, so that the card's clocks are in the same state for both.
+  # has one count for all tests, so it runs twice). The card's speed drifts by a few per cent
+  # between processes (its clocks), so llama-bench's prefill runs right before uaqf's and, with its
+  # decode runs, right after: uaqf's prefill is compared with the mean of the two runs' medians.
   timed "llama-bench-pp $name" "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" -ngl 99 -o json \
     >"$out/llama-bench-$name-pp.json" 2>/dev/null || log "llama-bench (prefill) failed on $name"
   timed "uaqf-bench $name" "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --gpu-layers 99 --no-hash \
     --no-latency --json "$out/uaqf-$name.json" >"$out/uaqf-$name.txt" 2>&1 || log "uaqf bench failed on $name"
-  timed "llama-bench-tg $name" "$bin/llama-bench" -m "$model" -p 0 -n 128 -r "$reps" -ngl 99 -o json \
-    >"$out/llama-bench-$name-tg.json" 2>/dev/null || log "llama-bench (decode) failed on $name"
+  timed "llama-bench-after $name" "$bin/llama-bench" -m "$model" -p 512 -n 128 -r "$reps" -ngl 99 -o json \
+    >"$out/llama-bench-$name-after.json" 2>/dev/null || log "llama-bench (after) failed on $name"
   log "measured $name"
 }
 
+shm_free_bytes() { df -B1 --output=avail "$models" | tail -1; }
+
 measure() {
+  local half=$(( $(nproc) / 2 ))
   for shape in ${shapes//,/ }; do
     base="$models/$shape-f16.gguf"  # variants: $shape-<TYPE>.gguf
     timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt" 2>&1
-    log "synthesized $shape"
+    log "synthesized $shape ($(( $(shm_free_bytes) >> 30 )) GiB free in $models)"
+    # The next variant is quantized while this one is measured (CPU and RAM work beside GPU work:
+    # it hides most of the quantization time), on half the cores at the lowest priority, where
+    # /dev/shm holds two variants beside the base; otherwise one after the other.
+    local overlap=0 pending=""
+    [ "$(shm_free_bytes)" -gt "$(stat -c %s "$base")" ] && overlap=1
+    start_quantize() {
+      if [ "$overlap" = 1 ]; then
+        nice -n 19 "$bin/uaqf" quantize "$base" --types "$1" --out "$models" -t "$half" >>"$out/quantize.txt" 2>&1 &
+        pending=$!
+      else
+        timed "quantize $shape-$1" "$bin/uaqf" quantize "$base" --types "$1" --out "$models" >>"$out/quantize.txt" ||
+          log "quantize $shape-$1 failed"
+      fi
+    }
+    start_quantize "${types[0]}"
     measure_model "$base"
-    for type in "${types[@]}"; do
-      timed "quantize $shape-$type" "$bin/uaqf" quantize "$base" --types "$type" --out "$models" >>"$out/quantize.txt"
-      measure_model "$models/$shape-$type.gguf"
+    for i in "${!types[@]}"; do
+      type=${types[$i]}
+      if [ -n "$pending" ]; then
+        timed "quantize-wait $shape-$type" wait "$pending" || log "quantize $shape-$type failed"
+        pending=""
+      fi
+      if [ $((i + 1)) -lt ${#types[@]} ]; then
+        start_quantize "${types[$((i + 1))]}"
+      fi
+      if [ -f "$models/$shape-$type.gguf" ]; then
+        measure_model "$models/$shape-$type.gguf"
+      fi
       rm -f "$models/$shape-$type.gguf" "$models/$shape-$type.gguf.uaqf.json"
     done
-    [ "$shape" = llama2-7b ] || rm -f "$base"  # the 7B stays for the study
+    rm -f "$base"  # room for the next shape (the study synthesizes its own)
     save_out
   done
 }

@@ -9,14 +9,21 @@ gib = 1024 ** 3
 
 
 def llama(name):
-    # One file with both tests (older runs) or one per test (prefill with more repetitions).
+    # One file with both tests (older runs), or prefill alone with more repetitions right before
+    # uaqf and both tests right after it (newer runs). Returns the prefill reference (the mean of
+    # the runs' medians), the decode samples, and each prefill run's median.
+    before = out / f"llama-bench-{name}-pp.json"
     rows = []
-    for path in [out / f"llama-bench-{name}.json", out / f"llama-bench-{name}-pp.json", out / f"llama-bench-{name}-tg.json"]:
+    for path in [out / f"llama-bench-{name}.json", before, out / f"llama-bench-{name}-tg.json"]:
         if path.exists():
             rows += json.loads(path.read_text())
-    pp = next(r for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0)
-    tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
-    return pp["samples_ts"], tg["samples_ts"]
+    after_path = out / f"llama-bench-{name}-after.json"
+    after = json.loads(after_path.read_text()) if after_path.exists() else []
+    pp_runs = [statistics.median(r["samples_ts"]) for r in rows + after if r["n_prompt"] > 0 and r["n_gen"] == 0]
+    tg = next(r for r in rows + after if r["n_gen"] > 0 and r["n_prompt"] == 0)
+    if not pp_runs:
+        raise StopIteration
+    return statistics.mean(pp_runs), tg["samples_ts"], pp_runs
 
 
 def uaqf(path):
@@ -32,22 +39,24 @@ worst = []
 probes = []
 for shape in ["llama2-7b", "llama2-13b"]:
     lines += [f"### {shape} (synthetic weights)", "",
-              "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token | bandwidth share |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | (before / after) | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token | bandwidth share |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in types:
         name = f"{shape}-{t}"
         lt = out / f"uaqf-{name}.json"
         try:
-            l_pp, l_tg = llama(name)
+            l_pp, l_tg, l_runs = llama(name)
         except StopIteration:
             l_pp = None
         if l_pp is None or not lt.exists():
-            lines.append(f"| {t} | missing | | | | | | | | | | | |")
+            lines.append(f"| {t} | missing | | | | | | | | | | | | |")
             continue
+        runs_text = " / ".join(f"{r:,.0f}" for r in l_runs) if len(l_runs) > 1 else "-"
+        l_pp_ref = l_pp
         model, m = uaqf(lt)
         u_pp, u_tg = m["prefill_tps pp512"]["samples"], m["decode_tps tg128"]["samples"]
         # Medians: the first timed prefill of either tool can still be warming up (2 repetitions).
-        r_pp = statistics.median(u_pp) / statistics.median(l_pp)
+        r_pp = statistics.median(u_pp) / l_pp_ref
         r_tg = statistics.median(u_tg) / statistics.median(l_tg)
         worst.append((abs(r_pp - 1), "pp512", name, r_pp))
         worst.append((abs(r_tg - 1), "tg128", name, r_tg))
@@ -60,11 +69,11 @@ for shape in ["llama2-7b", "llama2-13b"]:
         share_text = f" {share:.2f} |" if share else " - |"
         lines.append(
             f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
-            f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
+            f"{statistics.median(u_pp):,.0f} | {l_pp_ref:,.0f} | {runs_text} | {r_pp:.3f} | "
             f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | "
             f"{dev / gib:.2f} | {dj:.3f} | {pj:.4f} |" + share_text if dev and dj and pj else
             f"| {t} | {info['file_size_bytes'] / gib:.2f} | {info['bits_per_weight']:.2f} | "
-            f"{statistics.median(u_pp):,.0f} | {statistics.median(l_pp):,.0f} | {r_pp:.3f} | "
+            f"{statistics.median(u_pp):,.0f} | {l_pp_ref:,.0f} | {runs_text} | {r_pp:.3f} | "
             f"{statistics.median(u_tg):.1f} | {statistics.median(l_tg):.1f} | {r_tg:.3f} | - | - | - |" + share_text)
     lines.append("")
 worst.sort(reverse=True)

@@ -230,6 +230,42 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     kept[kind + "_j_per_token"] = {joules / n_tokens};
     kept[kind + "_power_w"] = {seconds > 0 ? joules / seconds : 0};
   };
+  // Where a test's timed runs were shorter than a second, its energy comes from one window of
+  // back-to-back runs of at least a second instead: NVML's counter moves in steps of tens of
+  // milliseconds, so a 30 ms prefill reads zero or a whole step. `run_once` does one run's work.
+  std::map<std::string, std::string> energy_windows;  // metric key -> how its value was measured
+  auto energy_window = [&](const std::string& kind, const std::string& test, int n_tokens, auto&& run_once) {
+    const std::string key = kind + "_j_per_token " + test;
+    if (energy_ == nullptr || !short_energy_runs.contains(key)) {
+      return;
+    }
+    constexpr int64_t kWindowNs = 1'000'000'000;
+    constexpr int kMaxRuns = 100'000;  // a run that takes no time must not loop forever
+    const auto start_mj = energy_->total_energy_mj();
+    const int64_t start = clock_.now_ns();
+    int64_t end = start;
+    int runs = 0;
+    do {
+      run_once();
+      ++runs;
+      end = clock_.now_ns();
+    } while (end - start < kWindowNs && runs < kMaxRuns);
+    const auto end_mj = energy_->total_energy_mj();
+    if (!start_mj || !end_mj || end <= start) {
+      return;
+    }
+    const double joules = static_cast<double>(*end_mj - *start_mj) / 1000.0;
+    const double seconds = static_cast<double>(end - start) / 1e9;
+    energy_metrics[key].samples = {joules / (static_cast<double>(runs) * n_tokens)};
+    energy_metrics[kind + "_power_w " + test].samples = {joules / seconds};
+    short_energy_runs.erase(key);
+    const std::string how = fmt::format(
+        "measured over one window of {} back-to-back runs ({:.2f} s): single runs are shorter than the energy "
+        "counter's steps",
+        runs, seconds);
+    energy_windows[key] = how;
+    energy_windows[kind + "_power_w " + test] = how;
+  };
   // Timed repetitions an earlier run recorded, per repetition index (journal).
   auto recorded = [&](const std::string& test, int reps) {
     std::vector<std::optional<RepetitionSamples>> found(static_cast<std::size_t>(reps));
@@ -272,8 +308,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
   // The warm-up and timed runs of one test: restored from the journal where recorded, otherwise
   // measured by `measure(timed)`, which returns a timed run's samples by metric name (energy
   // samples it has already added).
-  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure,
-                    int reps) {
+  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure, int reps) {
     const auto found = recorded(test, reps);
     for (int run = 0; run < options_.warmup + reps; ++run) {
       if (!restore(found, run, test, metrics)) {
@@ -333,18 +368,28 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_prompt + depth));
         sample_device();
-        repeat(metric.test, {{metric.name, &metric}}, [&](bool timed) {
-          fill_depth(*ctx, depth);
+        repeat(
+            metric.test, {{metric.name, &metric}},
+            [&](bool timed) {
+              fill_depth(*ctx, depth);
+              const auto prompt = tokens.prompt(n_prompt, bos);
+              const auto energy_before = energy_start();
+              const int64_t start = clock_.now_ns();
+              ctx->decode(prompt);
+              const int64_t end = clock_.now_ns();
+              RepetitionSamples kept;
+              record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, timed, kept);
+              kept[metric.name] = {tokens_per_second(n_prompt, start, end)};
+              return kept;
+            },
+            options_.prefill_reps.value_or(options_.reps));
+        if (depth == 0) {  // at a depth, each run's cache filling would count too
           const auto prompt = tokens.prompt(n_prompt, bos);
-          const auto energy_before = energy_start();
-          const int64_t start = clock_.now_ns();
-          ctx->decode(prompt);
-          const int64_t end = clock_.now_ns();
-          RepetitionSamples kept;
-          record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, timed, kept);
-          kept[metric.name] = {tokens_per_second(n_prompt, start, end)};
-          return kept;
-        }, options_.prefill_reps.value_or(options_.reps));
+          energy_window("prefill", metric.test, n_prompt, [&] {
+            ctx->clear();
+            ctx->decode(prompt);
+          });
+        }
         sample_device();
         finish_metric(metric, options_.max_cv);
         result.metrics.push_back(std::move(metric));
@@ -358,21 +403,34 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_gen + depth));
         sample_device();
-        repeat(metric.test, {{metric.name, &metric}}, [&](bool timed) {
-          fill_depth(*ctx, depth);
-          Token token = bos.value_or(tokens.next());
-          const auto energy_before = energy_start();
-          const int64_t start = clock_.now_ns();
-          for (int i = 0; i < n_gen; ++i) {
-            ctx->decode(std::span<const Token>(&token, 1));
-            token = tokens.next();
-          }
-          const int64_t end = clock_.now_ns();
-          RepetitionSamples kept;
-          record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
-          kept[metric.name] = {tokens_per_second(n_gen, start, end)};
-          return kept;
-        }, options_.reps);
+        repeat(
+            metric.test, {{metric.name, &metric}},
+            [&](bool timed) {
+              fill_depth(*ctx, depth);
+              Token token = bos.value_or(tokens.next());
+              const auto energy_before = energy_start();
+              const int64_t start = clock_.now_ns();
+              for (int i = 0; i < n_gen; ++i) {
+                ctx->decode(std::span<const Token>(&token, 1));
+                token = tokens.next();
+              }
+              const int64_t end = clock_.now_ns();
+              RepetitionSamples kept;
+              record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
+              kept[metric.name] = {tokens_per_second(n_gen, start, end)};
+              return kept;
+            },
+            options_.reps);
+        if (depth == 0) {
+          energy_window("decode", metric.test, n_gen, [&] {
+            ctx->clear();
+            Token token = bos.value_or(tokens.next());
+            for (int i = 0; i < n_gen; ++i) {
+              ctx->decode(std::span<const Token>(&token, 1));
+              token = tokens.next();
+            }
+          });
+        }
         finish_metric(metric, options_.max_cv);
         if (result.memory_bandwidth_bytes_per_s && result.info.decode_weight_bytes > 0) {
           // Each generated token reads the weights and the cache so far (depth plus, on average,
@@ -391,9 +449,11 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           }
           finish_metric(share, options_.max_cv);
           if (share.summary.mean > 1) {
-            share.warnings.push_back(fmt::format(
-                "above the measured memory bandwidth ({:.1f} GB/s): {:.0f} MiB of weights are partly served from caches",
-                *result.memory_bandwidth_bytes_per_s / 1e9, static_cast<double>(result.info.decode_weight_bytes) / (1 << 20)));
+            share.warnings.push_back(
+                fmt::format("above the measured memory bandwidth ({:.1f} GB/s): {:.0f} MiB of weights are partly "
+                            "served from caches",
+                            *result.memory_bandwidth_bytes_per_s / 1e9,
+                            static_cast<double>(result.info.decode_weight_bytes) / (1 << 20)));
           }
           result.metrics.push_back(std::move(metric));
           result.metrics.push_back(std::move(share));
@@ -413,27 +473,30 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
           .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen};
       Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
       auto ctx = model->new_context(context_size(n_prompt + n_gen));
-      repeat(test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}}, [&](bool) {
-        ctx->clear();
-        const auto prompt = tokens.prompt(n_prompt, bos);
-        std::vector<double> token_latencies;
-        token_latencies.reserve(static_cast<std::size_t>(n_gen));
-        const int64_t start = clock_.now_ns();
-        ctx->decode(prompt);
-        Token token = ctx->greedy_next();
-        const int64_t first = clock_.now_ns();
-        int64_t previous = first;
-        for (int i = 1; i < n_gen; ++i) {
-          ctx->decode(std::span<const Token>(&token, 1));
-          token = ctx->greedy_next();
-          const int64_t now = clock_.now_ns();
-          token_latencies.push_back(ms_between(previous, now));
-          previous = now;
-        }
-        return RepetitionSamples{{ttft.name, {ms_between(start, first)}},
-                                 {e2e.name, {ms_between(start, previous)}},
-                                 {itl.name, token_latencies}};
-      }, options_.reps);
+      repeat(
+          test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}},
+          [&](bool) {
+            ctx->clear();
+            const auto prompt = tokens.prompt(n_prompt, bos);
+            std::vector<double> token_latencies;
+            token_latencies.reserve(static_cast<std::size_t>(n_gen));
+            const int64_t start = clock_.now_ns();
+            ctx->decode(prompt);
+            Token token = ctx->greedy_next();
+            const int64_t first = clock_.now_ns();
+            int64_t previous = first;
+            for (int i = 1; i < n_gen; ++i) {
+              ctx->decode(std::span<const Token>(&token, 1));
+              token = ctx->greedy_next();
+              const int64_t now = clock_.now_ns();
+              token_latencies.push_back(ms_between(previous, now));
+              previous = now;
+            }
+            return RepetitionSamples{{ttft.name, {ms_between(start, first)}},
+                                     {e2e.name, {ms_between(start, previous)}},
+                                     {itl.name, token_latencies}};
+          },
+          options_.reps);
       finish_metric(ttft, options_.max_cv);
       finish_metric(e2e, options_.max_cv);
       result.metrics.push_back(std::move(ttft));
@@ -461,24 +524,28 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       sample_device();
       std::vector<Token> next(static_cast<std::size_t>(level));
       std::vector<int32_t> positions(static_cast<std::size_t>(level));
-      repeat(test, {{aggregate.name, &aggregate}, {step.name, &step}}, [&](bool) {
-        std::vector<std::vector<Token>> prompts;
-        for (int s = 0; s < level; ++s) {
-          prompts.push_back(tokens.prompt(n_prompt, bos));
-        }
-        ctx->eval_sequences(prompts, std::numeric_limits<int32_t>::max(), [](std::span<const backend::TokenLogits>) {});
-        const int64_t start = clock_.now_ns();
-        for (int k = 0; k < n_gen; ++k) {
-          for (int s = 0; s < level; ++s) {
-            next[static_cast<std::size_t>(s)] = tokens.next();
-            positions[static_cast<std::size_t>(s)] = n_prompt + k;
-          }
-          ctx->decode_parallel(next, positions);
-        }
-        const int64_t end = clock_.now_ns();
-        return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen * level, start, end)}},
-                                 {step.name, {ms_between(start, end) / n_gen}}};
-      }, options_.reps);
+      repeat(
+          test, {{aggregate.name, &aggregate}, {step.name, &step}},
+          [&](bool) {
+            std::vector<std::vector<Token>> prompts;
+            for (int s = 0; s < level; ++s) {
+              prompts.push_back(tokens.prompt(n_prompt, bos));
+            }
+            ctx->eval_sequences(prompts, std::numeric_limits<int32_t>::max(),
+                                [](std::span<const backend::TokenLogits>) {});
+            const int64_t start = clock_.now_ns();
+            for (int k = 0; k < n_gen; ++k) {
+              for (int s = 0; s < level; ++s) {
+                next[static_cast<std::size_t>(s)] = tokens.next();
+                positions[static_cast<std::size_t>(s)] = n_prompt + k;
+              }
+              ctx->decode_parallel(next, positions);
+            }
+            const int64_t end = clock_.now_ns();
+            return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen * level, start, end)}},
+                                     {step.name, {ms_between(start, end) / n_gen}}};
+          },
+          options_.reps);
       sample_device();
       finish_metric(aggregate, options_.max_cv);
       finish_metric(step, options_.max_cv);
@@ -489,6 +556,9 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       finish_metric(metric, options_.max_cv);
       if (short_energy_runs.contains(key)) {
         metric.warnings.push_back("runs shorter than 1 s: the energy counter is too coarse for them (more tokens)");
+      }
+      if (const auto it = energy_windows.find(key); it != energy_windows.end()) {
+        metric.warnings.push_back(it->second);
       }
       result.metrics.push_back(std::move(metric));
     }

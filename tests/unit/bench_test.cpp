@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -144,7 +146,6 @@ TEST(Bench, RunsPerModelCountsWarmupsAndTests) {
   EXPECT_EQ(runner.runs_per_model(), 12);
 }
 
-
 // 100 W: the counter advances 0.1 mJ per simulated microsecond.
 class FakeEnergyMeter final : public EnergyMeter {
  public:
@@ -180,6 +181,46 @@ TEST(Bench, EnergyPerTokenAndPowerFromTheMeter) {
   EXPECT_FALSE(result.peak_device_memory_bytes);  // the fake has no accelerator
 }
 
+// A counter that moves in steps of 100 ms at 100 W (10 J a step), as NVML's does in tens of ms.
+class SteppedEnergyMeter final : public EnergyMeter {
+ public:
+  explicit SteppedEnergyMeter(const ManualClock& clock) : clock_(clock) {}
+  std::optional<uint64_t> total_energy_mj() const override {
+    return static_cast<uint64_t>(clock_.now_ns() / 100'000'000) * 10'000;
+  }
+
+ private:
+  const ManualClock& clock_;
+};
+
+TEST(Bench, ShortRunsTakeTheirEnergyFromOneLongWindow) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m.gguf", backend::FakeModelSpec{});  // prefill 10 us per token, decode 1 ms per token
+  SteppedEnergyMeter meter(clock);
+  BenchOptions options;
+  options.prompt_tokens = {512};  // 5 ms a run: each run alone reads 0 J or a whole 10 J step
+  options.gen_tokens = 20;        // 20 ms a run
+  options.reps = 5;
+  options.request_latency = false;
+  BenchRunner runner(engine, clock, options, {}, &meter);
+  const auto result = runner.run("m.gguf", "");
+  ASSERT_TRUE(result.ok) << result.error;
+  for (const auto& [name, test, joules_per_token] :
+       {std::tuple{"prefill", "pp512", 100.0 * 10e-6}, std::tuple{"decode", "tg20", 100.0 * 1e-3}}) {
+    const Metric* per_token = result.find(std::string(name) + "_j_per_token", test);
+    ASSERT_NE(per_token, nullptr) << name;
+    ASSERT_EQ(per_token->samples.size(), 1U) << name;
+    EXPECT_NEAR(per_token->samples[0], joules_per_token, 0.15 * joules_per_token) << name;
+    const Metric* power = result.find(std::string(name) + "_power_w", test);
+    ASSERT_NE(power, nullptr) << name;
+    EXPECT_NEAR(power->samples[0], 100.0, 15.0) << name;
+    EXPECT_TRUE(std::any_of(per_token->warnings.begin(), per_token->warnings.end(), [](const std::string& w) {
+      return w.find("one window of") != std::string::npos;
+    })) << name;
+  }
+}
+
 TEST(Bench, NoMeterMeansNoEnergyMetrics) {
   ManualClock clock;
   backend::FakeEngine engine(clock);
@@ -196,7 +237,6 @@ TEST(Bench, NoMeterMeansNoEnergyMetrics) {
   ASSERT_TRUE(result.peak_device_memory_bytes);
   EXPECT_EQ(*result.peak_device_memory_bytes, 0U);  // nothing added beyond what was in use before
 }
-
 
 TEST(Bench, ConcurrencySweepReportsAggregateAndPerSequenceRates) {
   ManualClock clock;
@@ -227,7 +267,6 @@ TEST(BenchValidate, ParallelLevelsMustBePositive) {
   options.parallel = {1, 0};
   EXPECT_THROW(validate(options), Error);
 }
-
 
 // A study resumes a benchmark from the repetitions its results store holds: restored ones are not
 // run again (nor their warm-up, when all of a test's are there), measured ones are handed over.
@@ -269,7 +308,6 @@ TEST(Bench, JournaledRepetitionsAreRestoredNotRun) {
   }
 }
 
-
 // Decode efficiency: bytes moved per generated token (weights, plus the cache read so far) times
 // tokens/s, as a share of the measured memory bandwidth; absent where the bandwidth is unknown.
 TEST(Bench, DecodeBandwidthShareFromBytesPerTokenAndBandwidth) {
@@ -291,7 +329,6 @@ TEST(Bench, DecodeBandwidthShareFromBytesPerTokenAndBandwidth) {
   const auto without = BenchRunner(engine, clock, options).run("m.gguf", "abc");
   EXPECT_EQ(without.find("decode_bandwidth_share", "tg10"), nullptr);
 }
-
 
 TEST(Bench, PrefillTestsCanTakeMoreRepetitions) {
   ManualClock clock;
