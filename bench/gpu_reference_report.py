@@ -9,18 +9,16 @@ gib = 1024 ** 3
 
 
 def llama(name):
-    # One file with both tests (older runs), or prefill alone with more repetitions right before
-    # uaqf and both tests right after it (newer runs). Returns the prefill reference (the mean of
-    # the runs' medians), the decode samples, and each prefill run's median.
-    before = out / f"llama-bench-{name}-pp.json"
+    # One file with both tests (older runs), or one per test, with llama-bench's prefill run once
+    # more right after uaqf's (newer runs). Returns the prefill reference (the mean of the prefill
+    # runs' medians), the decode samples, and each prefill run's median.
     rows = []
-    for path in [out / f"llama-bench-{name}.json", before, out / f"llama-bench-{name}-tg.json"]:
+    for suffix in ["", "-pp", "-pp-after", "-after", "-tg"]:
+        path = out / f"llama-bench-{name}{suffix}.json"
         if path.exists():
             rows += json.loads(path.read_text())
-    after_path = out / f"llama-bench-{name}-after.json"
-    after = json.loads(after_path.read_text()) if after_path.exists() else []
-    pp_runs = [statistics.median(r["samples_ts"]) for r in rows + after if r["n_prompt"] > 0 and r["n_gen"] == 0]
-    tg = next(r for r in rows + after if r["n_gen"] > 0 and r["n_prompt"] == 0)
+    pp_runs = [statistics.median(r["samples_ts"]) for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0]
+    tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
     if not pp_runs:
         raise StopIteration
     return statistics.mean(pp_runs), tg["samples_ts"], pp_runs

@@ -28,6 +28,8 @@ if(UAQF_LLAMA STREQUAL "bundled")
     set(GGML_LLAMAFILE ON CACHE BOOL "" FORCE)
   endif()
   add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
+  include(${CMAKE_CURRENT_LIST_DIR}/cuda_instances.cmake)
+  uaqf_trim_cuda_instances()
   # ggml's AMX matrix kernels (picked up by -march=native on Sapphire Rapids and later) crash
   # with a segmentation fault on Q8_0/Q4_0 models of small row sizes in this release, in
   # llama-bench as in uaqf. They stay off unless asked for.

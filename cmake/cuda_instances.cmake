@@ -1,0 +1,113 @@
+# Optional trimming of llama.cpp's CUDA template instances, for builds that must be quick
+# (bench/gpu_reference.sh builds and measures in one ten-minute call): FlashAttention kernels
+# only for the listed head sizes, MMQ kernels only for the listed quant types. Each instance file
+# with something left out is replaced by a generated one with the kept instantiations, plus a
+# stub file whose definitions abort with a message naming what was left out, so that a model
+# needing it fails loudly instead of linking wrongly. Empty lists (the default) compile everything.
+set(UAQF_CUDA_FA_HEAD_SIZES "" CACHE STRING "FlashAttention head sizes (K) to compile, e.g. 128; empty: all")
+set(UAQF_CUDA_MMQ_TYPES "" CACHE STRING "MMQ quant types to compile, e.g. q8_0;q4_k; empty: all")
+
+function(uaqf_trim_cuda_instances)
+  if(NOT TARGET ggml-cuda OR (NOT UAQF_CUDA_FA_HEAD_SIZES AND NOT UAQF_CUDA_MMQ_TYPES))
+    return()
+  endif()
+  get_target_property(sources ggml-cuda SOURCES)
+  get_target_property(source_dir ggml-cuda SOURCE_DIR)
+  set(out_dir "${CMAKE_BINARY_DIR}/uaqf-cuda-instances")
+  file(MAKE_DIRECTORY "${out_dir}")
+  string(TOLOWER "${UAQF_CUDA_MMQ_TYPES}" mmq_types)
+  # What each instance family's DECL macro instantiates, as a primary template declaration and
+  # the parameter list of its definition.
+  set(fa_tile_decl "template <int DKQ, int DV> void ggml_cuda_flash_attn_ext_tile_case(ggml_backend_cuda_context & ctx, ggml_tensor * dst)")
+  set(fa_mma_decl "template <int DKQ, int DV, int ncols1, int ncols2> void ggml_cuda_flash_attn_ext_mma_f16_case(ggml_backend_cuda_context & ctx, ggml_tensor * dst)")
+  set(fa_vec_decl "template <int D, ggml_type type_K, ggml_type type_V> void ggml_cuda_flash_attn_ext_vec_case(ggml_backend_cuda_context & ctx, ggml_tensor * dst)")
+  set(mmq_decl "template <ggml_type type> void mul_mat_q_case(ggml_backend_cuda_context & ctx, const mmq_args & args, cudaStream_t stream)")
+  set(new_sources "")
+  set(dropped_count 0)
+  foreach(source IN LISTS sources)
+    get_filename_component(name "${source}" NAME)
+    if(IS_ABSOLUTE "${source}")
+      set(path "${source}")
+    else()
+      set(path "${source_dir}/${source}")
+    endif()
+    set(family "")
+    if(name MATCHES "^fattn-tile-instance" AND UAQF_CUDA_FA_HEAD_SIZES)
+      set(family fa_tile)
+      set(header fattn-tile.cuh)
+      set(function ggml_cuda_flash_attn_ext_tile_case)
+      set(params "ggml_backend_cuda_context &, ggml_tensor *")
+    elseif(name MATCHES "^fattn-mma-f16-instance" AND UAQF_CUDA_FA_HEAD_SIZES)
+      set(family fa_mma)
+      set(header fattn-mma-f16.cuh)
+      set(function ggml_cuda_flash_attn_ext_mma_f16_case)
+      set(params "ggml_backend_cuda_context &, ggml_tensor *")
+    elseif(name MATCHES "^fattn-vec-instance" AND UAQF_CUDA_FA_HEAD_SIZES)
+      set(family fa_vec)
+      set(header fattn-vec.cuh)
+      set(function ggml_cuda_flash_attn_ext_vec_case)
+      set(params "ggml_backend_cuda_context &, ggml_tensor *")
+    elseif(name MATCHES "^mmq-instance" AND UAQF_CUDA_MMQ_TYPES)
+      set(family mmq)
+      set(header mmq.cuh)
+      set(function mul_mat_q_case)
+      set(params "ggml_backend_cuda_context &, const mmq_args &, cudaStream_t")
+    endif()
+    if(NOT family)
+      list(APPEND new_sources "${source}")
+      continue()
+    endif()
+    # One element per DECL line; file(STRINGS) splits lines at their ';' too, so the ';' is dropped
+    # here and written back below.
+    file(STRINGS "${path}" decls REGEX "^DECL_[A-Z0-9_]+\\(.*\\);")
+    set(kept "")
+    set(stubs "")
+    foreach(decl IN LISTS decls)
+      if(NOT decl MATCHES "^DECL_[A-Z0-9_]+\\(.*\\)")
+        continue()
+      endif()
+      string(REGEX REPLACE "^(DECL_[A-Z0-9_]+\\(.*\\)).*$" "\\1" decl "${decl}")
+      string(REGEX REPLACE "^DECL_[A-Z0-9_]+\\((.*)\\)$" "\\1" args "${decl}")
+      string(REPLACE " " "" args "${args}")
+      string(REPLACE "," ";" arg_list "${args}")
+      list(GET arg_list 0 key)
+      if(family STREQUAL "mmq")
+        string(REPLACE "GGML_TYPE_" "" key "${key}")
+        string(TOLOWER "${key}" key)
+        set(allowed ${mmq_types})
+      else()
+        set(allowed ${UAQF_CUDA_FA_HEAD_SIZES})
+      endif()
+      if(key IN_LIST allowed)
+        string(APPEND kept "${decl};\n")
+      else()
+        string(REPLACE ";" ", " template_args "${arg_list}")
+        string(APPEND stubs
+               "template <> void ${function}<${template_args}>(${params}) {\n"
+               "    GGML_ABORT(\"uaqf: this build left out the CUDA kernel ${function}<${template_args}> "
+               "(UAQF_CUDA_FA_HEAD_SIZES / UAQF_CUDA_MMQ_TYPES); rebuild without them\");\n}\n")
+      endif()
+    endforeach()
+    if(NOT stubs)
+      list(APPEND new_sources "${source}")
+      continue()
+    endif()
+    math(EXPR dropped_count "${dropped_count} + 1")
+    get_filename_component(stem "${name}" NAME_WE)
+    if(kept)
+      file(CONFIGURE OUTPUT "${out_dir}/${stem}.cu" CONTENT
+           "// Generated by uaqf (cmake/cuda_instances.cmake) from ${name}: the kept instances.\n#include \"${source_dir}/${header}\"\n\n${kept}"
+           @ONLY)
+      list(APPEND new_sources "${out_dir}/${stem}.cu")
+    endif()
+    # The stubs do not include the family's header: an explicit specialization may not follow the
+    # header's `extern template` declarations. The primary template's declaration is enough.
+    file(CONFIGURE OUTPUT "${out_dir}/${stem}-stubs.cu" CONTENT
+         "// Generated by uaqf (cmake/cuda_instances.cmake) from ${name}: instances left out.\n#include \"ggml.h\"\n\nstruct ggml_backend_cuda_context;\nstruct mmq_args;\n\n${${family}_decl};\n\n${stubs}"
+         @ONLY)
+    list(APPEND new_sources "${out_dir}/${stem}-stubs.cu")
+  endforeach()
+  set_property(TARGET ggml-cuda PROPERTY SOURCES "${new_sources}")
+  message(STATUS "uaqf: CUDA instances trimmed in ${dropped_count} files (FlashAttention head sizes: "
+                 "${UAQF_CUDA_FA_HEAD_SIZES}; MMQ types: ${UAQF_CUDA_MMQ_TYPES})")
+endfunction()
