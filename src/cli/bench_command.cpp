@@ -115,17 +115,17 @@ Action add_bench_command(CLI::App& app) {
     std::unique_ptr<Progress> progress;
     const auto nvml = perf::Nvml::open();
     auto gpu_manifest = [&](const std::string& when) {
-      if (!nvml) {
-        return;
+      if (nvml) {
+        perf::add_gpu_manifest(*nvml, when, report.environment.extra);
       }
-      report.environment.extra["gpu_driver"] = nvml->driver_version();
-      report.environment.extra["gpu_cuda_driver"] = nvml->cuda_driver_version();
-      for (unsigned i = 0; i < nvml->device_count(); ++i) {
-        report.environment.extra[fmt::format("gpu{}_name", i)] = nvml->device_name(i);
-        report.environment.extra[fmt::format("gpu{}_sm_clock_mhz_{}", i, when)] =
-            nvml->sm_clock_mhz(i) ? std::to_string(*nvml->sm_clock_mhz(i)) : "unknown";
-        report.environment.extra[fmt::format("gpu{}_memory_clock_mhz_{}", i, when)] =
-            nvml->memory_clock_mhz(i) ? std::to_string(*nvml->memory_clock_mhz(i)) : "unknown";
+    };
+    // Rewritten after each model so that an interrupted sweep keeps what it measured; "complete"
+    // stays false until every model is done.
+    auto write_json = [&] {
+      if (!flags->json_path.empty()) {
+        auto partial = report::bench_to_json(report);
+        partial["complete"] = partial["complete"].get<bool>() && report.models.size() == flags->models.size();
+        write_file_atomic(flags->json_path, partial.dump(2) + "\n");
       }
     };
     gpu_manifest("start");
@@ -145,15 +145,10 @@ Action add_bench_command(CLI::App& app) {
       report.models.push_back(timed_runner.run(model, sha256));
       progress->finish(report.models.back().ok ? "done" : "FAILED");
       progress.reset();
-      if (!flags->json_path.empty()) {
-        // Rewritten after each model so that an interrupted sweep keeps what it measured;
-        // "complete" stays false until every model is done.
-        auto partial = report::bench_to_json(report);
-        partial["complete"] = partial["complete"].get<bool>() && report.models.size() == flags->models.size();
-        write_file_atomic(flags->json_path, partial.dump(2) + "\n");
-      }
+      write_json();
     }
     gpu_manifest("end");
+    write_json();  // with the clocks at the end
     report::print_bench_table(std::cout, report);
     if (!flags->csv_path.empty()) {
       write_file_atomic(flags->csv_path, report::bench_to_csv(report));

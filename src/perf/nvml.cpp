@@ -143,4 +143,16 @@ std::optional<unsigned> Nvml::memory_clock_mhz(unsigned index) const {
   return mhz;
 }
 
+void add_gpu_manifest(const Nvml& nvml, const std::string& when, std::map<std::string, std::string>& extra) {
+  extra["gpu_driver"] = nvml.driver_version();
+  extra["gpu_cuda_driver"] = nvml.cuda_driver_version();
+  for (unsigned i = 0; i < nvml.device_count(); ++i) {
+    const auto sm = nvml.sm_clock_mhz(i);
+    const auto memory = nvml.memory_clock_mhz(i);
+    extra[fmt::format("gpu{}_name", i)] = nvml.device_name(i);
+    extra[fmt::format("gpu{}_sm_clock_mhz_{}", i, when)] = sm ? std::to_string(*sm) : "unknown";
+    extra[fmt::format("gpu{}_memory_clock_mhz_{}", i, when)] = memory ? std::to_string(*memory) : "unknown";
+  }
+}
+
 }  // namespace uaqf::perf

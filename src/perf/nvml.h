@@ -4,6 +4,7 @@
 // manifest. Where it or a GPU is absent, everything here says so and no metric is invented.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,5 +41,9 @@ class Nvml final : public EnergyMeter {
   std::unique_ptr<Api> api_;
   unsigned device_count_ = 0;
 };
+
+// The GPU manifest into an environment's `extra`: driver, CUDA driver version and each GPU's name,
+// plus its SM and memory clocks as `gpu<i>_sm_clock_mhz_<when>` (when: "start", "end").
+void add_gpu_manifest(const Nvml& nvml, const std::string& when, std::map<std::string, std::string>& extra);
 
 }  // namespace uaqf::perf

@@ -288,17 +288,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   const auto nvml = perf::Nvml::open();
   env.extra["energy"] = nvml ? "NVML total energy counter" : "unavailable (no NVML)";
   if (nvml) {
-    env.extra["gpu_driver"] = nvml->driver_version();
-    env.extra["gpu_cuda_driver"] = nvml->cuda_driver_version();
-    for (unsigned i = 0; i < nvml->device_count(); ++i) {
-      env.extra[fmt::format("gpu{}_name", i)] = nvml->device_name(i);
-      const auto sm = nvml->sm_clock_mhz(i);
-      const auto mem = nvml->memory_clock_mhz(i);
-      env.extra[fmt::format("gpu{}_sm_clock_mhz_start", i)] = sm ? std::to_string(*sm) : "unknown";
-      env.extra[fmt::format("gpu{}_memory_clock_mhz_start", i)] = mem ? std::to_string(*mem) : "unknown";
-    }
+    perf::add_gpu_manifest(*nvml, "start", env.extra);
   }
-  const json environment = report::environment_to_json(env, engine_info);
+  json environment = report::environment_to_json(env, engine_info);
   store->begin_run(environment);
   StudyUnits units(*store);
   const auto base_info = engine.inspect(study.model);
@@ -543,10 +535,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
         for (const auto& metric : bench.metrics) {
           const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
           // The decision sees the samples the summary used: late warm-up runs stay out.
-          const std::vector<double> samples(
-              metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped), metric.samples.end());
-          if (metric.name == "prefill_tps" &&
-              metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
+          const std::vector<double> samples(metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped),
+                                            metric.samples.end());
+          if (metric.name == "prefill_tps" && metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
             measured.metrics["prefill_tps"] = {samples, unstable};
           } else if (metric.name == "decode_tps" && metric.depth == 0) {
             measured.metrics["decode_tps"] = {samples, unstable};
@@ -563,7 +554,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
           } else if ((metric.name == "parallel_decode_tps" || metric.name == "parallel_itl_ms") &&
                      metric.test == parallel_test) {
             measured.metrics[metric.name] = {samples, unstable};
-          } else if (metric.name == "decode_j_per_token" && metric.test == perf::test_name_decode(study.gen_tokens, 0)) {
+          } else if (metric.name == "decode_j_per_token" &&
+                     metric.test == perf::test_name_decode(study.gen_tokens, 0)) {
             measured.metrics["energy_j_per_token"] = {samples, unstable};
           }
         }
@@ -586,9 +578,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
       if (study.prompts) {
         // Overrides the fixed-shape request test's latency with what real prompts give.
         const auto& w = *study.prompts;
-        const json workload_inputs = {{"variant", inputs},        {"runtime", runtime},
-                                      {"prompts", prompts},       {"max_new_tokens", w.max_new_tokens},
-                                      {"parallel", w.parallel},   {"chat_template", w.chat_template}};
+        const json workload_inputs = {{"variant", inputs},      {"runtime", runtime},
+                                      {"prompts", prompts},     {"max_new_tokens", w.max_new_tokens},
+                                      {"parallel", w.parallel}, {"chat_template", w.chat_template}};
         const std::string key = "workload/" + plan.name;
         auto unit = units.find(plan.name, key, workload_inputs);
         if (!unit) {
@@ -601,14 +593,11 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
         merge_metrics(unit->at("metrics"), variant);
       }
       if (chunk_plan) {
-        const json quality_inputs = {{"variant", inputs},
-                                     {"corpus_sha256", corpus->sha256},
-                                     {"ctx", chunk_plan->n_ctx},
-                                     {"chunks", chunk_plan->n_chunks},
-                                     {"kld", baseline.has_value()},
-                                     {"baseline_sha256", baseline ? file_sha(study.model) : std::string()},
-                                     {"top_k", ppl_options.top_k},
-                                     {"tail_samples", ppl_options.tail_samples}};
+        const json quality_inputs = {
+            {"variant", inputs},           {"corpus_sha256", corpus->sha256},
+            {"ctx", chunk_plan->n_ctx},    {"chunks", chunk_plan->n_chunks},
+            {"kld", baseline.has_value()}, {"baseline_sha256", baseline ? file_sha(study.model) : std::string()},
+            {"top_k", ppl_options.top_k},  {"tail_samples", ppl_options.tail_samples}};
         const std::string key = "quality/" + plan.name;
         auto unit = units.find(plan.name, key, quality_inputs);
         if (!unit) {
@@ -703,7 +692,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
   }
   std::vector<std::string> profile_notes;
-  const auto ranked_profile = synthetic ? decide::without_unmeasured_metrics(profile, variants, profile_notes) : profile;
+  const auto ranked_profile =
+      synthetic ? decide::without_unmeasured_metrics(profile, variants, profile_notes) : profile;
   outcome.decision =
       decide::decide(variants, ranked_profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
   decide::add_notes(outcome.decision, profile_notes);
@@ -737,6 +727,10 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
     }
   }
   store->finish_run();
+  if (nvml) {  // the clocks once measuring is over, beside those at the start
+    perf::add_gpu_manifest(*nvml, "end", env.extra);
+    environment = report::environment_to_json(env, engine_info);
+  }
   outcome.results = {{"schema", "uaqf.study/1"},
                      {"study", {{"file", study.file.string()}, {"name", study.name}, {"seed", study.seed}}},
                      {"environment", environment},
