@@ -11,16 +11,16 @@ gib = 1024 ** 3
 def llama(name):
     # One file with both tests (older runs), or one per test, with llama-bench's prefill run once
     # more right after uaqf's (newer runs). Returns the prefill reference (the mean of the prefill
-    # runs' medians), the decode samples, and each prefill run's median.
+    # runs' medians), the decode samples, and each prefill run's median; None if a test is missing.
     rows = []
-    for suffix in ["", "-pp", "-pp-after", "-after", "-tg"]:
+    for suffix in ["", "-pp", "-pp-after", "-tg"]:
         path = out / f"llama-bench-{name}{suffix}.json"
         if path.exists():
             rows += json.loads(path.read_text())
     pp_runs = [statistics.median(r["samples_ts"]) for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0]
-    tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
-    if not pp_runs:
-        raise StopIteration
+    tg = next((r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0), None)
+    if not pp_runs or tg is None:
+        return None
     return statistics.mean(pp_runs), tg["samples_ts"], pp_runs
 
 
@@ -42,18 +42,15 @@ for shape in ["llama2-7b", "llama2-13b"]:
     for t in types:
         name = f"{shape}-{t}"
         lt = out / f"uaqf-{name}.json"
-        try:
-            l_pp, l_tg, l_runs = llama(name)
-        except StopIteration:
-            l_pp = None
-        if l_pp is None or not lt.exists():
+        reference = llama(name)
+        if reference is None or not lt.exists():
             lines.append(f"| {t} | missing | | | | | | | | | | | | |")
             continue
+        l_pp_ref, l_tg, l_runs = reference
         runs_text = " / ".join(f"{r:,.0f}" for r in l_runs) if len(l_runs) > 1 else "-"
-        l_pp_ref = l_pp
         model, m = uaqf(lt)
         u_pp, u_tg = m["prefill_tps pp512"]["samples"], m["decode_tps tg128"]["samples"]
-        # Medians: the first timed prefill of either tool can still be warming up (2 repetitions).
+        # Medians: the first timed prefill of either tool is still warming up.
         r_pp = statistics.median(u_pp) / l_pp_ref
         r_tg = statistics.median(u_tg) / statistics.median(l_tg)
         worst.append((abs(r_pp - 1), "pp512", name, r_pp))

@@ -151,10 +151,9 @@ int run_eval(const Flags& flags) {
                 fmt::format("--mc-normalization must be lm-eval or llama, not '{}'", flags.mc_normalization));
   }
   suite_options.mc.share_context = !flags.mc_naive;
-  suite_options.mc.batch_invariant = flags.batch_invariant;
   suite_options.generation.max_new_tokens = flags.max_new_tokens;
   suite_options.generation.batch_size = flags.gen_batch;
-  suite_options.generation.batch_invariant = flags.batch_invariant;
+  suite_options.batch_invariant = flags.batch_invariant;
   suite_options.generation.use_chat_template = !flags.no_chat_template;
   if (!flags.chat_template.empty()) {
     suite_options.generation.chat_template = flags.chat_template;

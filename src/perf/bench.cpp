@@ -230,13 +230,15 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     kept[kind + "_j_per_token"] = {joules / n_tokens};
     kept[kind + "_power_w"] = {seconds > 0 ? joules / seconds : 0};
   };
-  // Where a test's timed runs were shorter than a second, its energy comes from one window of
-  // back-to-back runs of at least a second instead: NVML's counter moves in steps of tens of
-  // milliseconds, so a 30 ms prefill reads zero or a whole step. `run_once` does one run's work.
+  // Where a test's timed runs are shorter than a second (judged by its median speed, so that runs
+  // restored from a journal count too), its energy comes from one window of back-to-back runs of at
+  // least a second instead: NVML's counter moves in steps of tens of milliseconds, so a 30 ms
+  // prefill reads zero or a whole step. `run_once` does one run's work.
   std::map<std::string, std::string> energy_windows;  // metric key -> how its value was measured
-  auto energy_window = [&](const std::string& kind, const std::string& test, int n_tokens, auto&& run_once) {
+  auto energy_window = [&](const std::string& kind, const Metric& speed, int n_tokens, auto&& run_once) {
+    const std::string& test = speed.test;
     const std::string key = kind + "_j_per_token " + test;
-    if (energy_ == nullptr || !short_energy_runs.contains(key)) {
+    if (energy_ == nullptr || speed.samples.empty() || n_tokens / stats::summarize(speed.samples).median >= 1.0) {
       return;
     }
     constexpr int64_t kWindowNs = 1'000'000'000;
@@ -385,7 +387,7 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
             options_.prefill_reps.value_or(options_.reps));
         if (depth == 0) {  // at a depth, each run's cache filling would count too
           const auto prompt = tokens.prompt(n_prompt, bos);
-          energy_window("prefill", metric.test, n_prompt, [&] {
+          energy_window("prefill", metric, n_prompt, [&] {
             ctx->clear();
             ctx->decode(prompt);
           });
@@ -403,17 +405,20 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
                       .depth = depth};
         auto ctx = model->new_context(context_size(n_gen + depth));
         sample_device();
+        auto generate = [&] {  // n_gen single-token steps after the cache's contents
+          Token token = bos.value_or(tokens.next());
+          for (int i = 0; i < n_gen; ++i) {
+            ctx->decode(std::span<const Token>(&token, 1));
+            token = tokens.next();
+          }
+        };
         repeat(
             metric.test, {{metric.name, &metric}},
             [&](bool timed) {
               fill_depth(*ctx, depth);
-              Token token = bos.value_or(tokens.next());
               const auto energy_before = energy_start();
               const int64_t start = clock_.now_ns();
-              for (int i = 0; i < n_gen; ++i) {
-                ctx->decode(std::span<const Token>(&token, 1));
-                token = tokens.next();
-              }
+              generate();
               const int64_t end = clock_.now_ns();
               RepetitionSamples kept;
               record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
@@ -421,14 +426,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
               return kept;
             },
             options_.reps);
-        if (depth == 0) {
-          energy_window("decode", metric.test, n_gen, [&] {
+        if (depth == 0) {  // at a depth, each run's cache filling would count too
+          energy_window("decode", metric, n_gen, [&] {
             ctx->clear();
-            Token token = bos.value_or(tokens.next());
-            for (int i = 0; i < n_gen; ++i) {
-              ctx->decode(std::span<const Token>(&token, 1));
-              token = tokens.next();
-            }
+            generate();
           });
         }
         finish_metric(metric, options_.max_cv);

@@ -228,7 +228,7 @@ json eval_to_json(const EvalReport& report) {
         {"max_chunks", report.options.max_chunks ? json(*report.options.max_chunks) : json(nullptr)},
         {"batch_size", report.options.n_batch},
         {"generation_batch", report.suite_options.generation.batch_size},
-        {"batch_invariant", report.suite_options.generation.batch_invariant},
+        {"batch_invariant", report.suite_options.batch_invariant},
         {"threads", report.options.n_threads},
         {"top_k", report.options.top_k},
         {"tail_samples", report.options.tail_samples}}},

@@ -304,8 +304,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   suite_options.data_dir = data_dir;
   suite_options.limit = study.limit;
   suite_options.seed = study.seed;
-  suite_options.generation.batch_invariant = study.batch_invariant;
-  suite_options.mc.batch_invariant = study.batch_invariant;
+  suite_options.batch_invariant = study.batch_invariant;
   tasks::PreparedSuite suite;
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
@@ -411,7 +410,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
                        {"max_new_tokens", suite_options.generation.max_new_tokens},
                        {"divergence_max_new_tokens", suite_options.divergence_max_new_tokens},
                        {"chat_template", suite_options.generation.use_chat_template},
-                       {"batch_invariant", suite_options.generation.batch_invariant}};
+                       {"batch_invariant", suite_options.batch_invariant}};
   if ((study.kld && chunk_plan) || with_divergence) {
     Progress progress("baseline distributions and answers");
     auto baseline_runtime = plans.front().runtime;

@@ -63,8 +63,8 @@ struct Study {
   std::vector<std::string> tasks;
   std::optional<std::size_t> limit;
   std::optional<std::filesystem::path> data_dir;
-  // Answers that do not depend on how many prompts are generated side by side (see
-  // tasks::GenerationOptions::batch_invariant); quality then loads its own copy of each model,
+  // Answers and scores that do not depend on how many prompts or choices share an engine pass
+  // (see tasks::GenerationOptions::batch_invariant); quality then loads its own copy of each model,
   // without weight repacking, so that speed is still measured as deployed.
   bool batch_invariant = false;
 

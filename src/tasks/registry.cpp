@@ -123,14 +123,31 @@ PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOp
   return suite;
 }
 
+namespace {
+
+McOptions mc_options(const SuiteOptions& options) {
+  auto mc = options.mc;
+  mc.batch_invariant = options.batch_invariant;
+  return mc;
+}
+
+GenerationOptions generation_options(const SuiteOptions& options) {
+  auto generation = options.generation;
+  generation.batch_invariant = options.batch_invariant;
+  return generation;
+}
+
+}  // namespace
+
 std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options) {
   std::vector<TaskResult> results;
   for (const auto& task : suite.tasks) {
     if (auto it = suite.multiple_choice.find(task); it != suite.multiple_choice.end()) {
-      results.push_back(run_multiple_choice(model, task, task_version(task), it->second, options.mc, options.journal));
+      results.push_back(
+          run_multiple_choice(model, task, task_version(task), it->second, mc_options(options), options.journal));
     } else if (task == "gsm8k") {
       results.push_back(run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items,
-                                  options.generation, options.journal));
+                                  generation_options(options), options.journal));
     } else if (task == "ifeval") {
       std::vector<ifeval::Item> items;
       std::vector<std::string> prompts, ids;
@@ -140,7 +157,7 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
         ids.push_back(items.back().key);
       }
       std::vector<double> seconds;
-      const auto answers = generate_answers(model, prompts, {}, options.generation, &seconds,
+      const auto answers = generate_answers(model, prompts, {}, generation_options(options), &seconds,
                                             {.journal = options.journal, .task = "ifeval", .ids = &ids});
       TaskResult result{.task = "ifeval", .version = task_version(task)};
       std::vector<double> prompt_strict, prompt_loose, inst_strict, inst_loose;
@@ -182,7 +199,7 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,
                                                             const SuiteOptions& options,
                                                             std::vector<double>* item_seconds) {
-  auto generation = options.generation;
+  auto generation = generation_options(options);
   generation.max_new_tokens = options.divergence_max_new_tokens;
   return generate_answers(model, suite.divergence_prompts, {}, generation, item_seconds,
                           {.journal = options.journal, .task = "divergence", .ids = &suite.divergence_ids});

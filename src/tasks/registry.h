@@ -24,6 +24,9 @@ struct SuiteOptions {
   int mmlu_shots = 5;
   McOptions mc;
   GenerationOptions generation;
+  // Applies to both: each prompt or choice in a cache stream of its own, no flash attention (see
+  // GenerationOptions::batch_invariant). The runners below set it in the options they pass on.
+  bool batch_invariant = false;
   int divergence_max_new_tokens = 64;
   const ItemJournal* journal = nullptr;  // per-item results kept across runs (studies)
 };

@@ -43,6 +43,19 @@ std::size_t utf8_length(const std::string& text) {
 
 std::string prompt_hash(const std::string& text) { return sha256_hex(text).substr(0, 16); }
 
+// A context of n_ctx cells for n_seq sequences: one unified cache (a shared beginning is stored
+// once and its cells shared), or, batch-invariant, a stream per sequence, so that each sequence's
+// cells sit where they would sit alone, and no flash attention, whose CPU kernel changes its
+// summation with the number of queries.
+backend::ContextSpec context_layout(std::size_t n_ctx, std::size_t n_seq, bool batch_invariant) {
+  backend::ContextSpec spec{
+      .n_ctx = static_cast<uint32_t>(n_ctx), .n_seq = static_cast<uint32_t>(n_seq), .unified_kv = !batch_invariant};
+  if (batch_invariant) {
+    spec.flash_attention = backend::FlashAttention::kOff;
+  }
+  return spec;
+}
+
 std::size_t argmax(const std::vector<double>& values) {
   return static_cast<std::size_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
@@ -156,23 +169,17 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
   constexpr std::size_t kInvariantCells = 8192;
   std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 512);
   std::size_t pack_sequences = std::max(max_choices, kPackSequences);
-  backend::ContextSpec spec{.n_ctx = static_cast<uint32_t>(max_tokens + 8), .n_seq = 1, .unified_kv = false};
-  if (options.share_context && options.batch_invariant) {
+  std::size_t n_ctx = pack_tokens + 8;
+  if (!options.share_context) {
+    n_ctx = max_tokens + 8;
+    pack_sequences = 1;
+  } else if (options.batch_invariant) {
     const std::size_t per_sequence = longest_choice + 8;
     pack_sequences = std::clamp<std::size_t>(kInvariantCells / per_sequence, max_choices, kPackSequences);
     pack_tokens = std::numeric_limits<std::size_t>::max();  // each sequence has its own cells
-    spec = {.n_ctx = static_cast<uint32_t>(per_sequence * pack_sequences),
-            .n_seq = static_cast<uint32_t>(pack_sequences),
-            .unified_kv = false};
-  } else if (options.share_context) {
-    spec = {.n_ctx = static_cast<uint32_t>(pack_tokens + 8),
-            .n_seq = static_cast<uint32_t>(pack_sequences),
-            .unified_kv = true};
+    n_ctx = per_sequence * pack_sequences;
   }
-  if (options.batch_invariant) {
-    spec.flash_attention = backend::FlashAttention::kOff;
-  }
-  auto ctx = model.open_context(spec);
+  auto ctx = model.open_context(context_layout(n_ctx, pack_sequences, options.batch_invariant));
   std::vector<std::string> fingerprints(items.size());
   std::vector<std::optional<nlohmann::json>> journaled(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -411,20 +418,11 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
   }
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   const std::size_t per_sequence = longest + static_cast<std::size_t>(options.max_new_tokens) + 8;
-  // By default one unified cache for the group: a shared prompt beginning is stored once and its
-  // cells shared. Batch-invariant: a stream per prompt (the shared beginning is copied into each),
-  // so that each prompt's cells sit where they would sit alone, and no flash attention, whose CPU
-  // kernel changes its summation with the number of queries.
+  // Batch-invariant: the shared prompt beginning is evaluated once and copied into each stream.
   const std::size_t group_size = std::min(batch, std::max<std::size_t>(1, pending.size()));
   std::unique_ptr<backend::Context> ctx;
   if (!pending.empty()) {
-    backend::ContextSpec spec{.n_ctx = static_cast<uint32_t>(per_sequence * group_size),
-                              .n_seq = static_cast<uint32_t>(group_size),
-                              .unified_kv = !options.batch_invariant};
-    if (options.batch_invariant) {
-      spec.flash_attention = backend::FlashAttention::kOff;
-    }
-    ctx = model.open_context(spec);
+    ctx = model.open_context(context_layout(per_sequence * group_size, group_size, options.batch_invariant));
   }
   for (std::size_t begin = 0; begin < pending.size(); begin += batch) {
     const auto group_start = std::chrono::steady_clock::now();
