@@ -56,6 +56,14 @@ if(UAQF_LLAMA STREQUAL "bundled")
     file(STRINGS "${CMAKE_SOURCE_DIR}/third_party/llama.cpp.lock" pinned REGEX "^llama_commit=")
     string(REPLACE "llama_commit=" "" UAQF_LLAMA_COMMIT "${pinned}")
   endif()
+  # uaqf needs only llama-common's importance-matrix reader (and its log): compiled on their own,
+  # they spare the test builds the rest of llama-common (argument parsing, chat templates, HTTP).
+  add_library(uaqf_llama_imatrix STATIC "${UAQF_LLAMA_SOURCE_DIR}/common/imatrix-loader.cpp"
+                                        "${UAQF_LLAMA_SOURCE_DIR}/common/log.cpp"
+                                        "${CMAKE_SOURCE_DIR}/src/backend/llama/common_tty.cpp")
+  target_include_directories(uaqf_llama_imatrix SYSTEM PUBLIC "${UAQF_LLAMA_SOURCE_DIR}/common"
+                                                       "${UAQF_LLAMA_SOURCE_DIR}/vendor")
+  target_link_libraries(uaqf_llama_imatrix PUBLIC llama ggml Threads::Threads)
   set(UAQF_LLAMA_HAVE_COMMON ON)
   set(UAQF_LLAMA_TARGET llama)
 elseif(UAQF_LLAMA STREQUAL "system")

@@ -7,6 +7,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export UAQF_SHARED_DIR="${UAQF_SHARED_DIR:-$(cd "$root/.." && pwd)/shared}"
+bash scripts/setup-deps.sh
+# The code's shape first (seconds): short functions and files, includes that run one way.
+python3 scripts/check/sizes.py
+python3 scripts/check/deps.py
 bash scripts/build.sh ci
 ctest --preset ci -j "$(nproc)" "$@"
 if [ "${UAQF_SKIP_SANITIZERS:-0}" != 1 ]; then

@@ -34,6 +34,93 @@ FlashAttention parse_flash_attention(const std::string& text) {
   throw Error(ErrorCode::kInvalidArgument, fmt::format("flash attention must be auto, on or off, not '{}'", text));
 }
 
+namespace {
+
+// A loaded model seen with other context options; everything but contexts goes to the model.
+class ModelView final : public Model {
+ public:
+  ModelView(Model& model, ContextOptions options, std::unique_ptr<Model> owned = nullptr)
+      : owned_(std::move(owned)), model_(model), options_(std::move(options)), info_(model.info()) {
+    info_.kv_bytes_per_token = model_.kv_bytes_per_token(options_);
+  }
+  std::vector<Token> tokenize(const std::string& text, bool add_special) const override {
+    return model_.tokenize(text, add_special);
+  }
+  std::string detokenize(std::span<const Token> tokens) const override { return model_.detokenize(tokens); }
+  std::optional<std::string> apply_chat_template(const std::string& user_message,
+                                                 const std::optional<std::string>& override_template) const override {
+    return model_.apply_chat_template(user_message, override_template);
+  }
+  const ModelInfo& info() const override { return info_; }
+  int32_t n_vocab() const override { return model_.n_vocab(); }
+  std::optional<Token> bos() const override { return model_.bos(); }
+  std::unique_ptr<Context> open_context_with(const ContextSpec& spec, const ContextOptions& options) override {
+    return model_.open_context_with(spec, options);
+  }
+  const ContextOptions& context_options() const override { return options_; }
+  const LoadOptions& load_options() const override { return model_.load_options(); }
+  uint64_t kv_bytes_per_token(const ContextOptions& options) const override {
+    return model_.kv_bytes_per_token(options);
+  }
+  bool batch_invariant_kernels() const override { return model_.batch_invariant_kernels(); }
+
+ private:
+  std::unique_ptr<Model> owned_;
+  Model& model_;
+  ContextOptions options_;
+  ModelInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> with_context_options(Model& model, ContextOptions options) {
+  return std::make_unique<ModelView>(model, std::move(options));
+}
+
+std::unique_ptr<Model> with_context_options(std::unique_ptr<Model> model, ContextOptions options) {
+  auto& loaded = *model;
+  return std::make_unique<ModelView>(loaded, std::move(options), std::move(model));
+}
+
+std::string to_string(Capability capability) {
+  switch (capability) {
+    case Capability::kTokenDecode:
+      return "raw token decoding (prefill and decode timing)";
+    case Capability::kGenerate:
+      return "text generation";
+    case Capability::kStreaming:
+      return "streamed tokens with per-token times";
+    case Capability::kFullLogits:
+      return "full logits";
+    case Capability::kPromptLogprobs:
+      return "prompt log-probabilities";
+    case Capability::kTopLogprobs:
+      return "top-k log-probabilities";
+    case Capability::kQuantize:
+      return "quantizing";
+    case Capability::kDeviceMemory:
+      return "device memory readings";
+    case Capability::kSynthesize:
+      return "synthetic models";
+  }
+  return "unknown capability";
+}
+
+bool Capabilities::has(Capability capability) const {
+  return std::find(supported.begin(), supported.end(), capability) != supported.end();
+}
+
+void require_capabilities(const Capabilities& capabilities, const std::vector<Need>& needs, const std::string& variant,
+                          const std::string& engine) {
+  for (const auto& need : needs) {
+    if (!capabilities.has(need.capability)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("variant '{}' needs {} for {}, which engine '{}' cannot give", variant,
+                              to_string(need.capability), need.reason, engine));
+    }
+  }
+}
+
 std::optional<QuantType> find_quant_type(const std::vector<QuantType>& types, const std::string& name) {
   auto upper = name;
   std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });

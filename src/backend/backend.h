@@ -35,7 +35,7 @@ struct ModelInfo {
   // Weight bytes read for each generated token: every tensor but the token embeddings, of which
   // one row is read (unless the output layer shares them).
   uint64_t decode_weight_bytes = 0;
-  // K and V of one cached token over all layers, at the KV type the model was loaded with (0
+  // K and V of one cached token over all layers, at the KV type of the model's context options (0
   // before loading).
   uint64_t kv_bytes_per_token = 0;
 };
@@ -45,17 +45,32 @@ enum class FlashAttention { kAuto, kOn, kOff };
 std::string to_string(FlashAttention mode);
 FlashAttention parse_flash_attention(const std::string& text);  // auto|on|off; throws Error
 
-// Runtime settings that change a variant's cost (recorded with every result).
-struct RuntimeOptions {
+// Settings that need the weights loaded again when they change: variants that differ in these
+// cannot share one load.
+struct LoadOptions {
+  int n_gpu_layers = -1;  // -1: all layers when a GPU is present
+  // llama.cpp's CPU weight repacking (faster kernels for Q4_0, Q4_K, ...); its one-row and
+  // many-row kernels sum in different orders, so batch-invariant evaluation turns it off.
+  bool weight_repack = true;
+  bool operator==(const LoadOptions&) const = default;
+};
+
+// Settings a new context (KV cache and compute buffers) takes on an already loaded model:
+// variants that differ only in these share one load.
+struct ContextOptions {
   int n_threads = 0;  // 0: the engine's default (physical cores)
   int n_batch = 2048;
   int n_ubatch = 512;
   std::string kv_cache_type = "f16";  // f16, q8_0, q4_0, ... (applies to K and V)
-  int n_gpu_layers = -1;              // -1: all layers when a GPU is present
   FlashAttention flash_attention = FlashAttention::kAuto;
-  // llama.cpp's CPU weight repacking (faster kernels for Q4_0, Q4_K, ...); its one-row and
-  // many-row kernels sum in different orders, so batch-invariant evaluation turns it off.
-  bool weight_repack = true;
+  bool operator==(const ContextOptions&) const = default;
+};
+
+// Everything a variant runs with (recorded with every result): what its load needs and what its
+// contexts need.
+struct RuntimeOptions : LoadOptions, ContextOptions {
+  const LoadOptions& load_options() const { return *this; }
+  const ContextOptions& context_options() const { return *this; }
 };
 
 // The logits the model produced for one token of one sequence; valid only inside the callback
@@ -175,20 +190,57 @@ class Model : public Vocabulary {
   std::unique_ptr<Context> new_context(uint32_t n_ctx, uint32_t n_seq = 1, bool unified_kv = false) {
     return open_context({.n_ctx = n_ctx, .n_seq = n_seq, .unified_kv = unified_kv});
   }
-  virtual std::unique_ptr<Context> open_context(const ContextSpec& spec) = 0;
+  // A context with this model's context options (those it was loaded or bound with).
+  std::unique_ptr<Context> open_context(const ContextSpec& spec) { return open_context_with(spec, context_options()); }
+  virtual std::unique_ptr<Context> open_context_with(const ContextSpec& spec, const ContextOptions& options) = 0;
+  virtual const ContextOptions& context_options() const = 0;
+  virtual const LoadOptions& load_options() const = 0;
+  // Bytes of K and V that one cached token takes over all layers with these context options.
+  virtual uint64_t kv_bytes_per_token(const ContextOptions& options) const = 0;
   // Whether a sequence's logits are bit-identical however many other sequences share its engine
   // passes, given separate cache streams and no flash attention, so that batched generation
   // reproduces one prompt at a time. False where the kernels change with batch width (llama.cpp's
-  // tinyBLAS CPU path for two or more rows, repacked weights (RuntimeOptions::weight_repack), or
+  // tinyBLAS CPU path for two or more rows, repacked weights (LoadOptions::weight_repack), or
   // a GPU).
   virtual bool batch_invariant_kernels() const = 0;
 };
 
-struct Capabilities {
-  bool token_decode = false;  // raw decode of token ids (prefill/decode timing)
-  bool quantize = false;
-  bool full_logits = false;
+// `model` seen with other context options: what a variant that differs from another only in its
+// context settings measures, without loading the weights again. The view borrows `model`, which
+// must outlive it.
+std::unique_ptr<Model> with_context_options(Model& model, ContextOptions options);
+// The same, owning the model.
+std::unique_ptr<Model> with_context_options(std::unique_ptr<Model> model, ContextOptions options);
+
+// What an engine can do. Planning checks every unit's needs against these before any work.
+enum class Capability {
+  kTokenDecode,     // raw decode of token ids, for prefill/decode timing
+  kGenerate,        // text continuations (every engine)
+  kStreaming,       // generated tokens arrive one by one, with their arrival times
+  kFullLogits,      // the whole next-token distribution at every position (perplexity, KLD)
+  kPromptLogprobs,  // log-probabilities of given tokens (multiple choice, rolling log-likelihood)
+  kTopLogprobs,     // top-k log-probabilities of generated tokens only
+  kQuantize,        // writes quantized variants of a model file
+  kDeviceMemory,    // reports accelerator memory in use
+  kSynthesize,      // writes random-weight models of real shapes
 };
+std::string to_string(Capability capability);
+
+struct Capabilities {
+  std::vector<Capability> supported;
+  bool has(Capability capability) const;
+};
+
+// A unit of work's need, and why it has it (shown when the engine lacks it).
+struct Need {
+  Capability capability;
+  std::string reason;  // e.g. "kld" or "the prompt workload"
+};
+
+// Throws Error (kInvalidArgument) naming the variant, the first need the engine lacks and the
+// engine, before any work starts.
+void require_capabilities(const Capabilities& capabilities, const std::vector<Need>& needs, const std::string& variant,
+                          const std::string& engine);
 
 struct QuantType {
   std::string name;  // canonical upper-case name, e.g. "Q4_K_M"
@@ -261,7 +313,17 @@ class Engine {
   // Checks that `path` is a complete model file the engine can read, without loading weights.
   // Throws Error naming the file and the defect (missing, not GGUF, truncated, ...).
   virtual ModelInfo inspect(const std::filesystem::path& path) = 0;
-  virtual std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) = 0;
+  // Loads the weights; the model's contexts open with default ContextOptions until bound to
+  // others (with_context_options). Counting calls to this counts weight loads.
+  virtual std::unique_ptr<Model> load_weights(const std::filesystem::path& path, const LoadOptions& options) = 0;
+  // Loads the weights and binds the context options: a model that runs as `options` say.
+  // Throws Error naming the setting when a context could never open with `options` (e.g. an unknown
+  // KV-cache type): checked before any model is loaded.
+  virtual void check_context_options(const ContextOptions& /*options*/) const {}
+  std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) {
+    check_context_options(options.context_options());
+    return with_context_options(load_weights(path, options.load_options()), options.context_options());
+  }
   // The model's vocabulary alone, without its weights: cheap checks before work.
   virtual std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) = 0;
   // Writes an F16 GGUF of `request.shape` with random weights (not zeros) and the vocabulary's

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/llama/llama_engine.h"
+#include "backend/engines.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "core/environment.h"
@@ -75,7 +75,7 @@ Action add_bench_command(CLI::App& app) {
   add_runtime_flags(*command, flags->runtime);
 
   return [flags]() -> int {
-    auto engine = backend::make_llama_engine();
+    auto engine = backend::make_engine(backend::kDefaultEngine);
     const backend::EngineInfo engine_info = engine->describe();
     perf::BenchOptions options;
     options.prompt_tokens = parse_int_list(flags->prompt_tokens, "--prompt-tokens");

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/llama/llama_engine.h"
+#include "backend/engines.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "core/environment.h"
@@ -78,19 +78,23 @@ struct Flags {
   RuntimeFlags runtime;
 };
 
-int run_eval(const Flags& flags) {
-  report::EvalReport report;
-  report.tasks = parse_name_list(flags.tasks);
-  bool with_perplexity = false;
-  bool with_kld = false;
-  std::vector<std::string> suite_tasks;
-  for (const auto& task : report.tasks) {
+// The named tasks split into perplexity, KLD and the suite's tasks; unknown names are refused.
+struct EvalTasks {
+  bool perplexity = false;
+  bool kld = false;
+  bool divergence = false;
+  std::vector<std::string> suite;
+};
+
+EvalTasks parse_tasks(const std::vector<std::string>& names) {
+  EvalTasks tasks;
+  for (const auto& task : names) {
     if (task == "perplexity") {
-      with_perplexity = true;
+      tasks.perplexity = true;
     } else if (task == "kld") {
-      with_kld = true;
+      tasks.kld = true;
     } else if (tasks::is_suite_task(task)) {
-      suite_tasks.push_back(task);
+      tasks.suite.push_back(task);
     } else {
       std::string known = "perplexity, kld";
       for (const auto& name : tasks::suite_task_names()) {
@@ -99,11 +103,32 @@ int run_eval(const Flags& flags) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}' (known: {})", task, known));
     }
   }
-  with_perplexity = with_perplexity || with_kld;
-  const bool with_divergence = std::find(suite_tasks.begin(), suite_tasks.end(), "divergence") != suite_tasks.end();
-  if ((with_kld || with_divergence) && flags.baseline.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("the {} task needs --baseline MODEL (e.g. the F16 file)", with_kld ? "kld" : "divergence"));
+  tasks.perplexity = tasks.perplexity || tasks.kld;
+  tasks.divergence = std::find(tasks.suite.begin(), tasks.suite.end(), "divergence") != tasks.suite.end();
+  return tasks;
+}
+
+// What the tasks need of the engine, checked before any model is loaded.
+std::vector<backend::Need> eval_needs(const EvalTasks& tasks) {
+  std::vector<backend::Need> needs;
+  if (tasks.kld) {
+    needs.push_back({backend::Capability::kFullLogits, "kld"});
+  }
+  if (tasks.perplexity) {
+    needs.push_back({backend::Capability::kFullLogits, "perplexity"});
+  }
+  for (const auto& task : tasks.suite) {
+    needs.push_back(
+        {tasks::task_generates(task) ? backend::Capability::kGenerate : backend::Capability::kPromptLogprobs,
+         "task " + task});
+  }
+  return needs;
+}
+
+void validate_flags(const Flags& flags, const EvalTasks& tasks) {
+  if ((tasks.kld || tasks.divergence) && flags.baseline.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("the {} task needs --baseline MODEL (e.g. the F16 file)",
+                                                         tasks.kld ? "kld" : "divergence"));
   }
   if (flags.top_k < 1) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("--top-k must be positive, got {}", flags.top_k));
@@ -119,13 +144,9 @@ int run_eval(const Flags& flags) {
     const fs::path parent = fs::path(flags.json_path).parent_path();
     require_writable_dir(parent.empty() ? fs::path(".") : parent, "JSON output");
   }
-  auto engine = backend::make_llama_engine();
-  report.engine = engine->describe();
-  report.environment = collect_environment();
-  report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
-  auto runtime = to_runtime_options(flags.runtime, report.engine.default_threads);
-  // Answers that do not depend on batching also need the plain (not repacked) weight kernels.
-  runtime.weight_repack = !flags.batch_invariant;
+}
+
+tasks::PerplexityOptions perplexity_options(const Flags& flags, const backend::RuntimeOptions& runtime) {
   tasks::PerplexityOptions options;
   options.n_ctx = flags.n_ctx;
   if (flags.chunks > 0) {
@@ -135,155 +156,222 @@ int run_eval(const Flags& flags) {
   options.top_k = flags.top_k;
   options.tail_samples = flags.tail_samples;
   options.n_threads = static_cast<unsigned>(runtime.n_threads);
-  report.options = options;
+  return options;
+}
 
-  tasks::SuiteOptions suite_options;
+tasks::SuiteOptions suite_options(const Flags& flags) {
+  tasks::SuiteOptions options;
   if (flags.limit > 0) {
-    suite_options.limit = static_cast<std::size_t>(flags.limit);
+    options.limit = static_cast<std::size_t>(flags.limit);
   }
-  suite_options.seed = flags.seed;
-  suite_options.gsm8k_shots = flags.gsm8k_shots;
-  suite_options.mmlu_shots = flags.mmlu_shots;
+  options.seed = flags.seed;
+  options.gsm8k_shots = flags.gsm8k_shots;
+  options.mmlu_shots = flags.mmlu_shots;
   if (flags.mc_normalization == "llama") {
-    suite_options.mc.normalization = tasks::McNormalization::kLlamaCpp;
+    options.mc.normalization = tasks::McNormalization::kLlamaCpp;
   } else if (flags.mc_normalization != "lm-eval") {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("--mc-normalization must be lm-eval or llama, not '{}'", flags.mc_normalization));
   }
-  suite_options.mc.share_context = !flags.mc_naive;
-  suite_options.generation.max_new_tokens = flags.max_new_tokens;
-  suite_options.generation.batch_size = flags.gen_batch;
-  suite_options.batch_invariant = flags.batch_invariant;
-  suite_options.generation.use_chat_template = !flags.no_chat_template;
+  options.mc.share_context = !flags.mc_naive;
+  options.generation.max_new_tokens = flags.max_new_tokens;
+  options.generation.batch_size = flags.gen_batch;
+  options.batch_invariant = flags.batch_invariant;
+  options.generation.use_chat_template = !flags.no_chat_template;
   if (!flags.chat_template.empty()) {
-    suite_options.generation.chat_template = flags.chat_template;
+    options.generation.chat_template = flags.chat_template;
   }
-  suite_options.divergence_max_new_tokens = flags.divergence_tokens;
-  report.suite_options = suite_options;
+  options.divergence_max_new_tokens = flags.divergence_tokens;
+  return options;
+}
 
-  // Everything that can be checked is checked before the first model is loaded.
+// The models and the baseline, inspected (not loaded): synthetic weights and another vocabulary
+// than the baseline's are refused here.
+std::vector<backend::ModelInfo> inspect_models(backend::Engine& engine, const Flags& flags,
+                                               std::optional<backend::ModelInfo>& baseline_info) {
   std::vector<backend::ModelInfo> infos;
   for (const auto& model : flags.models) {
-    infos.push_back(engine->inspect(model));
+    infos.push_back(engine.inspect(model));
     if (infos.back().synthetic) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("{} has synthetic (random) weights: its quality is meaningless and not computed", model));
     }
   }
-  std::optional<backend::ModelInfo> baseline_info;
-  if (!flags.baseline.empty()) {
-    baseline_info = engine->inspect(flags.baseline);
-    for (const auto& info : infos) {
-      if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("{} has another vocabulary ({} tokens) than the baseline {} ({} tokens): KLD and "
-                                "PPL ratios need the same tokenizer",
-                                info.path.filename().string(), info.n_vocab, baseline_info->path.filename().string(),
-                                baseline_info->n_vocab));
-      }
-    }
+  if (flags.baseline.empty()) {
+    return infos;
   }
-  tasks::PreparedSuite suite;
-  if (!suite_tasks.empty()) {
-    suite_options.data_dir = resolve_data_dir(flags.data_dir);
-    suite = tasks::prepare_suite(suite_tasks, suite_options);
-  }
-  std::optional<tasks::Corpus> corpus;
-  // The corpus is tokenized once per vocabulary, from the vocabulary alone, so that a corpus too
-  // short for one chunk is reported before any model is loaded. With --chunks only the needed
-  // prefix is tokenized.
-  std::map<std::string, std::vector<backend::Token>> tokens_by_vocab;
-  auto corpus_tokens_for = [&](const backend::ModelInfo& info) -> const std::vector<backend::Token>& {
-    auto it = tokens_by_vocab.find(info.vocab_fingerprint);
-    if (it == tokens_by_vocab.end() || info.vocab_fingerprint.empty()) {
-      std::optional<std::size_t> needed;
-      if (options.max_chunks) {
-        // llama-perplexity asks for two contexts of text even for one chunk.
-        needed = static_cast<std::size_t>(std::max(2, *options.max_chunks)) * static_cast<std::size_t>(options.n_ctx);
-      }
-      auto tokenized = tasks::tokenize_corpus(*engine->load_vocabulary(info.path), corpus->text, needed);
-      if (tokenized.complete) {
-        report.corpus_tokens = tokenized.tokens.size();
-      }
-      it = tokens_by_vocab.insert_or_assign(info.vocab_fingerprint, std::move(tokenized.tokens)).first;
-    }
-    return it->second;
-  };
-  if (with_perplexity) {
-    corpus = tasks::read_corpus(resolve_corpus(flags.data));
-    report.corpus_path = corpus->path;
-    report.corpus_sha256 = corpus->sha256;
-    tasks::plan_chunks(corpus_tokens_for(baseline_info ? *baseline_info : infos.front()), options,
-                       corpus->path.string());
-  }
-
-  std::optional<tasks::BaselineDistributions> baseline;
-  std::vector<std::vector<backend::Token>> baseline_answers;
-  if (baseline_info && (with_kld || with_divergence)) {
-    report.baseline_path = baseline_info->path;
-    report.baseline_sha256 = sha256_file(baseline_info->path);
-    auto model = engine->load(baseline_info->path, runtime);
-    if (with_kld) {
-      const auto plan = tasks::plan_chunks(corpus_tokens_for(*baseline_info), options, corpus->path.string());
-      const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256,
-                                   .corpus_sha256 = corpus->sha256,
-                                   .n_ctx = plan.n_ctx,
-                                   .n_chunks = plan.n_chunks,
-                                   .top_k = options.top_k,
-                                   .tail_samples = options.tail_samples,
-                                   .n_vocab = model->n_vocab(),
-                                   .engine_commit = report.engine.commit};
-      const fs::path cache_dir = flags.cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags.cache_dir);
-      std::unique_ptr<Progress> progress;
-      auto cached = tasks::load_or_build_baseline(*model, plan, options, key, cache_dir, [&](const std::string& why) {
-        progress =
-            std::make_unique<Progress>(fmt::format("baseline {} ({})", baseline_info->path.filename().string(), why));
-      });
-      if (progress) {
-        progress->finish(fmt::format("PPL {:.4f}, cached", cached.ppl));
-      }
-      report.baseline_cache_file = cached.file.string();
-      report.baseline_cache_status = cached.built ? "built" : "reused";
-      report.baseline_ppl = cached.ppl;
-      baseline = std::move(cached.distributions);
-    }
-    if (with_divergence) {
-      Progress progress(fmt::format("baseline answers {}", baseline_info->path.filename().string()));
-      baseline_answers = tasks::divergence_answers(*model, suite, suite_options, nullptr);
-      progress.finish(fmt::format("{} answers", baseline_answers.size()));
-    }
-  }
-
+  baseline_info = engine.inspect(flags.baseline);
   for (const auto& info : infos) {
-    report::EvalModelResult result;
-    result.path = info.path;
-    result.info = info;
-    Progress progress(fmt::format("eval {}", info.path.filename().string()));
-    try {
-      result.sha256 = sha256_file(info.path);
-      auto model = engine->load(info.path, runtime);
-      result.info = model->info();
-      result.batch_invariant_kernels = model->batch_invariant_kernels();
-      if (flags.batch_invariant && !*result.batch_invariant_kernels) {
-        std::cerr << tasks::batch_invariance_warning(info.path.filename().string()) << '\n';
-      }
-      if (with_perplexity) {
-        const auto plan = tasks::plan_chunks(corpus_tokens_for(info), options, corpus->path.string());
-        result.perplexity = tasks::evaluate_perplexity(*model, plan, options, with_kld ? &*baseline : nullptr, nullptr);
-      }
-      if (!suite_tasks.empty()) {
-        result.tasks = tasks::run_suite(*model, suite, suite_options);
-        if (with_divergence) {
-          result.tasks.push_back(tasks::run_divergence(*model, suite, suite_options, baseline_answers));
-        }
-      }
-      result.ok = true;
-      progress.finish(result.perplexity ? fmt::format("PPL {:.4f}", result.perplexity->ppl) : "done");
-    } catch (const Error& error) {
-      result.error = error.what();
-      progress.finish("FAILED");
+    if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} has another vocabulary ({} tokens) than the baseline {} ({} tokens): KLD and "
+                              "PPL ratios need the same tokenizer",
+                              info.path.filename().string(), info.n_vocab, baseline_info->path.filename().string(),
+                              baseline_info->n_vocab));
     }
-    report.models.push_back(std::move(result));
+  }
+  return infos;
+}
+
+// The corpus, tokenized once per vocabulary from the vocabulary alone, so that a corpus too short
+// for one chunk is reported before any model is loaded. With --chunks only the needed prefix is
+// tokenized.
+class CorpusTokens {
+ public:
+  CorpusTokens(backend::Engine& engine, tasks::Corpus corpus, const tasks::PerplexityOptions& options,
+               report::EvalReport& report)
+      : engine_(engine), corpus_(std::move(corpus)), options_(options), report_(report) {}
+
+  tasks::ChunkPlan plan_for(const backend::ModelInfo& info) {
+    auto it = by_vocab_.find(info.vocab_fingerprint);
+    if (it == by_vocab_.end() || info.vocab_fingerprint.empty()) {
+      std::optional<std::size_t> needed;
+      if (options_.max_chunks) {
+        // llama-perplexity asks for two contexts of text even for one chunk.
+        needed = static_cast<std::size_t>(std::max(2, *options_.max_chunks)) * static_cast<std::size_t>(options_.n_ctx);
+      }
+      auto tokenized = tasks::tokenize_corpus(*engine_.load_vocabulary(info.path), corpus_.text, needed);
+      if (tokenized.complete) {
+        report_.corpus_tokens = tokenized.tokens.size();
+      }
+      it = by_vocab_.insert_or_assign(info.vocab_fingerprint, std::move(tokenized.tokens)).first;
+    }
+    return tasks::plan_chunks(it->second, options_, corpus_.path.string());
+  }
+  const tasks::Corpus& corpus() const { return corpus_; }
+
+ private:
+  backend::Engine& engine_;
+  tasks::Corpus corpus_;
+  const tasks::PerplexityOptions& options_;
+  report::EvalReport& report_;
+  std::map<std::string, std::vector<backend::Token>> by_vocab_;
+};
+
+// What every model is compared with: the baseline's distributions (KLD) and answers (divergence).
+struct BaselineOutputs {
+  std::optional<tasks::BaselineDistributions> distributions;
+  std::vector<std::vector<backend::Token>> answers;
+};
+
+BaselineOutputs run_baseline(backend::Engine& engine, const Flags& flags, const EvalTasks& tasks,
+                             const backend::ModelInfo& baseline_info, const backend::RuntimeOptions& runtime,
+                             CorpusTokens* corpus, const tasks::PreparedSuite& suite, report::EvalReport& report) {
+  BaselineOutputs outputs;
+  report.baseline_path = baseline_info.path;
+  report.baseline_sha256 = sha256_file(baseline_info.path);
+  auto model = engine.load(baseline_info.path, runtime);
+  if (tasks.kld) {
+    const auto plan = corpus->plan_for(baseline_info);
+    const tasks::BaselineKey key{.baseline_sha256 = report.baseline_sha256,
+                                 .corpus_sha256 = corpus->corpus().sha256,
+                                 .n_ctx = plan.n_ctx,
+                                 .n_chunks = plan.n_chunks,
+                                 .top_k = report.options.top_k,
+                                 .tail_samples = report.options.tail_samples,
+                                 .n_vocab = model->n_vocab(),
+                                 .engine_commit = report.engine.commit};
+    const fs::path cache_dir = flags.cache_dir.empty() ? user_cache_dir() / "baselines" : fs::path(flags.cache_dir);
+    std::unique_ptr<Progress> progress;
+    auto cached =
+        tasks::load_or_build_baseline(*model, plan, report.options, key, cache_dir, [&](const std::string& why) {
+          progress =
+              std::make_unique<Progress>(fmt::format("baseline {} ({})", baseline_info.path.filename().string(), why));
+        });
+    if (progress) {
+      progress->finish(fmt::format("PPL {:.4f}, cached", cached.ppl));
+    }
+    report.baseline_cache_file = cached.file.string();
+    report.baseline_cache_status = cached.built ? "built" : "reused";
+    report.baseline_ppl = cached.ppl;
+    outputs.distributions = std::move(cached.distributions);
+  }
+  if (tasks.divergence) {
+    Progress progress(fmt::format("baseline answers {}", baseline_info.path.filename().string()));
+    outputs.answers = tasks::divergence_answers(*model, suite, report.suite_options, nullptr);
+    progress.finish(fmt::format("{} answers", outputs.answers.size()));
+  }
+  return outputs;
+}
+
+report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, const EvalTasks& tasks,
+                                   const backend::ModelInfo& info, const backend::RuntimeOptions& runtime,
+                                   CorpusTokens* corpus, const tasks::PreparedSuite& suite,
+                                   const BaselineOutputs& baseline, const report::EvalReport& report) {
+  report::EvalModelResult result;
+  result.path = info.path;
+  result.info = info;
+  Progress progress(fmt::format("eval {}", info.path.filename().string()));
+  try {
+    result.sha256 = sha256_file(info.path);
+    auto model = engine.load(info.path, runtime);
+    result.info = model->info();
+    result.batch_invariant_kernels = model->batch_invariant_kernels();
+    if (flags.batch_invariant && !*result.batch_invariant_kernels) {
+      std::cerr << tasks::batch_invariance_warning(info.path.filename().string()) << '\n';
+    }
+    if (tasks.perplexity) {
+      const auto plan = corpus->plan_for(info);
+      result.perplexity = tasks::evaluate_perplexity(*model, plan, report.options,
+                                                     tasks.kld ? &*baseline.distributions : nullptr, nullptr);
+    }
+    if (!tasks.suite.empty()) {
+      result.tasks = tasks::run_suite(*model, suite, report.suite_options);
+      if (tasks.divergence) {
+        result.tasks.push_back(tasks::run_divergence(*model, suite, report.suite_options, baseline.answers));
+      }
+    }
+    result.ok = true;
+    progress.finish(result.perplexity ? fmt::format("PPL {:.4f}", result.perplexity->ppl) : "done");
+  } catch (const Error& error) {
+    result.error = error.what();
+    progress.finish("FAILED");
+  }
+  return result;
+}
+
+int run_eval(const Flags& flags) {
+  report::EvalReport report;
+  report.tasks = parse_name_list(flags.tasks);
+  const EvalTasks tasks = parse_tasks(report.tasks);
+  validate_flags(flags, tasks);
+  auto engine = backend::make_engine(backend::kDefaultEngine);
+  report.engine = engine->describe();
+  for (const auto& model : flags.models) {
+    backend::require_capabilities(engine->capabilities(), eval_needs(tasks), fs::path(model).filename().string(),
+                                  report.engine.name);
+  }
+  report.environment = collect_environment();
+  report.environment.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
+  auto runtime = to_runtime_options(flags.runtime, report.engine.default_threads);
+  // Answers that do not depend on batching also need the plain (not repacked) weight kernels.
+  runtime.weight_repack = !flags.batch_invariant;
+  engine->check_context_options(runtime.context_options());
+  report.options = perplexity_options(flags, runtime);
+  report.suite_options = suite_options(flags);
+
+  // Everything that can be checked is checked before the first model is loaded.
+  std::optional<backend::ModelInfo> baseline_info;
+  const auto infos = inspect_models(*engine, flags, baseline_info);
+  tasks::PreparedSuite suite;
+  if (!tasks.suite.empty()) {
+    report.suite_options.data_dir = resolve_data_dir(flags.data_dir);
+    suite = tasks::prepare_suite(tasks.suite, report.suite_options);
+  }
+  std::optional<CorpusTokens> corpus;
+  if (tasks.perplexity) {
+    corpus.emplace(*engine, tasks::read_corpus(resolve_corpus(flags.data)), report.options, report);
+    report.corpus_path = corpus->corpus().path;
+    report.corpus_sha256 = corpus->corpus().sha256;
+    corpus->plan_for(baseline_info ? *baseline_info : infos.front());
+  }
+  BaselineOutputs baseline;
+  if (baseline_info && (tasks.kld || tasks.divergence)) {
+    baseline = run_baseline(*engine, flags, tasks, *baseline_info, runtime, corpus ? &*corpus : nullptr, suite, report);
+  }
+  for (const auto& info : infos) {
+    report.models.push_back(
+        eval_model(*engine, flags, tasks, info, runtime, corpus ? &*corpus : nullptr, suite, baseline, report));
     if (!flags.json_path.empty()) {
       auto partial = report::eval_to_json(report);
       partial["complete"] = report.complete() && report.models.size() == infos.size();

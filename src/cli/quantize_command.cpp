@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/llama/llama_engine.h"
+#include "backend/engines.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "core/environment.h"
@@ -37,7 +37,7 @@ Action add_quantize_command(CLI::App& app) {
                     "rows repeated, same layout and speed, much faster)");
 
   return [flags]() -> int {
-    auto engine = backend::make_llama_engine();
+    auto engine = backend::make_engine(backend::kDefaultEngine);
     quant::QuantizeOptions options;
     options.model = flags->model;
     options.types = parse_name_list(flags->types);
@@ -104,7 +104,7 @@ Action add_quantize_command(CLI::App& app) {
 Action add_types_command(CLI::App& app) {
   app.add_subcommand("types", "list the quantization types the engine can write");
   return []() -> int {
-    auto engine = backend::make_llama_engine();
+    auto engine = backend::make_engine(backend::kDefaultEngine);
     for (const auto& type : engine->quant_types()) {
       std::cout << fmt::format("{:<10} {}\n", type.name, type.description);
     }

@@ -10,12 +10,13 @@
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
-#include "backend/llama/llama_engine.h"
+#include "backend/engines.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "decide/profile.h"
 #include "report/table.h"
+#include "results/study_record.h"
 #include "stats/summary.h"
 #include "study/runner.h"
 
@@ -142,14 +143,13 @@ Action add_run_command(CLI::App& app) {
       study.output_dir = flags->output;
       study.variants_dir = study.output_dir / "variants";
     }
-    auto engine = backend::make_llama_engine();
-    auto outcome = study::run_study(*engine, study);
+    auto engine = backend::make_engine(backend::kDefaultEngine);
+    const auto outcome = study::run_study(*engine, study, SteadyClock());
     const fs::path results = study.output_dir / "results.json";
-    write_file_atomic(results, outcome.results.dump(2) + "\n");
-    const auto variants = study::variants_from_results(outcome.results);
+    write_file_atomic(results, results::to_json(outcome.record).dump(2) + "\n");
     std::cout << '\n';
-    print_measurements(std::cout, variants);
-    study::print_decision(std::cout, outcome.decision, variants);
+    print_measurements(std::cout, outcome.record.decision_inputs);
+    study::print_decision(std::cout, outcome.record.decision);
     std::cout << fmt::format("\nresults: {}\n", results.string());
     if (outcome.failed_variants > 0) {
       std::cerr << fmt::format("uaqf: error: {} variants failed (marked in {})\n", outcome.failed_variants,
@@ -184,20 +184,19 @@ Action add_rank_command(CLI::App& app) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("{}: not a results file ({})", flags->results, error.what()));
     }
-    if (results.value("schema", "") != "uaqf.study/1") {
+    if (results.value("schema", "") != results::kStudyResultsSchema) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a uaqf study results file", flags->results));
     }
     auto profile = load_profile(flags->profile);
-    const auto variants = study::variants_from_results(results);
+    const auto variants = results::decision_inputs_from_json(results);
     std::vector<std::string> notes;
     if (results.value("synthetic_weights", false)) {
       profile = decide::without_unmeasured_metrics(profile, variants, notes);
     }
-    auto decision =
-        decide::decide(variants, profile, {.bootstrap_resamples = flags->bootstrap, .seed = flags->seed});
+    auto decision = decide::decide(variants, profile, {.bootstrap_resamples = flags->bootstrap, .seed = flags->seed});
     decide::add_notes(decision, notes);
     print_measurements(std::cout, variants);
-    study::print_decision(std::cout, decision, variants);
+    study::print_decision(std::cout, decision);
     if (!flags->json_path.empty()) {
       write_file_atomic(flags->json_path, decide::to_json(decision).dump(2) + "\n");
     }

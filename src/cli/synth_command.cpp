@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/llama/llama_engine.h"
+#include "backend/engines.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
 #include "core/error.h"
@@ -110,7 +110,7 @@ Action add_synth_command(CLI::App& app) {
     }
     const std::filesystem::path parent = request.output.parent_path();
     require_writable_dir(parent.empty() ? std::filesystem::path(".") : parent, "output");
-    auto engine = backend::make_llama_engine();
+    auto engine = backend::make_engine(backend::kDefaultEngine);
     Progress progress(fmt::format("synth {} -> {}", request.shape.name, request.output.string()));
     const std::filesystem::path final_path = request.output;
     request.output = partial_path_for(final_path);

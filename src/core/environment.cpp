@@ -124,7 +124,6 @@ Environment collect_environment() {
   env.physical_cores = physical_core_count();
   env.memory_total_bytes = memory_total();
   env.timestamp_utc = utc_now_iso8601();
-  env.llama_commit = UAQF_LLAMA_COMMIT;
   return env;
 }
 

@@ -20,7 +20,6 @@ struct Environment {
   int physical_cores = 0;
   uint64_t memory_total_bytes = 0;
   std::string timestamp_utc;  // ISO 8601
-  std::string llama_commit;
   // Engine-specific facts (devices, GPU, backend system info), added by the caller.
   std::map<std::string, std::string> extra;
 };

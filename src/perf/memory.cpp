@@ -25,7 +25,6 @@ std::optional<uint64_t> status_field_bytes(const std::string& field) {
 }  // namespace
 
 std::optional<uint64_t> peak_rss_bytes() { return status_field_bytes("VmHWM:"); }
-std::optional<uint64_t> current_rss_bytes() { return status_field_bytes("VmRSS:"); }
 
 bool reset_peak_rss() {
   std::ofstream out("/proc/self/clear_refs");

@@ -15,7 +15,7 @@
 #include "core/files.h"
 #include "decide/model.h"
 #include "stats/summary.h"
-#include "study/runner.h"
+#include "results/study_record.h"
 
 namespace uaqf::report {
 namespace {
@@ -172,23 +172,11 @@ StudyResults load_study_results(const fs::path& path) {
   } catch (const json::exception& error) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a results file ({})", study.label, error.what()));
   }
-  const auto& r = study.results;
-  if (!r.is_object() || !r.contains("schema") || r["schema"] != kStudyResultsSchema) {
-    const std::string found = r.is_object() && r.contains("schema") ? r["schema"].dump() : "none";
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{}: not a uaqf study results file (schema {}, expected \"{}\")", study.label, found,
-                            kStudyResultsSchema));
-  }
   try {
-    study.profile = decide::profile_from_json(r.at("profile"));
-    study.variants = study::variants_from_results(r);
-    // The run's own seed and resample count, so that the decision comes out as the run's did.
-    const decide::DecideOptions options{.bootstrap_resamples = r.at("decision").at("bootstrap_resamples").get<int>(),
-                                        .seed = r.at("study").at("seed").get<uint32_t>()};
-    study.decision = decide::decide(study.variants, study.profile, options);
-  } catch (const json::exception& error) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{}: a field the report needs is missing or malformed ({})", study.label, error.what()));
+    auto record = results::study_record_from_json(study.results);
+    study.profile = std::move(record.profile);
+    study.variants = std::move(record.decision_inputs);
+    study.decision = std::move(record.decision);
   } catch (const Error& error) {
     throw Error(error.code(), fmt::format("{}: {}", study.label, error.what()));
   }
@@ -339,7 +327,7 @@ json build_study_report(const StudyResults& study) {
   return json{{"schema", kStudyReportSchema},
               {"source",
                {{"results", study.label},
-                {"schema", kStudyResultsSchema},
+                {"schema", results::kStudyResultsSchema},
                 {"study", study_info.value("name", "")},
                 {"study_file", study_info.value("file", "")},
                 {"seed", study_info.value("seed", 0)}}},

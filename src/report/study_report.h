@@ -17,7 +17,6 @@
 namespace uaqf::report {
 
 inline constexpr const char* kStudyReportSchema = "uaqf.report/1";
-inline constexpr const char* kStudyResultsSchema = "uaqf.study/1";
 
 // A loaded results file and the decision recomputed from it.
 struct StudyResults {

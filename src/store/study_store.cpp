@@ -193,11 +193,6 @@ void StudyStore::finish_run() {
   update.step();
 }
 
-std::optional<json> StudyStore::find(const std::string& key, const std::string& inputs_hash) const {
-  auto unit = find_unit(key, inputs_hash);
-  return unit ? std::optional<json>(std::move(unit->payload)) : std::nullopt;
-}
-
 std::optional<Unit> StudyStore::find_unit(const std::string& key, const std::string& inputs_hash) const {
   Statement select(db_, "SELECT kind, inputs_hash, payload, run_id, finished_utc FROM units WHERE key = ?", path_);
   select.bind(1, key);

@@ -20,8 +20,8 @@ struct sqlite3;
 namespace uaqf::store {
 
 struct Unit {
-  std::string key;          // what was measured: "bench/Q4_0", "task/Q4_0/arc_easy/item/Mercury_7"
-  std::string kind;         // bench, workload, quality, task_item, task, baseline
+  std::string key;          // what was measured: "bench/Q4_0", "bench/Q4_0/pp512/3", "item/Q4_0/arc_easy/Mercury_7"
+  std::string kind;         // bench, bench_repetition, workload, quality, task_item
   std::string inputs_hash;  // sha256 of everything that determines the result
   nlohmann::json payload;   // the result
   int64_t run_id = 0;       // the run (and so the machine and build) that measured it
@@ -58,7 +58,6 @@ class StudyStore {
 
   // The stored result of `key`, if it was produced from the same inputs; a unit whose inputs
   // changed is stale and counts as missing (the next put replaces it).
-  std::optional<nlohmann::json> find(const std::string& key, const std::string& inputs_hash) const;
   std::optional<Unit> find_unit(const std::string& key, const std::string& inputs_hash) const;
 
   // Commits one finished unit (replacing a stale one), durably, before returning.

@@ -1,36 +1,25 @@
 #include "study/runner.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <optional>
 #include <ostream>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "core/clock.h"
 #include "core/environment.h"
 #include "core/error.h"
-#include "core/files.h"
 #include "core/paths.h"
 #include "core/terminal.h"
-#include "perf/bench.h"
 #include "perf/memory.h"
 #include "perf/nvml.h"
 #include "quant/quantize.h"
 #include "report/bench_report.h"
 #include "report/table.h"
-#include "stats/summary.h"
 #include "store/study_store.h"
-#include "tasks/baseline_cache.h"
-#include "tasks/ifeval.h"
-#include "tasks/perplexity.h"
-#include "tasks/registry.h"
+#include "study/model_pool.h"
+#include "study/plan.h"
+#include "study/units.h"
 
 namespace uaqf::study {
 namespace {
@@ -38,196 +27,198 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr double kBytesPerGib = 1024.0 * 1024.0 * 1024.0;
-
-struct VariantPlan {
-  std::string name;
-  fs::path file;
-  bool is_baseline = false;
-  backend::RuntimeOptions runtime;
+// One variant as the study goes: its record for the results file and its decision inputs.
+struct VariantState {
+  results::VariantRecord record;
+  decide::Variant variant;
 };
 
-// Per-request latency of a prompt workload: each request's prompt goes in, tokens come out until
-// the end-of-generation token or the limit; `parallel` requests are served side by side.
-json run_prompt_workload(backend::Model& model, const std::vector<std::string>& prompts, const PromptWorkload& workload,
-                         decide::Variant& variant) {
-  const SteadyClock clock;
-  const auto tokenized = tasks::tokenize_prompts(model, prompts, workload.chat_template, std::nullopt);
-  std::size_t longest = 0;
-  for (const auto& tokens : tokenized) {
-    longest = std::max(longest, tokens.size());
+std::vector<WeightFile> planned_weights(const Study& study, const backend::ModelInfo& base_info) {
+  std::vector<WeightFile> weights{{base_info.type_name.empty() ? "baseline" : base_info.type_name, study.model}};
+  for (const auto& type : study.types) {
+    weights.push_back({type, quant::output_path_for(study.model, type, study.variants_dir)});
   }
-  const auto parallel = static_cast<std::size_t>(workload.parallel);
-  auto ctx = model.new_context(
-      static_cast<uint32_t>((longest + static_cast<std::size_t>(workload.max_new_tokens) + 8) * parallel),
-      static_cast<uint32_t>(parallel), true);
-  json requests = json::array();
-  std::vector<double> ttft, e2e, itl, output_tokens;
-  for (std::size_t begin = 0; begin < tokenized.size(); begin += parallel) {
-    const std::size_t end = std::min(tokenized.size(), begin + parallel);
-    const std::vector<std::vector<backend::Token>> group(tokenized.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                         tokenized.begin() + static_cast<std::ptrdiff_t>(end));
-    std::vector<std::vector<int64_t>> stamps(group.size());
-    const int64_t start = clock.now_ns();
-    const auto answers =
-        ctx->generate_greedy(group, workload.max_new_tokens, [&](std::size_t s, const std::vector<backend::Token>&) {
-          stamps[s].push_back(clock.now_ns());
-          return false;
-        });
-    for (std::size_t s = 0; s < group.size(); ++s) {
-      const auto& t = stamps[s];
-      if (t.empty()) {
-        continue;  // ended at once with end-of-generation
-      }
-      json request{{"prompt_tokens", group[s].size()},
-                   {"output_tokens", answers[s].size()},
-                   {"steps", t.size()},  // output tokens plus the end-of-generation token when it came
-                   {"ttft_ms", static_cast<double>(t.front() - start) / 1e6},
-                   {"e2e_ms", static_cast<double>(t.back() - start) / 1e6}};
-      std::vector<double> gaps;
-      for (std::size_t k = 1; k < t.size(); ++k) {
-        gaps.push_back(static_cast<double>(t[k] - t[k - 1]) / 1e6);
-      }
-      request["itl_ms"] = gaps;
-      ttft.push_back(request["ttft_ms"]);
-      e2e.push_back(request["e2e_ms"]);
-      itl.insert(itl.end(), gaps.begin(), gaps.end());
-      output_tokens.push_back(static_cast<double>(answers[s].size()));
-      requests.push_back(request);
-    }
-  }
-  if (!ttft.empty()) {
-    variant.metrics["ttft_ms"] = {ttft};
-    variant.metrics["ttft_p99_ms"] = {{stats::percentile(ttft, 99)}};
-    variant.metrics["e2e_ms"] = {e2e};
-  }
-  if (!itl.empty()) {
-    variant.metrics["itl_p50_ms"] = {{stats::percentile(itl, 50)}};
-    variant.metrics["itl_p99_ms"] = {{stats::percentile(itl, 99)}};
-  }
-  if (!output_tokens.empty()) {
-    // Not a ranking metric by default: shown beside the baseline's, since a variant that answers
-    // longer pays for it in end-to-end latency.
-    variant.metrics["output_tokens"] = {output_tokens};
-  }
-  json summary{{"requests", requests}};
-  if (!output_tokens.empty()) {
-    summary["output_tokens_mean"] = stats::summarize(output_tokens).mean;
-  }
-  return summary;
+  return weights;
 }
 
-std::vector<std::string> workload_prompts(const Study& study, const fs::path& data_dir) {
-  const auto& w = *study.prompts;
-  std::vector<std::string> prompts;
-  if (w.source == "file") {
-    std::ifstream in(*w.file);
-    if (!in) {
-      throw Error(ErrorCode::kNotFound, fmt::format("prompt file not found: {}", w.file->string()));
+// 1. Variants: quantize what is missing; a type that fails to quantize is left out.
+std::vector<WeightFile> quantize_variants(backend::Engine& engine, const Study& study,
+                                          const backend::ModelInfo& base_info) {
+  std::vector<WeightFile> weights{planned_weights(study, base_info).front()};
+  if (study.types.empty()) {
+    return weights;
+  }
+  const quant::QuantizeOptions options{.model = study.model,
+                                       .types = study.types,
+                                       .out_dir = study.variants_dir,
+                                       .imatrix = study.imatrix,
+                                       .n_threads = study.threads > 0 ? study.threads : 0};
+  std::unique_ptr<Progress> progress;
+  quant::QuantizeObserver observer;
+  observer.on_start = [&](const std::string& type, const fs::path&) {
+    progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
+  };
+  observer.on_progress = [&](long done, long total) { progress->update(done, total); };
+  observer.on_finish = [&](const quant::QuantizeResult& r) {
+    progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
+                     : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
+                                                                    : "done");
+  };
+  for (const auto& q : quant::quantize_all(engine, options, observer)) {
+    if (q.status != quant::QuantizeStatus::kFailed) {
+      weights.push_back({q.type, q.output});
     }
-    std::string line;
-    while (std::getline(in, line) && static_cast<int>(prompts.size()) < w.count) {
-      if (!line.empty()) {
-        prompts.push_back(line);
+  }
+  return weights;
+}
+
+void merge(const UnitRecord& unit, decide::Variant& variant) {
+  for (const auto& [name, value] : unit.metrics) {
+    variant.metrics[name] = value;
+  }
+  for (const auto& [series, values] : unit.chunk_values) {
+    variant.chunk_values[series] = values;
+  }
+  for (const auto& [task, correct] : unit.item_correct) {
+    variant.item_correct[task] = correct;
+  }
+}
+
+void mark_failed(VariantState& state, const Error& error) {
+  state.record.ok = false;
+  state.record.error = error.what();
+}
+
+// Speed, the prompt workload and perplexity/KLD of one variant, on the shared load of its file.
+void measure_speed_and_quality(StudyRun& run, const VariantPlan& plan, const std::vector<UnitPlan>& units,
+                               VariantState& state) {
+  Progress progress(fmt::format("measure {}", plan.name));
+  try {
+    for (const auto& unit : units) {
+      if (unit.kind == UnitKind::kBench) {
+        const auto bench = run_bench_unit(run, plan);
+        state.record.bench = bench.payload;
+        merge(bench, state.variant);
+      } else if (unit.kind == UnitKind::kPromptWorkload) {
+        // Overrides the fixed-shape request test's latency with what real prompts give.
+        const auto workload = run_workload_unit(run, plan);
+        state.record.prompt_workload = workload.payload;
+        merge(workload, state.variant);
+      } else if (unit.kind == UnitKind::kQuality && run.chunk_plan) {
+        const auto quality = run_quality_unit(run, plan);
+        state.record.perplexity = quality.payload.at("perplexity");
+        if (quality.payload.contains("kld")) {
+          state.record.kld = quality.payload.at("kld");
+        }
+        merge(quality, state.variant);
       }
     }
-  } else if (w.source == "gsm8k") {
-    for (const auto& item : tasks::load_gsm8k(data_dir, "test")) {
-      if (static_cast<int>(prompts.size()) == w.count) {
-        break;
+    progress.finish("done");
+  } catch (const Error& error) {
+    mark_failed(state, error);
+    progress.finish("FAILED");
+  }
+}
+
+void measure_tasks(StudyRun& run, const VariantPlan& plan, VariantState& state) {
+  Progress progress(fmt::format("tasks of {}", plan.name));
+  try {
+    const auto tasks = run_task_unit(run, plan);
+    state.record.tasks = tasks.payload;
+    merge(tasks, state.variant);
+    progress.finish("done");
+  } catch (const Error& error) {
+    mark_failed(state, error);
+    progress.finish("FAILED");
+  }
+}
+
+// 3. Measure every variant; a failure is a row marked failed and the study goes on. The variants
+// of one file share its load: first every unit that runs on the deployed weights, then the tasks
+// (which, batch-invariant, need a load of their own).
+std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<VariantPlan>& plans,
+                                           const std::vector<UnitPlan>& units) {
+  std::vector<VariantState> states;
+  for (const auto& plan : plans) {
+    VariantState state;
+    state.record = {.name = plan.name,
+                    .file = plan.file.string(),
+                    .is_baseline = plan.is_baseline,
+                    .kv_cache_type = plan.runtime.kv_cache_type,
+                    .flash_attention = backend::to_string(plan.runtime.flash_attention),
+                    .threads = plan.runtime.n_threads};
+    state.variant.name = plan.name;
+    state.variant.is_baseline = plan.is_baseline;
+    states.push_back(std::move(state));
+  }
+  const bool with_tasks =
+      std::any_of(units.begin(), units.end(), [](const UnitPlan& u) { return u.kind == UnitKind::kTasks; });
+  for (std::size_t begin = 0; begin < plans.size();) {
+    std::size_t end = begin;
+    while (end < plans.size() && plans[end].file == plans[begin].file) {
+      measure_speed_and_quality(run, plans[end], units, states[end]);
+      ++end;
+    }
+    for (std::size_t i = begin; with_tasks && i < end; ++i) {
+      if (states[i].record.ok) {
+        measure_tasks(run, plans[i], states[i]);
       }
-      prompts.push_back(item.question);
     }
-  } else {
-    for (const auto& row : tasks::read_jsonl(data_dir / "ifeval" / "input_data.jsonl")) {
-      if (static_cast<int>(prompts.size()) == w.count) {
-        break;
-      }
-      prompts.push_back(row.at("prompt").get<std::string>());
+    begin = end;
+  }
+  run.pool.release();
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    states[i].record.runs = run.units.runs_of(plans[i].name);
+  }
+  return states;
+}
+
+// Every run that produced a result in use, with its manifest: results of one study may come from
+// different machines or builds, and the report says so.
+std::vector<results::RunRecord> runs_in_use(const store::StudyStore& store, const std::vector<VariantState>& states) {
+  std::set<int64_t> used;
+  for (const auto& state : states) {
+    used.insert(state.record.runs.begin(), state.record.runs.end());
+  }
+  std::vector<results::RunRecord> runs;
+  for (const auto& run : store.runs()) {
+    if (used.contains(run.id)) {
+      runs.push_back({.id = run.id,
+                      .started_utc = run.started_utc,
+                      .finished_utc = run.finished_utc,
+                      .environment = run.environment});
     }
   }
-  return prompts;
+  return runs;
 }
 
-std::string correctness_field(const std::string& task) {
-  if (task == "gsm8k") {
-    return "correct_strict";
-  }
-  return "correct";
-}
-
-json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics) {
-  json out = json::object();
-  for (const auto& [name, value] : metrics) {
-    out[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
-  }
-  return out;
-}
-
-void merge_metrics(const json& stored, decide::Variant& variant) {
-  for (const auto& [name, metric] : stored.items()) {
-    variant.metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
-  }
-}
-
-json runtime_to_json(const backend::RuntimeOptions& runtime) {
-  return {{"threads", runtime.n_threads},
-          {"batch_size", runtime.n_batch},
-          {"gpu_layers", runtime.n_gpu_layers},
-          {"kv_cache_type", runtime.kv_cache_type},
-          {"flash_attention", backend::to_string(runtime.flash_attention)}};
-}
-
-// Units of a study in its results store, and what each depends on: the variant's file content
-// and runtime settings, and the options of the measurement. A result measured by another
-// machine or build stays valid; the report says where results come from.
-class StudyUnits {
- public:
-  explicit StudyUnits(store::StudyStore& store) : store_(store) {}
-
-  // The stored payload of `key` if measured from `inputs`; remembers the run that measured it.
-  std::optional<json> find(const std::string& variant, const std::string& key, const json& inputs) {
-    auto unit = store_.find_unit(key, store::inputs_hash(inputs));
-    if (!unit) {
-      return std::nullopt;
+// 4. Decide, on the variants that could be measured.
+void decide_study(const Study& study, const decide::Profile& profile, bool synthetic, results::StudyRecord& record,
+                  const std::vector<VariantState>& states) {
+  for (const auto& state : states) {
+    record.variants.push_back(state.record);
+    if (state.record.ok) {
+      record.decision_inputs.push_back(state.variant);
     }
-    runs_[variant].insert(unit->run_id);
-    return std::move(unit->payload);
   }
-  void put(const std::string& variant, const std::string& key, const std::string& kind, const json& inputs,
-           const json& payload) {
-    store_.put(key, kind, store::inputs_hash(inputs), payload);
-    runs_[variant].insert(store_.run_id());
+  const auto& measured = record.decision_inputs;
+  if (std::none_of(measured.begin(), measured.end(), [](const auto& v) { return v.is_baseline; })) {
+    throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
   }
-  // Per-item journal of one variant's tasks.
-  tasks::ItemJournal journal(const std::string& variant, const json& inputs) {
-    tasks::ItemJournal journal;
-    journal.find = [this, variant, inputs](const std::string& task, const std::string& id,
-                                           const std::string& fingerprint) {
-      return find(variant, item_key(variant, task, id), item_inputs(inputs, task, fingerprint));
-    };
-    journal.record = [this, variant, inputs](const std::string& task, const std::string& id,
-                                             const std::string& fingerprint, const json& payload) {
-      put(variant, item_key(variant, task, id), "task_item", item_inputs(inputs, task, fingerprint), payload);
-    };
-    return journal;
-  }
-  std::vector<int64_t> runs_of(const std::string& variant) const {
-    const auto it = runs_.find(variant);
-    return it == runs_.end() ? std::vector<int64_t>{} : std::vector<int64_t>(it->second.begin(), it->second.end());
-  }
+  std::vector<std::string> profile_notes;
+  record.profile = synthetic ? decide::without_unmeasured_metrics(profile, measured, profile_notes) : profile;
+  record.decision =
+      decide::decide(measured, record.profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
+  decide::add_notes(record.decision, profile_notes);
+}
 
- private:
-  static std::string item_key(const std::string& variant, const std::string& task, const std::string& id) {
-    return fmt::format("item/{}/{}/{}", variant, task, id);
+fs::path study_data_dir(const Study& study) {
+  if (study.data_dir) {
+    return *study.data_dir;
   }
-  static json item_inputs(const json& inputs, const std::string& task, const std::string& fingerprint) {
-    return {{"variant", inputs}, {"task", task}, {"version", tasks::task_version(task)}, {"prompt", fingerprint}};
-  }
-
-  store::StudyStore& store_;
-  std::map<std::string, std::set<int64_t>> runs_;
-};
+  const auto shared = find_shared_file("data");
+  return shared ? *shared : fs::path("data");
+}
 
 }  // namespace
 
@@ -251,37 +242,20 @@ decide::Profile study_profile(const Study& study) {
   }
 }
 
-std::vector<decide::Variant> variants_from_results(const json& results) {
-  std::vector<decide::Variant> variants;
-  for (const auto& v : results.at("decision_inputs")) {
-    decide::Variant variant;
-    variant.name = v.at("name");
-    variant.is_baseline = v.at("is_baseline");
-    for (const auto& [name, metric] : v.at("metrics").items()) {
-      variant.metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
-    }
-    for (const auto& [task, correct] : v.at("item_correct").items()) {
-      variant.item_correct[task] = correct.get<std::vector<bool>>();
-    }
-    for (const auto& [series, values] : v.at("chunk_values").items()) {
-      variant.chunk_values[series] = values.get<std::vector<double>>();
-    }
-    variants.push_back(std::move(variant));
-  }
-  return variants;
-}
-
-RunOutcome run_study(backend::Engine& engine, const Study& study) {
+RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& clock) {
   const auto profile = study_profile(study);  // a bad profile fails before any work
-  const fs::path data_dir = study.data_dir             ? *study.data_dir
-                            : find_shared_file("data") ? *find_shared_file("data")
-                                                       : fs::path("data");
-  // The store first: a second process on this study is refused before it does anything.
+  const auto engine_info = engine.describe();
+  const auto base_info = engine.inspect(study.model);
+  // Random weights have no quality to measure: speed and memory only, and the report says so.
+  const bool synthetic = base_info.synthetic;
+  const auto units = plan_units(study, synthetic);
+  // What the engine cannot do, and settings no context can take, refuse the study before any work.
+  check_plan(engine, plan_variants(study, planned_weights(study, base_info), engine_info.default_threads), units);
+  // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {
     store->clear_units();
   }
-  const auto engine_info = engine.describe();
   Environment env = collect_environment();
   env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
   // Energy where NVML is there (loaded at run time); its absence leaves energy missing, never 0.
@@ -290,461 +264,46 @@ RunOutcome run_study(backend::Engine& engine, const Study& study) {
   if (nvml) {
     perf::add_gpu_manifest(*nvml, "start", env.extra);
   }
-  json environment = report::environment_to_json(env, engine_info);
-  store->begin_run(environment);
-  StudyUnits units(*store);
-  const auto base_info = engine.inspect(study.model);
-  // Random weights have no quality to measure: speed and memory only, and the report says so.
-  const bool synthetic = base_info.synthetic;
+  store->begin_run(report::environment_to_json(env, engine_info));
   if (synthetic && (study.perplexity || study.kld || !study.tasks.empty())) {
     std::cerr << "uaqf: note: " << study.model.filename().string()
               << " has synthetic weights (uaqf synth): perplexity, KLD and tasks are skipped\n";
   }
-  tasks::SuiteOptions suite_options;
-  suite_options.data_dir = data_dir;
-  suite_options.limit = study.limit;
-  suite_options.seed = study.seed;
-  suite_options.batch_invariant = study.batch_invariant;
-  tasks::PreparedSuite suite;
-  const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
-  if (!study_tasks.empty()) {
-    suite = tasks::prepare_suite(study_tasks, suite_options);
-  }
-  std::vector<std::string> prompts;
-  if (study.prompts) {
-    prompts = workload_prompts(study, data_dir);
-  }
-  std::optional<tasks::Corpus> corpus;
-  if (!synthetic && (study.perplexity || study.kld)) {
-    const fs::path corpus_path = study.corpus ? *study.corpus : data_dir / tasks::kDefaultCorpus;
-    corpus = tasks::read_corpus(corpus_path);
-  }
+  UnitStore unit_store(*store);
+  ModelPool pool(engine, clock);
+  StudyRun run{.study = study,
+               .engine = engine,
+               .engine_info = engine_info,
+               .units = unit_store,
+               .pool = pool,
+               .clock = clock,
+               .energy = nvml.get(),
+               .data_dir = study_data_dir(study)};
+  prepare_inputs(run, synthetic);
+  const auto plans = plan_variants(study, quantize_variants(engine, study, base_info), engine_info.default_threads);
+  prepare_baseline(run, plans.front());
+  const auto states = measure_variants(run, plans, units);
 
-  // 1. Variants: quantize what is missing.
-  quant::QuantizeOptions quantize{.model = study.model,
-                                  .types = study.types,
-                                  .out_dir = study.variants_dir,
-                                  .imatrix = study.imatrix,
-                                  .n_threads = study.threads > 0 ? study.threads : 0};
-  std::vector<quant::QuantizeResult> quantized;
-  if (!study.types.empty()) {
-    std::unique_ptr<Progress> progress;
-    quant::QuantizeObserver observer;
-    observer.on_start = [&](const std::string& type, const fs::path&) {
-      progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
-    };
-    observer.on_progress = [&](long done, long total) { progress->update(done, total); };
-    observer.on_finish = [&](const quant::QuantizeResult& r) {
-      progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
-                       : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
-                                                                      : "done");
-    };
-    quantized = quant::quantize_all(engine, quantize, observer);
-  }
-  std::vector<VariantPlan> plans;
-  const std::string base_name = base_info.type_name.empty() ? "baseline" : base_info.type_name;
-  std::vector<std::pair<std::string, fs::path>> weights{{base_name, study.model}};
-  for (const auto& q : quantized) {
-    if (q.status != quant::QuantizeStatus::kFailed) {
-      weights.emplace_back(q.type, q.output);
-    }
-  }
-  for (const auto& [weight_name, file] : weights) {
-    for (const auto& kv : study.kv_types) {
-      for (const auto& fa : study.flash_attn) {
-        VariantPlan plan;
-        plan.name = weight_name;
-        if (study.kv_types.size() > 1) {
-          plan.name += " kv=" + kv;
-        }
-        if (study.flash_attn.size() > 1) {
-          plan.name += " fa=" + fa;
-        }
-        plan.file = file;
-        plan.is_baseline = file == study.model && kv == study.kv_types.front() && fa == study.flash_attn.front();
-        plan.runtime.n_threads = study.threads > 0 ? study.threads : engine_info.default_threads;
-        plan.runtime.n_batch = study.batch_size;
-        plan.runtime.n_gpu_layers = study.gpu_layers;
-        plan.runtime.kv_cache_type = kv;
-        plan.runtime.flash_attention = backend::parse_flash_attention(fa);
-        plans.push_back(plan);
-      }
-    }
-  }
-
-  // 2. The baseline's distributions for KLD, once.
-  tasks::PerplexityOptions ppl_options;
-  ppl_options.n_ctx = study.ctx;
-  ppl_options.max_chunks = study.perplexity_chunks;
-  ppl_options.n_threads = static_cast<unsigned>(plans.front().runtime.n_threads);
-  ppl_options.n_batch = study.batch_size;
-  std::optional<tasks::ChunkPlan> chunk_plan;
-  std::optional<tasks::BaselineDistributions> baseline;
-  std::vector<std::vector<backend::Token>> baseline_answers;
-  const bool with_divergence = std::find(study_tasks.begin(), study_tasks.end(), "divergence") != study_tasks.end();
-  if (corpus) {
-    const std::size_t needed =
-        static_cast<std::size_t>(std::max(2, study.perplexity_chunks)) * static_cast<std::size_t>(study.ctx);
-    auto tokens = tasks::tokenize_corpus(*engine.load_vocabulary(study.model), corpus->text, needed);
-    chunk_plan = tasks::plan_chunks(std::move(tokens.tokens), ppl_options, corpus->path.string());
-  }
-  // What a variant's results depend on: its weights and the settings that change its numbers.
-  // Each file is hashed once: a 13B model takes about a minute.
-  std::map<std::string, std::string> file_sha256;
-  auto file_sha = [&](const fs::path& file) -> const std::string& {
-    auto& sha = file_sha256[file.string()];
-    if (sha.empty()) {
-      sha = sha256_file(file);
-    }
-    return sha;
-  };
-  auto variant_inputs = [&](const VariantPlan& plan) {
-    return json{{"file_sha256", file_sha(plan.file)},
-                {"kv_cache_type", plan.runtime.kv_cache_type},
-                {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
-                {"gpu_layers", plan.runtime.n_gpu_layers}};
-  };
-  // Items are told apart by id and prompt hash; these change what the model is asked to do.
-  json suite_inputs = {{"gsm8k_shots", suite_options.gsm8k_shots},
-                       {"mmlu_shots", suite_options.mmlu_shots},
-                       {"max_new_tokens", suite_options.generation.max_new_tokens},
-                       {"divergence_max_new_tokens", suite_options.divergence_max_new_tokens},
-                       {"chat_template", suite_options.generation.use_chat_template},
-                       {"batch_invariant", suite_options.batch_invariant}};
-  if ((study.kld && chunk_plan) || with_divergence) {
-    Progress progress("baseline distributions and answers");
-    auto baseline_runtime = plans.front().runtime;
-    baseline_runtime.weight_repack = !study.batch_invariant;  // as the variants' task answers
-    auto model = engine.load(study.model, baseline_runtime);
-    if (study.kld && chunk_plan) {
-      const tasks::BaselineKey key{.baseline_sha256 = file_sha(study.model),
-                                   .corpus_sha256 = corpus->sha256,
-                                   .n_ctx = chunk_plan->n_ctx,
-                                   .n_chunks = chunk_plan->n_chunks,
-                                   .top_k = ppl_options.top_k,
-                                   .tail_samples = ppl_options.tail_samples,
-                                   .n_vocab = model->n_vocab(),
-                                   .engine_commit = engine_info.commit};
-      baseline = tasks::load_or_build_baseline(*model, *chunk_plan, ppl_options, key, user_cache_dir() / "baselines")
-                     .distributions;
-    }
-    if (with_divergence) {
-      // Journaled as the baseline variant's own divergence answers: the same generation.
-      auto journal =
-          units.journal(plans.front().name, {{"variant", variant_inputs(plans.front())}, {"suite", suite_inputs}});
-      auto options = suite_options;
-      options.journal = &journal;
-      baseline_answers = tasks::divergence_answers(*model, suite, options, nullptr);
-    }
-    progress.finish("done");
-  }
-
-  // 3. Measure every variant; a failure is a row marked failed and the study goes on.
-  perf::BenchOptions bench_options;
-  bench_options.prompt_tokens = study.prompt_tokens;
-  bench_options.gen_tokens = study.gen_tokens;
-  bench_options.depths = study.depths;
-  bench_options.reps = study.reps;
-  bench_options.warmup = study.warmup;
-  bench_options.seed = study.seed;
-  bench_options.max_cv = study.max_cv;
-  bench_options.parallel = study.parallel;
-  const std::string parallel_test =
-      study.parallel.empty()
-          ? std::string()
-          : perf::test_name_parallel(study.gen_tokens, *std::max_element(study.parallel.begin(), study.parallel.end()));
   RunOutcome outcome;
-  json variant_results = json::array();
-  std::vector<decide::Variant> variants;
-  const SteadyClock clock;
-  for (const auto& plan : plans) {
-    Progress progress(fmt::format("measure {}", plan.name));
-    json entry{{"name", plan.name},
-               {"file", plan.file.string()},
-               {"is_baseline", plan.is_baseline},
-               {"kv_cache_type", plan.runtime.kv_cache_type},
-               {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
-               {"threads", plan.runtime.n_threads}};
-    decide::Variant variant;
-    variant.name = plan.name;
-    variant.is_baseline = plan.is_baseline;
-    try {
-      const json inputs = variant_inputs(plan);
-      const json runtime = runtime_to_json(plan.runtime);
-      std::unique_ptr<backend::Model> loaded;
-      auto model = [&]() -> backend::Model& {
-        if (!loaded) {
-          loaded = engine.load(plan.file, plan.runtime);
-        }
-        return *loaded;
-      };
-      // Batch-invariant answers need the plain weight kernels: a copy of the model of its own.
-      std::unique_ptr<backend::Model> loaded_for_tasks;
-      auto task_model = [&]() -> backend::Model& {
-        if (!study.batch_invariant) {
-          return model();
-        }
-        if (!loaded_for_tasks) {
-          loaded.reset();  // one copy of the weights at a time
-          auto task_runtime = plan.runtime;
-          task_runtime.weight_repack = false;
-          loaded_for_tasks = engine.load(plan.file, task_runtime);
-          if (!loaded_for_tasks->batch_invariant_kernels()) {
-            std::cerr << tasks::batch_invariance_warning(plan.file.filename().string()) << '\n';
-          }
-        }
-        return *loaded_for_tasks;
-      };
-
-      // Speed and memory: one unit per variant.
-      auto options = bench_options;
-      options.runtime = plan.runtime;
-      const json bench_inputs = {{"variant", inputs},
-                                 {"runtime", runtime},
-                                 {"prompt_tokens", options.prompt_tokens},
-                                 {"gen_tokens", options.gen_tokens},
-                                 {"depths", options.depths},
-                                 {"reps", options.reps},
-                                 {"warmup", options.warmup},
-                                 {"seed", options.seed},
-                                 {"max_cv", options.max_cv},
-                                 {"parallel", options.parallel}};
-      const std::string bench_key = "bench/" + plan.name;
-      auto bench_unit = units.find(plan.name, bench_key, bench_inputs);
-      if (!bench_unit) {
-        // Repetitions are units too: an interrupted benchmark resumes at the first one not done.
-        perf::RepetitionJournal repetitions;
-        repetitions.find = [&](const std::string& test, int rep) -> std::optional<perf::RepetitionSamples> {
-          const auto found = units.find(plan.name, fmt::format("{}/{}/{}", bench_key, test, rep), bench_inputs);
-          if (!found) {
-            return std::nullopt;
-          }
-          return found->get<perf::RepetitionSamples>();
-        };
-        repetitions.record = [&](const std::string& test, int rep, const perf::RepetitionSamples& samples) {
-          units.put(plan.name, fmt::format("{}/{}/{}", bench_key, test, rep), "bench_repetition", bench_inputs,
-                    json(samples));
-        };
-        perf::BenchRunner runner(engine, clock, options, {}, nvml.get(), &repetitions);
-        const auto bench = runner.run(plan.file, inputs.at("file_sha256").get<std::string>());
-        if (!bench.ok) {
-          throw Error(ErrorCode::kEngine, bench.error);
-        }
-        decide::Variant measured;
-        for (const auto& metric : bench.metrics) {
-          const bool unstable = !metric.warnings.empty() && !metric.is_distribution;
-          // The decision sees the samples the summary used: late warm-up runs stay out.
-          const std::vector<double> samples(metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped),
-                                            metric.samples.end());
-          if (metric.name == "prefill_tps" && metric.test == perf::test_name_prefill(study.prompt_tokens.front(), 0)) {
-            measured.metrics["prefill_tps"] = {samples, unstable};
-          } else if (metric.name == "decode_tps" && metric.depth == 0) {
-            measured.metrics["decode_tps"] = {samples, unstable};
-          } else if (metric.name == "load_ms") {
-            measured.metrics["load_ms"] = {samples, false};
-          } else if (metric.name == "ttft_ms") {
-            measured.metrics["ttft_ms"] = {samples, unstable};
-            measured.metrics["ttft_p99_ms"] = {{metric.summary.p99}, false};
-          } else if (metric.name == "e2e_ms") {
-            measured.metrics["e2e_ms"] = {samples, unstable};
-          } else if (metric.name == "itl_ms") {
-            measured.metrics["itl_p50_ms"] = {{metric.summary.median}, false};
-            measured.metrics["itl_p99_ms"] = {{metric.summary.p99}, false};
-          } else if ((metric.name == "parallel_decode_tps" || metric.name == "parallel_itl_ms") &&
-                     metric.test == parallel_test) {
-            measured.metrics[metric.name] = {samples, unstable};
-          } else if (metric.name == "decode_j_per_token" &&
-                     metric.test == perf::test_name_decode(study.gen_tokens, 0)) {
-            measured.metrics["energy_j_per_token"] = {samples, unstable};
-          }
-        }
-        if (bench.peak_rss_bytes) {
-          measured.metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
-        }
-        if (bench.peak_device_memory_bytes) {
-          measured.metrics["device_memory_gib"] = {
-              {static_cast<double>(*bench.peak_device_memory_bytes) / kBytesPerGib}, false};
-        }
-        measured.metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
-        bench_unit = json{
-            {"bench", report::bench_to_json(perf::BenchReport{.options = options, .models = {bench}})["models"][0]},
-            {"metrics", metrics_to_json(measured.metrics)}};
-        units.put(plan.name, bench_key, "bench", bench_inputs, *bench_unit);
-      }
-      entry["bench"] = bench_unit->at("bench");
-      merge_metrics(bench_unit->at("metrics"), variant);
-
-      if (study.prompts) {
-        // Overrides the fixed-shape request test's latency with what real prompts give.
-        const auto& w = *study.prompts;
-        const json workload_inputs = {{"variant", inputs},      {"runtime", runtime},
-                                      {"prompts", prompts},     {"max_new_tokens", w.max_new_tokens},
-                                      {"parallel", w.parallel}, {"chat_template", w.chat_template}};
-        const std::string key = "workload/" + plan.name;
-        auto unit = units.find(plan.name, key, workload_inputs);
-        if (!unit) {
-          decide::Variant measured;
-          const json summary = run_prompt_workload(model(), prompts, w, measured);
-          unit = json{{"summary", summary}, {"metrics", metrics_to_json(measured.metrics)}};
-          units.put(plan.name, key, "workload", workload_inputs, *unit);
-        }
-        entry["prompt_workload"] = unit->at("summary");
-        merge_metrics(unit->at("metrics"), variant);
-      }
-      if (chunk_plan) {
-        const json quality_inputs = {
-            {"variant", inputs},           {"corpus_sha256", corpus->sha256},
-            {"ctx", chunk_plan->n_ctx},    {"chunks", chunk_plan->n_chunks},
-            {"kld", baseline.has_value()}, {"baseline_sha256", baseline ? file_sha(study.model) : std::string()},
-            {"top_k", ppl_options.top_k},  {"tail_samples", ppl_options.tail_samples}};
-        const std::string key = "quality/" + plan.name;
-        auto unit = units.find(plan.name, key, quality_inputs);
-        if (!unit) {
-          // Chunks are units too: an interrupted pass resumes at the first chunk not done.
-          const auto chunk_journal = units.journal(plan.name, quality_inputs);
-          const auto ppl = tasks::evaluate_perplexity(model(), *chunk_plan, ppl_options,
-                                                      baseline ? &*baseline : nullptr, nullptr, &chunk_journal);
-          decide::Variant measured;
-          json quality{{"perplexity", {{"ppl", ppl.ppl}, {"ppl_stderr", ppl.ppl_stderr}, {"n_chunks", ppl.n_chunks}}}};
-          measured.metrics["ppl"] = {{ppl.ppl}, false};
-          std::vector<double> chunk_nll, chunk_kld;
-          for (const auto& chunk : ppl.chunks) {
-            chunk_nll.push_back(chunk.nll_sum / chunk.n_scored);
-            if (chunk.kld_sum) {
-              chunk_kld.push_back(*chunk.kld_sum / chunk.n_scored);
-            }
-          }
-          measured.chunk_values["nll"] = chunk_nll;
-          if (ppl.kld) {
-            quality["kld"] = {{"kld_mean", ppl.kld->mean},
-                              {"same_top_rate", ppl.kld->same_top_rate},
-                              {"ln_ppl_ratio", ppl.kld->ln_ppl_ratio},
-                              {"kld_p99", ppl.kld->p99}};
-            measured.metrics["kld_mean"] = {{ppl.kld->mean}, false};
-            measured.metrics["kld_p99"] = {{ppl.kld->p99}, false};
-            measured.metrics["same_top_rate"] = {{ppl.kld->same_top_rate}, false};
-            measured.metrics["ln_ppl_ratio"] = {{ppl.kld->ln_ppl_ratio}, false};
-            measured.chunk_values["kld"] = chunk_kld;
-          }
-          quality["metrics"] = metrics_to_json(measured.metrics);
-          quality["chunk_values"] = measured.chunk_values;
-          unit = quality;
-          units.put(plan.name, key, "quality", quality_inputs, *unit);
-        }
-        entry["perplexity"] = unit->at("perplexity");
-        if (unit->contains("kld")) {
-          entry["kld"] = unit->at("kld");
-        }
-        merge_metrics(unit->at("metrics"), variant);
-        for (const auto& [series, values] : unit->at("chunk_values").items()) {
-          variant.chunk_values[series] = values.get<std::vector<double>>();
-        }
-      }
-      if (!study_tasks.empty()) {
-        // Task items: one unit each, committed as they finish.
-        auto journal = units.journal(plan.name, {{"variant", inputs}, {"suite", suite_inputs}});
-        auto options_with_journal = suite_options;
-        options_with_journal.journal = &journal;
-        auto results = tasks::run_suite(task_model(), suite, options_with_journal);
-        if (with_divergence) {
-          results.push_back(tasks::run_divergence(task_model(), suite, options_with_journal, baseline_answers));
-        }
-        json task_json = json::array();
-        for (const auto& task : results) {
-          json metrics = json::object();
-          for (const auto& metric : task.metrics) {
-            metrics[metric.name] = {{"value", metric.value}, {"stderr", metric.stderr_value}, {"n", metric.n}};
-            variant.metrics[task.task + "." + metric.name] = {{metric.value}, false};
-          }
-          std::vector<bool> correct;
-          for (const auto& record : task.records) {
-            if (record.contains(correctness_field(task.task))) {
-              correct.push_back(record.at(correctness_field(task.task)).get<bool>());
-            }
-          }
-          if (!correct.empty()) {
-            variant.item_correct[task.task] = correct;
-          }
-          task_json.push_back({{"task", task.task},
-                               {"version", task.version},
-                               {"metrics", metrics},
-                               {"items_per_second", task.items_per_second},
-                               {"records", task.records}});
-        }
-        entry["tasks"] = task_json;
-      }
-      entry["status"] = "ok";
-      variants.push_back(variant);
-      progress.finish("done");
-    } catch (const Error& error) {
-      entry["status"] = "failed";
-      entry["error"] = error.what();
-      ++outcome.failed_variants;
-      progress.finish("FAILED");
-    }
-    entry["runs"] = units.runs_of(plan.name);
-    variant_results.push_back(entry);
-  }
-
-  // 4. Decide.
-  if (std::none_of(variants.begin(), variants.end(), [](const auto& v) { return v.is_baseline; })) {
-    throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
-  }
-  std::vector<std::string> profile_notes;
-  const auto ranked_profile =
-      synthetic ? decide::without_unmeasured_metrics(profile, variants, profile_notes) : profile;
-  outcome.decision =
-      decide::decide(variants, ranked_profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
-  decide::add_notes(outcome.decision, profile_notes);
-  json inputs = json::array();
-  for (const auto& v : variants) {
-    json metrics = json::object();
-    for (const auto& [name, value] : v.metrics) {
-      metrics[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
-    }
-    inputs.push_back({{"name", v.name},
-                      {"is_baseline", v.is_baseline},
-                      {"metrics", metrics},
-                      {"item_correct", v.item_correct},
-                      {"chunk_values", v.chunk_values}});
-  }
-  // Every run that produced a result in use, with its manifest: results of one study may come
-  // from different machines or builds, and the report says so.
-  std::set<int64_t> used_runs;
-  for (const auto& entry : variant_results) {
-    for (const auto& id : entry.at("runs")) {
-      used_runs.insert(id.get<int64_t>());
-    }
-  }
-  json runs = json::array();
-  for (const auto& run : store->runs()) {
-    if (used_runs.contains(run.id)) {
-      runs.push_back({{"id", run.id},
-                      {"started_utc", run.started_utc},
-                      {"finished_utc", run.finished_utc ? json(*run.finished_utc) : json(nullptr)},
-                      {"environment", run.environment}});
-    }
-  }
+  results::StudyRecord& record = outcome.record;
+  decide_study(study, profile, synthetic, record, states);
+  outcome.failed_variants =
+      static_cast<int>(std::count_if(states.begin(), states.end(), [](const auto& s) { return !s.record.ok; }));
+  record.runs = runs_in_use(*store, states);
   store->finish_run();
   if (nvml) {  // the clocks once measuring is over, beside those at the start
     perf::add_gpu_manifest(*nvml, "end", env.extra);
-    environment = report::environment_to_json(env, engine_info);
   }
-  outcome.results = {{"schema", "uaqf.study/1"},
-                     {"study", {{"file", study.file.string()}, {"name", study.name}, {"seed", study.seed}}},
-                     {"environment", environment},
-                     {"runs", runs},
-                     {"synthetic_weights", synthetic},
-                     {"store", store->path().string()},
-                     {"profile", decide::to_json(ranked_profile)},
-                     {"variants", variant_results},
-                     {"decision_inputs", inputs},
-                     {"decision", decide::to_json(outcome.decision)}};
+  record.study_file = study.file.string();
+  record.study_name = study.name;
+  record.seed = study.seed;
+  record.environment = report::environment_to_json(env, engine_info);
+  record.synthetic_weights = synthetic;
+  record.store = store->path().string();
   return outcome;
 }
 
-void print_decision(std::ostream& out, const decide::Decision& decision, const std::vector<decide::Variant>& variants) {
-  (void)variants;
+void print_decision(std::ostream& out, const decide::Decision& decision) {
   std::vector<std::vector<std::string>> rows{
       {"rank", "variant", "feasible", "utility", "95% interval", "P(best)", "Pareto", "notes"}};
   int rank = 0;

@@ -1,16 +1,15 @@
 #pragma once
 
-// `uaqf run STUDY.toml`: quantize what is missing, measure every variant (speed, memory, a prompt
-// workload, quality), decide under the study's profile and write everything to the output folder.
+// `uaqf run STUDY.toml`: plan the study (variants x units), refuse what the engine cannot do,
+// quantize what is missing, run every unit (resumable through the results store), decide under
+// the study's profile, and return the results record.
 
-#include <filesystem>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "decide/decide.h"
+#include "results/study_record.h"
 #include "study/study.h"
 
 namespace uaqf::study {
@@ -19,17 +18,14 @@ namespace uaqf::study {
 decide::Profile study_profile(const Study& study);
 
 struct RunOutcome {
-  nlohmann::json results;  // schema uaqf.study/1: everything measured, the inputs of the decision, the decision
-  decide::Decision decision;
+  results::StudyRecord record;  // everything measured, the inputs of the decision, the decision
   int failed_variants = 0;
 };
 
-RunOutcome run_study(backend::Engine& engine, const Study& study);
-
-// The decision inputs stored in a results file, for re-ranking without measuring again.
-std::vector<decide::Variant> variants_from_results(const nlohmann::json& results);
+// `clock` times every measurement (tests pass the fake engine's).
+RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& clock);
 
 // Human-readable ranking and recommendation.
-void print_decision(std::ostream& out, const decide::Decision& decision, const std::vector<decide::Variant>& variants);
+void print_decision(std::ostream& out, const decide::Decision& decision);
 
 }  // namespace uaqf::study

@@ -67,6 +67,8 @@ bool is_suite_task(const std::string& name) {
 
 int task_version(const std::string& /*name*/) { return 1; }
 
+bool task_generates(const std::string& name) { return name == "gsm8k" || name == "ifeval" || name == "divergence"; }
+
 PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOptions& options) {
   PreparedSuite suite;
   suite.tasks = tasks;

@@ -34,6 +34,8 @@ struct SuiteOptions {
 // Every task name `uaqf eval --tasks` accepts besides perplexity and kld.
 const std::vector<std::string>& suite_task_names();
 bool is_suite_task(const std::string& name);
+// Whether the task is scored on generated answers (else on log-likelihoods of given text).
+bool task_generates(const std::string& name);
 int task_version(const std::string& name);
 
 struct PreparedSuite {

@@ -15,6 +15,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using uaqf::store::StudyStore;
 
+std::optional<json> payload(const std::optional<uaqf::store::Unit>& unit) {
+  return unit ? std::optional<json>(unit->payload) : std::nullopt;
+}
+
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / ("uaqf-store-test-" + std::to_string(::getpid())) / name;
   fs::remove_all(dir);
@@ -27,12 +31,12 @@ TEST(StudyStore, FindsAUnitOnlyWithTheInputsThatMadeIt) {
     auto store = StudyStore::open(dir, true);
     store->begin_run({{"hostname", "a"}});
     store->put("bench/Q4_0", "bench", "h1", {{"decode_tps", 10}});
-    EXPECT_EQ(store->find("bench/Q4_0", "h1"), json({{"decode_tps", 10}}));
-    EXPECT_FALSE(store->find("bench/Q4_0", "h2"));  // inputs changed: stale
-    EXPECT_FALSE(store->find("bench/Q8_0", "h1"));
+    EXPECT_EQ(payload(store->find_unit("bench/Q4_0", "h1")), json({{"decode_tps", 10}}));
+    EXPECT_FALSE(payload(store->find_unit("bench/Q4_0", "h2")));  // inputs changed: stale
+    EXPECT_FALSE(payload(store->find_unit("bench/Q8_0", "h1")));
     store->put("bench/Q4_0", "bench", "h2", {{"decode_tps", 12}});  // replaces the stale unit
     EXPECT_EQ(store->units().size(), 1U);
-    EXPECT_EQ(store->find("bench/Q4_0", "h2"), json({{"decode_tps", 12}}));
+    EXPECT_EQ(payload(store->find_unit("bench/Q4_0", "h2")), json({{"decode_tps", 12}}));
   }
   // Durable: a new process (here, a new store) finds it with the run that made it.
   auto store = StudyStore::open(dir, true);
@@ -68,7 +72,7 @@ TEST(StudyStore, ClearingDropsUnitsKeepsRuns) {
   store->put("x", "bench", "h", json::object());
   store->clear_units();
   EXPECT_TRUE(store->units().empty());
-  EXPECT_FALSE(store->find("x", "h"));
+  EXPECT_FALSE(payload(store->find_unit("x", "h")));
   EXPECT_EQ(store->runs().size(), 1U);
 }
 

@@ -26,6 +26,26 @@ std::vector<float> fake_logits_for(const FakeModelSpec& spec, Token current, std
   return logits;
 }
 
+// A quantized KV cache makes the fake a little faster and a little less exact, so that context
+// options visibly change what a variant measures.
+FakeModelSpec with_context_options(FakeModelSpec spec, const ContextOptions& options) {
+  if (options.kv_cache_type == "q8_0") {
+    spec.decode_ns_per_call = spec.decode_ns_per_call * 9 / 10;
+    spec.logit_noise += 0.01;
+  } else if (options.kv_cache_type == "q4_0") {
+    spec.decode_ns_per_call = spec.decode_ns_per_call * 8 / 10;
+    spec.logit_noise += 0.04;
+  }
+  return spec;
+}
+
+void require(const FakeEngine& engine, Capability capability) {
+  if (!engine.declared().has(capability)) {
+    throw Error(ErrorCode::kEngine,
+                fmt::format("the fake engine was asked for {}, which it does not declare", to_string(capability)));
+  }
+}
+
 class FakeContext final : public Context {
  public:
   FakeContext(FakeEngine& engine, const FakeModelSpec& spec, uint32_t n_ctx)
@@ -47,6 +67,7 @@ class FakeContext final : public Context {
   }
   void eval_sequences(std::span<const std::vector<Token>> sequences, int32_t logits_from,
                       const LogitsBlockFn& on_block) override {
+    require(engine_, Capability::kFullLogits);
     std::vector<std::vector<float>> storage;
     std::vector<TokenLogits> block;
     for (std::size_t s = 0; s < sequences.size(); ++s) {
@@ -78,6 +99,7 @@ class FakeContext final : public Context {
 
   std::vector<std::vector<TokenScore>> score_suffixes(const std::vector<Token>& prefix,
                                                       std::span<const std::vector<Token>> suffixes) override {
+    require(engine_, Capability::kPromptLogprobs);
     std::vector<std::vector<TokenScore>> scores;
     for (const auto& suffix : suffixes) {
       std::vector<TokenScore> row;
@@ -178,8 +200,15 @@ class FakeModel final : public Model {
     }
     return "<user>" + user_message + "</user><assistant>";
   }
-  std::unique_ptr<Context> open_context(const ContextSpec& spec) override {
-    return std::make_unique<FakeContext>(engine_, spec_, spec.n_ctx);
+  std::unique_ptr<Context> open_context_with(const ContextSpec& spec, const ContextOptions& options) override {
+    engine_.check_context_options(options);
+    return std::make_unique<FakeContext>(engine_, with_context_options(spec_, options), spec.n_ctx);
+  }
+  const ContextOptions& context_options() const override { return context_options_; }
+  const LoadOptions& load_options() const override { return load_options_; }
+  uint64_t kv_bytes_per_token(const ContextOptions& options) const override {
+    const uint64_t f16 = spec_.kv_bytes_per_token;
+    return options.kv_cache_type == "q8_0" ? f16 * 17 / 32 : options.kv_cache_type == "q4_0" ? f16 * 9 / 32 : f16;
   }
   // The fake computes each sequence on its own.
   bool batch_invariant_kernels() const override { return true; }
@@ -188,6 +217,8 @@ class FakeModel final : public Model {
   FakeEngine& engine_;
   FakeModelSpec spec_;
   ModelInfo info_;
+  ContextOptions context_options_;
+  LoadOptions load_options_;
 };
 
 }  // namespace
@@ -204,8 +235,20 @@ EngineInfo FakeEngine::describe() const {
   return EngineInfo{.name = "fake", .commit = "none", .system_info = "", .devices = {}, .default_threads = 1};
 }
 
-Capabilities FakeEngine::capabilities() const {
-  return Capabilities{.token_decode = true, .quantize = true, .full_logits = false};
+Capabilities FakeEngine::capabilities() const { return capabilities_; }
+
+int FakeEngine::loads_of(const std::filesystem::path& path) const {
+  const auto it = loads_.find(path.string());
+  return it == loads_.end() ? 0 : it->second;
+}
+
+void FakeEngine::check_context_options(const ContextOptions& options) const {
+  for (const char* known : {"f16", "q8_0", "q4_0"}) {
+    if (options.kv_cache_type == known) {
+      return;
+    }
+  }
+  throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown KV-cache type '{}' (fake)", options.kv_cache_type));
 }
 
 ModelInfo FakeEngine::inspect(const std::filesystem::path& path) {
@@ -232,7 +275,9 @@ ModelInfo FakeEngine::inspect(const std::filesystem::path& path) {
   return info;
 }
 
-std::unique_ptr<Model> FakeEngine::load(const std::filesystem::path& path, const RuntimeOptions& /*options*/) {
+std::unique_ptr<Model> FakeEngine::load_weights(const std::filesystem::path& path, const LoadOptions& /*options*/) {
+  ++load_calls_;
+  ++loads_[path.string()];
   const auto& spec = spec_for(path);
   clock_.advance_ns(spec.load_ns);
   if (spec.fail_load) {

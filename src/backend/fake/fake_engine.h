@@ -40,14 +40,20 @@ class FakeEngine final : public Engine {
 
   void add_model(const std::filesystem::path& path, FakeModelSpec spec) { specs_[path.string()] = spec; }
   int quantize_calls() const { return quantize_calls_; }
-  int decode_calls() const { return decode_calls_; }
+  // Weight loads (load_weights calls) of `path`, counting failed ones.
+  int loads_of(const std::filesystem::path& path) const;
+  int load_calls() const { return load_calls_; }
+  // What the engine declares it can do (default: everything an in-process engine can). Without
+  // full logits or prompt log-probabilities, the calls that need them throw.
+  void set_capabilities(Capabilities capabilities) { capabilities_ = std::move(capabilities); }
   // Types whose quantization fails, to test that others go on.
   void fail_quantize_type(const std::string& type) { failing_types_[type] = true; }
 
   EngineInfo describe() const override;
   Capabilities capabilities() const override;
   ModelInfo inspect(const std::filesystem::path& path) override;
-  std::unique_ptr<Model> load(const std::filesystem::path& path, const RuntimeOptions& options) override;
+  std::unique_ptr<Model> load_weights(const std::filesystem::path& path, const LoadOptions& options) override;
+  void check_context_options(const ContextOptions& options) const override;
   std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) override;
   void synthesize(const SynthRequest& request) override;
   std::optional<uint64_t> device_memory_used_bytes() const override { return device_memory_used_; }
@@ -59,6 +65,7 @@ class FakeEngine final : public Engine {
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;
 
   ManualClock& clock() { return clock_; }
+  const Capabilities& declared() const { return capabilities_; }
   int& decode_call_counter() { return decode_calls_; }
 
  private:
@@ -71,6 +78,11 @@ class FakeEngine final : public Engine {
   std::optional<double> bandwidth_;
   int quantize_calls_ = 0;
   int decode_calls_ = 0;
+  int load_calls_ = 0;
+  std::map<std::string, int> loads_;
+  Capabilities capabilities_{.supported = {Capability::kTokenDecode, Capability::kGenerate, Capability::kStreaming,
+                                           Capability::kFullLogits, Capability::kPromptLogprobs,
+                                           Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize}};
 };
 
 }  // namespace uaqf::backend

@@ -642,12 +642,18 @@ class LlamaContext final : public Context {
   std::size_t batch_capacity_ = 0;
 };
 
+uint64_t kv_bytes_per_token_of(const llama_model* model, const std::string& kv_cache_type) {
+  const ggml_type kv_type = parse_kv_cache_type(kv_cache_type);
+  const auto head_dim = static_cast<uint64_t>(llama_model_n_embd(model) / std::max(1, llama_model_n_head(model)));
+  const uint64_t elements = 2ULL * static_cast<uint64_t>(llama_model_n_layer(model)) *
+                            static_cast<uint64_t>(llama_model_n_head_kv(model)) * head_dim;
+  return elements * ggml_type_size(kv_type) / static_cast<uint64_t>(ggml_blck_size(kv_type));
+}
+
 class LlamaModel final : public Model {
  public:
-  LlamaModel(llama_model_ptr model, ModelInfo info, RuntimeOptions options)
-      : model_(std::move(model)), info_(std::move(info)), options_(std::move(options)) {
-    kv_type_ = parse_kv_cache_type(options_.kv_cache_type);
-  }
+  LlamaModel(llama_model_ptr model, ModelInfo info, LoadOptions load_options)
+      : model_(std::move(model)), info_(std::move(info)), load_options_(load_options) {}
 
   const ModelInfo& info() const override { return info_; }
   int32_t n_vocab() const override { return llama_vocab_n_tokens(vocab()); }
@@ -715,20 +721,22 @@ class LlamaModel final : public Model {
     return out;
   }
 
-  std::unique_ptr<Context> open_context(const ContextSpec& spec) override {
+  std::unique_ptr<Context> open_context_with(const ContextSpec& spec, const ContextOptions& options) override {
     const uint32_t n_ctx = spec.n_ctx;
-    const FlashAttention flash_attention = spec.flash_attention.value_or(options_.flash_attention);
+    const FlashAttention flash_attention = spec.flash_attention.value_or(options.flash_attention);
+    const int n_threads = options.n_threads > 0 ? options.n_threads : physical_core_count();
+    const ggml_type kv_type = parse_kv_cache_type(options.kv_cache_type);
     llama_context_params params = llama_context_default_params();
     params.n_ctx = n_ctx;
     params.n_seq_max = std::max(1U, spec.n_seq);
     params.kv_unified = spec.unified_kv;
-    params.n_batch = static_cast<uint32_t>(options_.n_batch);
-    params.n_ubatch = static_cast<uint32_t>(options_.n_ubatch);
-    params.type_k = kv_type_;
-    params.type_v = kv_type_;
+    params.n_batch = static_cast<uint32_t>(options.n_batch);
+    params.n_ubatch = static_cast<uint32_t>(options.n_ubatch);
+    params.type_k = kv_type;
+    params.type_v = kv_type;
     params.flash_attn_type = to_llama(flash_attention);
-    params.n_threads = options_.n_threads;
-    params.n_threads_batch = options_.n_threads;
+    params.n_threads = n_threads;
+    params.n_threads_batch = n_threads;
     params.swa_full = false;
     llama_log::clear_errors();
     llama_context_ptr ctx(llama_init_from_model(model_.get(), params));
@@ -736,10 +744,16 @@ class LlamaModel final : public Model {
       throw Error(ErrorCode::kEngine,
                   with_engine_reason(fmt::format(
                       "{}: cannot create a context of {} tokens (KV cache {}, flash attention {})",
-                      info_.path.filename().string(), n_ctx, options_.kv_cache_type, to_string(flash_attention))));
+                      info_.path.filename().string(), n_ctx, options.kv_cache_type, to_string(flash_attention))));
     }
-    return std::make_unique<LlamaContext>(std::move(ctx), options_.n_threads, info_.path.filename().string(),
-                                          spec.unified_kv);
+    return std::make_unique<LlamaContext>(std::move(ctx), n_threads, info_.path.filename().string(), spec.unified_kv);
+  }
+
+  const ContextOptions& context_options() const override { return context_options_; }
+  const LoadOptions& load_options() const override { return load_options_; }
+
+  uint64_t kv_bytes_per_token(const ContextOptions& options) const override {
+    return kv_bytes_per_token_of(model_.get(), options.kv_cache_type);
   }
 
   bool batch_invariant_kernels() const override {
@@ -747,8 +761,8 @@ class LlamaModel final : public Model {
     // order than the one-row path; repacked weights have one-row and many-row kernels of their own;
     // GPU kernels are chosen by batch size.
     const std::string_view system_info = llama_print_system_info();
-    const bool on_gpu = options_.n_gpu_layers != 0 && has_gpu_device();
-    return !on_gpu && !options_.weight_repack && system_info.find("LLAMAFILE = 1") == std::string_view::npos;
+    const bool on_gpu = load_options_.n_gpu_layers != 0 && has_gpu_device();
+    return !on_gpu && !load_options_.weight_repack && system_info.find("LLAMAFILE = 1") == std::string_view::npos;
   }
 
  private:
@@ -756,8 +770,8 @@ class LlamaModel final : public Model {
 
   llama_model_ptr model_;
   ModelInfo info_;
-  RuntimeOptions options_;
-  ggml_type kv_type_ = GGML_TYPE_F16;
+  LoadOptions load_options_;
+  ContextOptions context_options_;  // the defaults: a study binds each variant's (with_context_options)
 };
 
 class LlamaEngine final : public Engine {
@@ -806,7 +820,13 @@ class LlamaEngine final : public Engine {
   }
 
   Capabilities capabilities() const override {
-    return Capabilities{.token_decode = true, .quantize = true, .full_logits = true};
+    Capabilities capabilities{.supported = {Capability::kTokenDecode, Capability::kGenerate, Capability::kStreaming,
+                                            Capability::kFullLogits, Capability::kPromptLogprobs,
+                                            Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize}};
+    if (has_gpu_device()) {
+      capabilities.supported.push_back(Capability::kDeviceMemory);
+    }
+    return capabilities;
   }
 
   ModelInfo inspect(const fs::path& path) override {
@@ -876,16 +896,15 @@ class LlamaEngine final : public Engine {
     return info;
   }
 
-  std::unique_ptr<Model> load(const fs::path& path, const RuntimeOptions& options) override {
+  void check_context_options(const ContextOptions& options) const override {
+    parse_kv_cache_type(options.kv_cache_type);
+  }
+
+  std::unique_ptr<Model> load_weights(const fs::path& path, const LoadOptions& options) override {
     ModelInfo info = inspect(path);
-    RuntimeOptions resolved = options;
-    if (resolved.n_threads <= 0) {
-      resolved.n_threads = physical_core_count();
-    }
-    parse_kv_cache_type(resolved.kv_cache_type);  // reject a bad type before the expensive load
     llama_model_params params = llama_model_default_params();
-    params.n_gpu_layers = resolved.n_gpu_layers;
-    params.use_extra_bufts = resolved.weight_repack;
+    params.n_gpu_layers = options.n_gpu_layers;
+    params.use_extra_bufts = options.weight_repack;
     llama_log::clear_errors();
     llama_model_ptr model(llama_model_load_from_file(path.c_str(), params));
     if (!model) {
@@ -899,15 +918,8 @@ class LlamaEngine final : public Engine {
     llama_model_desc(model.get(), desc.data(), desc.size());
     info.description = desc.data();
     info.n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
-    {
-      const ggml_type kv_type = parse_kv_cache_type(resolved.kv_cache_type);
-      const auto head_dim =
-          static_cast<uint64_t>(llama_model_n_embd(model.get()) / std::max(1, llama_model_n_head(model.get())));
-      const uint64_t elements = 2ULL * static_cast<uint64_t>(llama_model_n_layer(model.get())) *
-                                static_cast<uint64_t>(llama_model_n_head_kv(model.get())) * head_dim;
-      info.kv_bytes_per_token = elements * ggml_type_size(kv_type) / static_cast<uint64_t>(ggml_blck_size(kv_type));
-    }
-    return std::make_unique<LlamaModel>(std::move(model), std::move(info), std::move(resolved));
+    info.kv_bytes_per_token = kv_bytes_per_token_of(model.get(), ContextOptions{}.kv_cache_type);
+    return std::make_unique<LlamaModel>(std::move(model), std::move(info), options);
   }
 
   std::unique_ptr<Vocabulary> load_vocabulary(const fs::path& path) override {
@@ -920,7 +932,7 @@ class LlamaEngine final : public Engine {
       throw Error(ErrorCode::kEngine,
                   with_engine_reason(fmt::format("failed to read the vocabulary of {}", path.string())));
     }
-    return std::make_unique<LlamaModel>(std::move(model), std::move(info), RuntimeOptions{});
+    return std::make_unique<LlamaModel>(std::move(model), std::move(info), LoadOptions{});
   }
 
   void synthesize(const SynthRequest& request) override {

@@ -1,0 +1,118 @@
+#include "study/metric_table.h"
+
+namespace uaqf::study {
+namespace {
+
+constexpr double kBytesPerGib = 1024.0 * 1024.0 * 1024.0;
+
+bool test_matches(const perf::Metric& metric, BenchTest test, const BenchShape& shape) {
+  switch (test) {
+    case BenchTest::kAny:
+      return true;
+    case BenchTest::kFirstPrefill:
+      return metric.test == perf::test_name_prefill(shape.first_prompt_tokens, 0);
+    case BenchTest::kDepthZero:
+      return metric.depth == 0;
+    case BenchTest::kTopParallel:
+      return shape.top_parallel > 0 && metric.test == perf::test_name_parallel(shape.gen_tokens, shape.top_parallel);
+    case BenchTest::kDecodeDepthZero:
+      return metric.test == perf::test_name_decode(shape.gen_tokens, 0);
+  }
+  return false;
+}
+
+std::vector<double> statistic_of(const perf::Metric& metric, Statistic statistic) {
+  switch (statistic) {
+    case Statistic::kMedian:
+      return {metric.summary.median};
+    case Statistic::kP99:
+      return {metric.summary.p99};
+    case Statistic::kSamples:
+      break;
+  }
+  // The decision sees the samples the summary used: late warm-up runs stay out.
+  return {metric.samples.begin() + static_cast<std::ptrdiff_t>(metric.warmup_dropped), metric.samples.end()};
+}
+
+// Which task record field says the item was answered correctly.
+std::string correctness_field(const std::string& task) { return task == "gsm8k" ? "correct_strict" : "correct"; }
+
+}  // namespace
+
+const std::vector<BenchRoute>& bench_routes() {
+  static const std::vector<BenchRoute> routes{
+      {"prefill_tps", BenchTest::kFirstPrefill, "prefill_tps", Statistic::kSamples, true},
+      {"decode_tps", BenchTest::kDepthZero, "decode_tps", Statistic::kSamples, true},
+      {"load_ms", BenchTest::kAny, "load_ms", Statistic::kSamples, false},
+      {"ttft_ms", BenchTest::kAny, "ttft_ms", Statistic::kSamples, true},
+      {"ttft_ms", BenchTest::kAny, "ttft_p99_ms", Statistic::kP99, false},
+      {"e2e_ms", BenchTest::kAny, "e2e_ms", Statistic::kSamples, true},
+      {"itl_ms", BenchTest::kAny, "itl_p50_ms", Statistic::kMedian, false},
+      {"itl_ms", BenchTest::kAny, "itl_p99_ms", Statistic::kP99, false},
+      {"parallel_decode_tps", BenchTest::kTopParallel, "parallel_decode_tps", Statistic::kSamples, true},
+      {"parallel_itl_ms", BenchTest::kTopParallel, "parallel_itl_ms", Statistic::kSamples, true},
+      {"decode_j_per_token", BenchTest::kDecodeDepthZero, "energy_j_per_token", Statistic::kSamples, true},
+  };
+  return routes;
+}
+
+std::map<std::string, decide::MetricValue> decision_metrics(const perf::ModelResult& bench, const BenchShape& shape) {
+  std::map<std::string, decide::MetricValue> metrics;
+  for (const auto& metric : bench.metrics) {
+    for (const auto& route : bench_routes()) {
+      if (metric.name != route.bench_metric || !test_matches(metric, route.test, shape)) {
+        continue;
+      }
+      const bool unstable = route.may_be_unstable && !metric.warnings.empty() && !metric.is_distribution;
+      metrics[route.decision_metric] = {statistic_of(metric, route.statistic), unstable};
+    }
+  }
+  if (bench.peak_rss_bytes) {
+    metrics["peak_memory_gib"] = {{static_cast<double>(*bench.peak_rss_bytes) / kBytesPerGib}, false};
+  }
+  if (bench.peak_device_memory_bytes) {
+    metrics["device_memory_gib"] = {{static_cast<double>(*bench.peak_device_memory_bytes) / kBytesPerGib}, false};
+  }
+  metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
+  return metrics;
+}
+
+std::map<std::string, decide::MetricValue> decision_metrics(const tasks::PerplexityResult& quality,
+                                                            std::map<std::string, std::vector<double>>& chunk_values) {
+  std::map<std::string, decide::MetricValue> metrics;
+  metrics["ppl"] = {{quality.ppl}, false};
+  std::vector<double> chunk_nll, chunk_kld;
+  for (const auto& chunk : quality.chunks) {
+    chunk_nll.push_back(chunk.nll_sum / chunk.n_scored);
+    if (chunk.kld_sum) {
+      chunk_kld.push_back(*chunk.kld_sum / chunk.n_scored);
+    }
+  }
+  chunk_values["nll"] = chunk_nll;
+  if (quality.kld) {
+    metrics["kld_mean"] = {{quality.kld->mean}, false};
+    metrics["kld_p99"] = {{quality.kld->p99}, false};
+    metrics["same_top_rate"] = {{quality.kld->same_top_rate}, false};
+    metrics["ln_ppl_ratio"] = {{quality.kld->ln_ppl_ratio}, false};
+    chunk_values["kld"] = chunk_kld;
+  }
+  return metrics;
+}
+
+void add_task_metrics(const tasks::TaskResult& task, decide::Variant& variant) {
+  for (const auto& metric : task.metrics) {
+    variant.metrics[task.task + "." + metric.name] = {{metric.value}, false};
+  }
+  std::vector<bool> correct;
+  const std::string field = correctness_field(task.task);
+  for (const auto& record : task.records) {
+    if (record.contains(field)) {
+      correct.push_back(record.at(field).get<bool>());
+    }
+  }
+  if (!correct.empty()) {
+    variant.item_correct[task.task] = correct;
+  }
+}
+
+}  // namespace uaqf::study

@@ -1,0 +1,56 @@
+#pragma once
+
+// Which measurement feeds which decision metric: one table for the benchmark's metrics, and the
+// rules for quality and task results. A new decision metric is a row in decide's catalog and a
+// row here.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "decide/model.h"
+#include "perf/bench.h"
+#include "tasks/perplexity.h"
+#include "tasks/suite.h"
+
+namespace uaqf::study {
+
+// The benchmark test a decision metric is taken from.
+enum class BenchTest {
+  kAny,              // the metric's only test (load, the request test)
+  kFirstPrefill,     // pp<first prompt length> at depth 0
+  kDepthZero,        // any test at depth 0
+  kTopParallel,      // the highest concurrency level
+  kDecodeDepthZero,  // tg<gen tokens> at depth 0
+};
+
+enum class Statistic { kSamples, kMedian, kP99 };
+
+struct BenchRoute {
+  const char* bench_metric;
+  BenchTest test;
+  const char* decision_metric;
+  Statistic statistic;
+  bool may_be_unstable;  // false: marked stable whatever the spread (single values, distributions)
+};
+
+const std::vector<BenchRoute>& bench_routes();
+
+// The shape of the benchmark, to tell its tests apart.
+struct BenchShape {
+  int first_prompt_tokens = 512;
+  int gen_tokens = 128;
+  int top_parallel = 0;  // 0: no concurrency sweep
+};
+
+// The decision metrics of one benchmarked variant (speed, energy, memory, file size).
+std::map<std::string, decide::MetricValue> decision_metrics(const perf::ModelResult& bench, const BenchShape& shape);
+
+// Perplexity and, against a baseline, KL-divergence metrics; per-chunk series go to `chunk_values`.
+std::map<std::string, decide::MetricValue> decision_metrics(const tasks::PerplexityResult& quality,
+                                                            std::map<std::string, std::vector<double>>& chunk_values);
+
+// "<task>.<metric>" for every metric of a task, and its per-item correctness (for McNemar's test).
+void add_task_metrics(const tasks::TaskResult& task, decide::Variant& variant);
+
+}  // namespace uaqf::study

@@ -1,0 +1,49 @@
+#pragma once
+
+// A study as a plan: the variants (weights x context settings) and the units of work each gets,
+// with what every unit needs of the engine. Planning checks those needs, and every variant's
+// settings, before any work: a study the engine cannot carry out is refused at once.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "study/study.h"
+
+namespace uaqf::study {
+
+struct VariantPlan {
+  std::string name;
+  std::filesystem::path file;
+  bool is_baseline = false;
+  backend::RuntimeOptions runtime;
+};
+
+// A weight file and the name its variants go by ("F16", "Q4_K_M").
+struct WeightFile {
+  std::string name;
+  std::filesystem::path file;
+};
+
+// Every weight file crossed with the study's KV-cache types and flash-attention modes. Variants
+// of one file are next to each other, so that they can share its load.
+std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<WeightFile>& weights, int default_threads);
+
+enum class UnitKind { kQuantize, kBench, kPromptWorkload, kQuality, kTasks };
+
+struct UnitPlan {
+  UnitKind kind;
+  std::vector<backend::Need> needs;
+};
+
+// The units every variant of the study runs (quantization once for the study), given whether the
+// model's weights are synthetic (then quality is not measured).
+std::vector<UnitPlan> plan_units(const Study& study, bool synthetic);
+
+// Throws Error naming the variant, the need and the engine when the engine lacks something a unit
+// needs, or naming the setting when a variant's context settings are invalid. Before any work.
+void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& variants,
+                const std::vector<UnitPlan>& units);
+
+}  // namespace uaqf::study

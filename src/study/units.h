@@ -1,0 +1,86 @@
+#pragma once
+
+// The units of a study, one small function each: (variant, inputs) -> a typed record. Each unit
+// looks for its result in the study's results store first (keyed by everything it depends on) and
+// measures only when it is not there; the model is taken from the pool only then.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/backend.h"
+#include "core/clock.h"
+#include "decide/model.h"
+#include "perf/bench.h"
+#include "perf/nvml.h"
+#include "study/model_pool.h"
+#include "study/plan.h"
+#include "study/study.h"
+#include "study/unit_store.h"
+#include "tasks/baseline_cache.h"
+#include "tasks/perplexity.h"
+#include "tasks/registry.h"
+
+namespace uaqf::study {
+
+// What a unit hands back: its record as the results file shows it, and what it gives the decision.
+struct UnitRecord {
+  nlohmann::json payload;
+  std::map<std::string, decide::MetricValue> metrics;
+  std::map<std::string, std::vector<double>> chunk_values;
+  std::map<std::string, std::vector<bool>> item_correct;
+};
+
+// Everything the units of one study run share: the engine and its loads, the store, and the
+// inputs prepared once (prompts, corpus and chunks, task items, the baseline's distributions).
+struct StudyRun {
+  const Study& study;
+  backend::Engine& engine;
+  backend::EngineInfo engine_info;
+  UnitStore& units;
+  ModelPool& pool;
+  const Clock& clock;  // every time a unit measures
+  const perf::EnergyMeter* energy = nullptr;
+  std::filesystem::path data_dir;
+  std::vector<std::string> prompts;
+  std::optional<tasks::Corpus> corpus;
+  std::optional<tasks::ChunkPlan> chunk_plan;
+  tasks::PerplexityOptions ppl_options;
+  std::optional<tasks::BaselineDistributions> baseline;
+  tasks::SuiteOptions suite_options;
+  tasks::PreparedSuite suite;
+  bool with_divergence = false;
+  std::vector<std::vector<backend::Token>> baseline_answers;
+  std::map<std::string, std::string> file_sha256;  // each file hashed once: a 13B model takes a minute
+
+  const std::string& file_sha(const std::filesystem::path& file);
+  // What every result of a variant depends on: its weights and the settings that change its numbers.
+  nlohmann::json variant_inputs(const VariantPlan& plan);
+  // What a task item's answer depends on besides the variant.
+  nlohmann::json suite_inputs() const;
+};
+
+// The prepared inputs of a study (prompts, corpus, chunk plan, task items): read and checked
+// before any model is loaded.
+void prepare_inputs(StudyRun& run, bool synthetic);
+
+// The baseline's distributions for KLD and its answers for divergence, once, before the variants.
+void prepare_baseline(StudyRun& run, const VariantPlan& baseline);
+
+// The variant's model, bound to its context settings, on the pool's shared load.
+struct VariantModel {
+  ModelPool::Loaded loaded;
+  std::unique_ptr<backend::Model> view;
+};
+VariantModel acquire_model(StudyRun& run, const VariantPlan& plan, bool weight_repack);
+
+UnitRecord run_bench_unit(StudyRun& run, const VariantPlan& plan);
+UnitRecord run_workload_unit(StudyRun& run, const VariantPlan& plan);
+UnitRecord run_quality_unit(StudyRun& run, const VariantPlan& plan);
+UnitRecord run_task_unit(StudyRun& run, const VariantPlan& plan);
+
+}  // namespace uaqf::study
