@@ -180,114 +180,435 @@ long BenchRunner::runs_per_model() const {
   return tests * per_test + n_depths * static_cast<long>(options_.prompt_tokens.size()) * per_prefill_test;
 }
 
-ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std::string& sha256) {
-  ModelResult result;
-  result.path = model_path;
-  result.sha256 = sha256;
-  const std::string name = model_path.filename().string();
-  const long total_runs = runs_per_model();
-  long done_runs = 0;
-  auto advance = [&] {
-    ++done_runs;
-    if (progress_) {
-      progress_(name, done_runs, total_runs);
-    }
-  };
-  const int n_gen = options_.gen_tokens;
-  const auto device_before = engine_.device_memory_used_bytes();
-  auto sample_device = [&] {
-    const auto now = engine_.device_memory_used_bytes();
-    if (device_before && now) {
-      const uint64_t added = *now > *device_before ? *now - *device_before : 0;
-      result.peak_device_memory_bytes = std::max(result.peak_device_memory_bytes.value_or(0), added);
-    }
-  };
-  // Joules per token and average power of one timed run, when an energy meter is there.
-  std::map<std::string, Metric> energy_metrics;
-  std::set<std::string> short_energy_runs;  // NVML's counter updates every few ms: short runs are coarse
-  auto energy_start = [&] { return energy_ ? energy_->total_energy_mj() : std::nullopt; };
-  auto add_energy_sample = [&](const std::string& metric_name, const std::string& test, double value) {
-    auto& metric = energy_metrics[metric_name + " " + test];
+namespace {
+
+// What measuring one model needs of its BenchRunner.
+struct RunnerParts {
+  const BenchOptions& options;
+  backend::Engine& engine;
+  const Clock& clock;
+  const BenchProgressFn& progress;
+  const EnergyMeter* energy;
+  const RepetitionJournal* journal;
+  long runs_per_model = 0;
+};
+
+// Joules per token and average power of prefill and decode tests, when an energy meter is there;
+// metrics by key "<metric name> <test>".
+class EnergyBook {
+ public:
+  EnergyBook(const EnergyMeter* energy, const Clock& clock, ModelResult& result)
+      : energy_(energy), clock_(clock), result_(result) {}
+
+  std::optional<uint64_t> read_mj() const { return energy_ ? energy_->total_energy_mj() : std::nullopt; }
+
+  void add_sample(const std::string& metric_name, const std::string& test, double value) {
+    auto& metric = metrics_[metric_name + " " + test];
     metric.name = metric_name;
     metric.test = test;
     metric.unit = metric_name.ends_with("_power_w") ? "W" : "J/token";
     metric.samples.push_back(value);
-    result.energy_measured = true;
-  };
-  auto record_energy = [&](const std::optional<uint64_t>& start_mj, const std::string& kind, const std::string& test,
-                           int n_tokens, int64_t start_ns, int64_t end_ns, bool timed, RepetitionSamples& kept) {
-    const auto end_mj = energy_ ? energy_->total_energy_mj() : std::nullopt;
+    result_.energy_measured = true;
+  }
+
+  // One run's energy, from `start_mj` to now; kept in `kept` for the journal.
+  void record_run(const std::optional<uint64_t>& start_mj, const std::string& kind, const std::string& test,
+                  int n_tokens, int64_t start_ns, int64_t end_ns, bool timed, RepetitionSamples& kept) {
+    const auto end_mj = read_mj();
     if (!timed || !start_mj || !end_mj) {
       return;
     }
     const double joules = static_cast<double>(*end_mj - *start_mj) / 1000.0;
     const double seconds = static_cast<double>(end_ns - start_ns) / 1e9;
     if (seconds < 1.0) {
-      short_energy_runs.insert(kind + "_j_per_token " + test);
+      short_runs_.insert(kind + "_j_per_token " + test);
     }
-    add_energy_sample(kind + "_j_per_token", test, joules / n_tokens);
-    add_energy_sample(kind + "_power_w", test, seconds > 0 ? joules / seconds : 0);
+    add_sample(kind + "_j_per_token", test, joules / n_tokens);
+    add_sample(kind + "_power_w", test, seconds > 0 ? joules / seconds : 0);
     kept[kind + "_j_per_token"] = {joules / n_tokens};
     kept[kind + "_power_w"] = {seconds > 0 ? joules / seconds : 0};
-  };
+  }
+
   // Where a test's timed runs are shorter than a second (judged by its median speed, so that runs
-  // restored from a journal count too), its energy comes from one window of back-to-back runs of at
-  // least a second instead: NVML's counter moves in steps of tens of milliseconds, so a 30 ms
+  // restored from a journal count too), its energy comes from one window of back-to-back runs of
+  // at least a second instead: NVML's counter moves in steps of tens of milliseconds, so a 30 ms
   // prefill reads zero or a whole step. `run_once` does one run's work.
-  std::map<std::string, std::string> energy_windows;  // metric key -> how its value was measured
-  auto energy_window = [&](const std::string& kind, const Metric& speed, int n_tokens, auto&& run_once) {
-    const std::string& test = speed.test;
-    const std::string key = kind + "_j_per_token " + test;
+  template <typename RunOnce>
+  void window(const std::string& kind, const Metric& speed, int n_tokens, RunOnce&& run_once) {
     if (energy_ == nullptr || speed.samples.empty() || n_tokens / stats::summarize(speed.samples).median >= 1.0) {
       return;
     }
     constexpr int64_t kWindowNs = 1'000'000'000;
     constexpr int kMaxRuns = 100'000;  // a run that takes no time must not loop forever
     const auto start_mj = energy_->total_energy_mj();
-    const int64_t start = clock_.now_ns();
-    int64_t end = start;
+    const int64_t start_ns = clock_.now_ns();
+    int64_t end_ns = start_ns;
     int runs = 0;
     do {
       run_once();
       ++runs;
-      end = clock_.now_ns();
-    } while (end - start < kWindowNs && runs < kMaxRuns);
+      end_ns = clock_.now_ns();
+    } while (end_ns - start_ns < kWindowNs && runs < kMaxRuns);
     const auto end_mj = energy_->total_energy_mj();
-    if (!start_mj || !end_mj || end <= start) {
+    if (!start_mj || !end_mj || end_ns <= start_ns) {
       return;
     }
-    const double joules = static_cast<double>(*end_mj - *start_mj) / 1000.0;
-    const double seconds = static_cast<double>(end - start) / 1e9;
-    energy_metrics[key].samples = {joules / (static_cast<double>(runs) * n_tokens)};
-    energy_metrics[kind + "_power_w " + test].samples = {joules / seconds};
-    short_energy_runs.erase(key);
+    record_window(kind, speed.test, n_tokens, runs, static_cast<double>(*end_mj - *start_mj) / 1000.0,
+                  static_cast<double>(end_ns - start_ns) / 1e9);
+  }
+
+  // Summaries and warnings of every energy metric, appended to the result.
+  void finish(double max_cv) {
+    for (auto& [key, metric] : metrics_) {
+      finish_metric(metric, max_cv);
+      if (short_runs_.contains(key)) {
+        metric.warnings.push_back("runs shorter than 1 s: the energy counter is too coarse for them (more tokens)");
+      }
+      if (const auto it = windows_.find(key); it != windows_.end()) {
+        metric.warnings.push_back(it->second);
+      }
+      result_.metrics.push_back(std::move(metric));
+    }
+  }
+
+ private:
+  // The window's one value replaces the samples of the single runs.
+  void record_window(const std::string& kind, const std::string& test, int n_tokens, int runs, double joules,
+                     double seconds) {
+    const std::string key = kind + "_j_per_token " + test;
+    metrics_[key].samples = {joules / (static_cast<double>(runs) * n_tokens)};
+    metrics_[kind + "_power_w " + test].samples = {joules / seconds};
+    short_runs_.erase(key);
     const std::string how = fmt::format(
         "measured over one window of {} back-to-back runs ({:.2f} s): single runs are shorter than the energy "
         "counter's steps",
         runs, seconds);
-    energy_windows[key] = how;
-    energy_windows[kind + "_power_w " + test] = how;
-  };
+    windows_[key] = how;
+    windows_[kind + "_power_w " + test] = how;
+  }
+
+  const EnergyMeter* energy_;
+  const Clock& clock_;
+  ModelResult& result_;
+  std::map<std::string, Metric> metrics_;
+  std::set<std::string> short_runs_;            // NVML's counter updates every few ms: short runs are coarse
+  std::map<std::string, std::string> windows_;  // metric key -> how its value was measured
+};
+
+using MetricsByName = std::map<std::string, Metric*>;
+using RecordedRepetitions = std::vector<std::optional<RepetitionSamples>>;
+
+// The tests of one loaded model, in llama-bench's order, with the state they share: the result,
+// the progress count, the random tokens, energy bookkeeping and the journal.
+class ModelBench {
+ public:
+  ModelBench(const RunnerParts& parts, const LoadedModel& loaded, ModelResult& result)
+      : options_(parts.options),
+        engine_(parts.engine),
+        clock_(parts.clock),
+        progress_(parts.progress),
+        journal_(parts.journal),
+        model_(loaded.model),
+        device_before_load_bytes_(loaded.device_memory_before_load_bytes),
+        load_ms_(loaded.load_ms),
+        model_name_(loaded.path.filename().string()),
+        total_runs_(parts.runs_per_model),
+        n_gen_(parts.options.gen_tokens),
+        result_(result),
+        energy_(parts.energy, parts.clock, result),
+        bos_(loaded.model.bos()),
+        tokens_(parts.options.seed, loaded.model.n_vocab()) {}
+
+  // Every test; throws on the first failure.
+  void measure() {
+    sample_device();
+    result_.info = model_.info();
+    add_load_metric();
+    warn_beyond_trained_context();
+    for (int depth : options_.depths) {
+      for (int n_prompt : options_.prompt_tokens) {
+        prefill_test(n_prompt, depth);
+      }
+      if (n_gen_ > 0) {
+        decode_test(depth);
+      }
+    }
+    if (n_gen_ > 0 && options_.request_latency) {
+      request_test();
+    }
+    for (int n_sequences : options_.parallel) {
+      parallel_test(n_sequences);
+    }
+    energy_.finish(options_.max_cv);
+    sample_device();
+    result_.ok = true;
+  }
+
+ private:
+  void advance() {
+    ++done_runs_;
+    if (progress_) {
+      progress_(model_name_, done_runs_, total_runs_);
+    }
+  }
+
+  // Accelerator memory added since before the load, so that the weights count.
+  void sample_device() {
+    const auto now_bytes = engine_.device_memory_used_bytes();
+    if (device_before_load_bytes_ && now_bytes) {
+      const uint64_t added_bytes =
+          *now_bytes > *device_before_load_bytes_ ? *now_bytes - *device_before_load_bytes_ : 0;
+      result_.peak_device_memory_bytes = std::max(result_.peak_device_memory_bytes.value_or(0), added_bytes);
+    }
+  }
+
+  void add_load_metric() {  // one sample: the model was loaded once
+    Metric load{.name = "load_ms", .test = "load", .unit = "ms"};
+    load.samples.push_back(load_ms_);
+    finish_metric(load, options_.max_cv);
+    result_.metrics.push_back(std::move(load));
+  }
+
+  void warn_beyond_trained_context() {
+    const int max_needed =
+        std::max(*std::max_element(options_.prompt_tokens.begin(), options_.prompt_tokens.end()), n_gen_) +
+        *std::max_element(options_.depths.begin(), options_.depths.end());
+    if (result_.info.n_ctx_train > 0 && max_needed > result_.info.n_ctx_train) {
+      result_.warnings.push_back(
+          fmt::format("tests use up to {} tokens of context, beyond the {} the model was trained on", max_needed,
+                      result_.info.n_ctx_train));
+    }
+  }
+
+  uint32_t context_size(int needed_tokens) const {
+    return options_.n_ctx.value_or(static_cast<uint32_t>(needed_tokens));
+  }
+
+  void fill_depth(backend::Context& ctx, int depth) {
+    ctx.clear();
+    if (depth > 0) {
+      ctx.decode(tokens_.prompt(depth, bos_));
+    }
+  }
+
+  void prefill_test(int n_prompt, int depth) {
+    Metric metric{.name = "prefill_tps",
+                  .test = test_name_prefill(n_prompt, depth),
+                  .unit = "tokens/s",
+                  .higher_is_better = true,
+                  .n_prompt = n_prompt,
+                  .depth = depth};
+    auto ctx = model_.new_context(context_size(n_prompt + depth));
+    sample_device();
+    repeat(
+        metric.test, {{metric.name, &metric}},
+        [&](bool timed) {
+          fill_depth(*ctx, depth);
+          const auto prompt = tokens_.prompt(n_prompt, bos_);
+          const auto energy_start_mj = energy_.read_mj();
+          const int64_t start_ns = clock_.now_ns();
+          ctx->decode(prompt);
+          const int64_t end_ns = clock_.now_ns();
+          RepetitionSamples kept;
+          energy_.record_run(energy_start_mj, "prefill", metric.test, n_prompt, start_ns, end_ns, timed, kept);
+          kept[metric.name] = {tokens_per_second(n_prompt, start_ns, end_ns)};
+          return kept;
+        },
+        options_.prefill_reps.value_or(options_.reps));
+    if (depth == 0) {  // at a depth, each run's cache filling would count too
+      const auto prompt = tokens_.prompt(n_prompt, bos_);
+      energy_.window("prefill", metric, n_prompt, [&] {
+        ctx->clear();
+        ctx->decode(prompt);
+      });
+    }
+    sample_device();
+    finish_metric(metric, options_.max_cv);
+    result_.metrics.push_back(std::move(metric));
+  }
+
+  void decode_test(int depth) {
+    Metric metric{.name = "decode_tps",
+                  .test = test_name_decode(n_gen_, depth),
+                  .unit = "tokens/s",
+                  .higher_is_better = true,
+                  .n_gen = n_gen_,
+                  .depth = depth};
+    auto ctx = model_.new_context(context_size(n_gen_ + depth));
+    sample_device();
+    auto generate = [&] {  // n_gen single-token steps after the cache's contents
+      Token token = bos_.value_or(tokens_.next());
+      for (int i = 0; i < n_gen_; ++i) {
+        ctx->decode(std::span<const Token>(&token, 1));
+        token = tokens_.next();
+      }
+    };
+    repeat(
+        metric.test, {{metric.name, &metric}},
+        [&](bool timed) {
+          fill_depth(*ctx, depth);
+          const auto energy_start_mj = energy_.read_mj();
+          const int64_t start_ns = clock_.now_ns();
+          generate();
+          const int64_t end_ns = clock_.now_ns();
+          RepetitionSamples kept;
+          energy_.record_run(energy_start_mj, "decode", metric.test, n_gen_, start_ns, end_ns, timed, kept);
+          kept[metric.name] = {tokens_per_second(n_gen_, start_ns, end_ns)};
+          return kept;
+        },
+        options_.reps);
+    if (depth == 0) {  // at a depth, each run's cache filling would count too
+      energy_.window("decode", metric, n_gen_, [&] {
+        ctx->clear();
+        generate();
+      });
+    }
+    finish_metric(metric, options_.max_cv);
+    auto share = decode_bandwidth_share(metric);
+    result_.metrics.push_back(std::move(metric));
+    if (share) {
+      result_.metrics.push_back(std::move(*share));
+    }
+  }
+
+  // decode_tps as a share of the measured memory bandwidth; nullopt where either side is unknown.
+  std::optional<Metric> decode_bandwidth_share(const Metric& decode) const {
+    if (!result_.memory_bandwidth_bytes_per_s || result_.info.decode_weight_bytes == 0) {
+      return std::nullopt;
+    }
+    const double bandwidth_bytes_per_s = *result_.memory_bandwidth_bytes_per_s;
+    // Each generated token reads the weights and the cache so far (depth plus, on average, half of
+    // the tokens generated before it).
+    const double bytes_per_token =
+        static_cast<double>(result_.info.decode_weight_bytes) +
+        static_cast<double>(result_.info.kv_bytes_per_token) * (decode.depth + (n_gen_ - 1) / 2.0);
+    Metric share{.name = "decode_bandwidth_share",
+                 .test = decode.test,
+                 .unit = "fraction",
+                 .higher_is_better = true,
+                 .n_gen = n_gen_,
+                 .depth = decode.depth};
+    for (double decode_tps : decode.samples) {
+      share.samples.push_back(decode_tps * bytes_per_token / bandwidth_bytes_per_s);
+    }
+    finish_metric(share, options_.max_cv);
+    if (share.summary.mean > 1) {
+      share.warnings.push_back(
+          fmt::format("above the measured memory bandwidth ({:.1f} GB/s): {:.0f} MiB of weights are partly "
+                      "served from caches",
+                      bandwidth_bytes_per_s / 1e9, static_cast<double>(result_.info.decode_weight_bytes) / (1 << 20)));
+    }
+    return share;
+  }
+
+  // One request as a user sees it: the prompt is evaluated, then each token is chosen from the
+  // logits (greedy) and fed back, so sampling cost is included, unlike tg<N>.
+  void request_test() {
+    const int n_prompt = options_.prompt_tokens.front();
+    const std::string test = test_name_request(n_prompt, n_gen_);
+    Metric ttft{.name = "ttft_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen_};
+    Metric itl{
+        .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen_};
+    Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen_};
+    auto ctx = model_.new_context(context_size(n_prompt + n_gen_));
+    repeat(
+        test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}},
+        [&](bool) {
+          ctx->clear();
+          const auto prompt = tokens_.prompt(n_prompt, bos_);
+          std::vector<double> itl_ms;
+          itl_ms.reserve(static_cast<std::size_t>(n_gen_));
+          const int64_t start_ns = clock_.now_ns();
+          ctx->decode(prompt);
+          Token token = ctx->greedy_next();
+          const int64_t first_ns = clock_.now_ns();
+          int64_t previous_ns = first_ns;
+          for (int i = 1; i < n_gen_; ++i) {
+            ctx->decode(std::span<const Token>(&token, 1));
+            token = ctx->greedy_next();
+            const int64_t now_ns = clock_.now_ns();
+            itl_ms.push_back(ms_between(previous_ns, now_ns));
+            previous_ns = now_ns;
+          }
+          return RepetitionSamples{{ttft.name, {ms_between(start_ns, first_ns)}},
+                                   {e2e.name, {ms_between(start_ns, previous_ns)}},
+                                   {itl.name, itl_ms}};
+        },
+        options_.reps);
+    finish_metric(ttft, options_.max_cv);
+    finish_metric(e2e, options_.max_cv);
+    result_.metrics.push_back(std::move(ttft));
+    if (!itl.samples.empty()) {
+      finish_metric(itl, options_.max_cv);
+      result_.metrics.push_back(std::move(itl));
+    }
+    result_.metrics.push_back(std::move(e2e));
+  }
+
+  // Aggregate decode throughput and per-sequence step latency with `n_sequences` sequences at once.
+  void parallel_test(int n_sequences) {
+    const int n_prompt = options_.prompt_tokens.front();
+    const std::string test = test_name_parallel(n_gen_, n_sequences);
+    Metric aggregate{.name = "parallel_decode_tps",
+                     .test = test,
+                     .unit = "tokens/s",
+                     .higher_is_better = true,
+                     .n_prompt = n_prompt,
+                     .n_gen = n_gen_};
+    Metric step{.name = "parallel_itl_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen_};
+    // One cache stream per sequence, as llama-batched-bench does by default: with one shared pool
+    // every token would attend over all sequences' cells (masked), growing quadratically.
+    auto ctx = model_.new_context(static_cast<uint32_t>((n_prompt + n_gen_) * n_sequences),
+                                  static_cast<uint32_t>(n_sequences), false);
+    sample_device();
+    std::vector<Token> next(static_cast<std::size_t>(n_sequences));
+    std::vector<int32_t> positions(static_cast<std::size_t>(n_sequences));
+    repeat(
+        test, {{aggregate.name, &aggregate}, {step.name, &step}},
+        [&](bool) {
+          std::vector<std::vector<Token>> prompts;
+          for (int s = 0; s < n_sequences; ++s) {
+            prompts.push_back(tokens_.prompt(n_prompt, bos_));
+          }
+          ctx->eval_sequences(prompts, std::numeric_limits<int32_t>::max(),
+                              [](std::span<const backend::TokenLogits>) {});
+          const int64_t start_ns = clock_.now_ns();
+          for (int k = 0; k < n_gen_; ++k) {
+            for (int s = 0; s < n_sequences; ++s) {
+              next[static_cast<std::size_t>(s)] = tokens_.next();
+              positions[static_cast<std::size_t>(s)] = n_prompt + k;
+            }
+            ctx->decode_parallel(next, positions);
+          }
+          const int64_t end_ns = clock_.now_ns();
+          return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen_ * n_sequences, start_ns, end_ns)}},
+                                   {step.name, {ms_between(start_ns, end_ns) / n_gen_}}};
+        },
+        options_.reps);
+    sample_device();
+    finish_metric(aggregate, options_.max_cv);
+    finish_metric(step, options_.max_cv);
+    result_.metrics.push_back(std::move(aggregate));
+    result_.metrics.push_back(std::move(step));
+  }
+
   // Timed repetitions an earlier run recorded, per repetition index (journal).
-  auto recorded = [&](const std::string& test, int reps) {
-    std::vector<std::optional<RepetitionSamples>> found(static_cast<std::size_t>(reps));
+  RecordedRepetitions recorded(const std::string& test, int reps) const {
+    RecordedRepetitions found(static_cast<std::size_t>(reps));
     if (journal_ != nullptr && journal_->find) {
       for (int rep = 0; rep < reps; ++rep) {
         found[static_cast<std::size_t>(rep)] = journal_->find(test, rep);
       }
     }
     return found;
-  };
-  auto all_recorded = [](const std::vector<std::optional<RepetitionSamples>>& found) {
-    return std::all_of(found.begin(), found.end(), [](const auto& f) { return f.has_value(); });
-  };
+  }
+
   // Run `run` of a test: restored from the journal (true), or to be measured (false). Warm-up
   // runs are skipped only when every timed repetition is restored.
-  auto restore = [&](const std::vector<std::optional<RepetitionSamples>>& found, int run, const std::string& test,
-                     const std::map<std::string, Metric*>& metrics) {
+  bool restore(const RecordedRepetitions& found, int run, const std::string& test, const MetricsByName& metrics) {
     const int rep = run - options_.warmup;
     if (rep < 0) {
-      return all_recorded(found);
+      return std::all_of(found.begin(), found.end(), [](const auto& f) { return f.has_value(); });
     }
     const auto& samples = found[static_cast<std::size_t>(rep)];
     if (!samples) {
@@ -297,20 +618,23 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       if (const auto it = metrics.find(metric_name); it != metrics.end()) {
         it->second->samples.insert(it->second->samples.end(), values.begin(), values.end());
       } else {
-        for (double v : values) add_energy_sample(metric_name, test, v);
+        for (double v : values) energy_.add_sample(metric_name, test, v);
       }
     }
     return true;
-  };
-  auto keep = [&](const std::string& test, int run, const RepetitionSamples& samples) {
+  }
+
+  void keep(const std::string& test, int run, const RepetitionSamples& samples) const {
     if (journal_ != nullptr && journal_->record && run >= options_.warmup) {
       journal_->record(test, run - options_.warmup, samples);
     }
-  };
+  }
+
   // The warm-up and timed runs of one test: restored from the journal where recorded, otherwise
   // measured by `measure(timed)`, which returns a timed run's samples by metric name (energy
   // samples it has already added).
-  auto repeat = [&](const std::string& test, const std::map<std::string, Metric*>& metrics, auto&& measure, int reps) {
+  template <typename Measure>
+  void repeat(const std::string& test, const MetricsByName& metrics, Measure&& measure, int reps) {
     const auto found = recorded(test, reps);
     for (int run = 0; run < options_.warmup + reps; ++run) {
       if (!restore(found, run, test, metrics)) {
@@ -327,252 +651,72 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
       }
       advance();
     }
-  };
+  }
+
+  const BenchOptions& options_;
+  backend::Engine& engine_;
+  const Clock& clock_;
+  const BenchProgressFn& progress_;
+  const RepetitionJournal* journal_;
+  backend::Model& model_;
+  const std::optional<uint64_t> device_before_load_bytes_;
+  const double load_ms_;
+  const std::string model_name_;
+  const long total_runs_;
+  long done_runs_ = 0;
+  const int n_gen_;
+  ModelResult& result_;
+  EnergyBook energy_;
+  const std::optional<Token> bos_;
+  TokenSource tokens_;
+};
+
+// Runs `measure`, recording a failure in `result` instead of throwing it, so that a sweep over many
+// models goes on; then the peak resident memory.
+template <typename Measure>
+void record_failure(ModelResult& result, const std::string& model_name, Measure&& measure) {
   try {
-    // Before the model is there (and before the peak is reset): the probe's buffers are not the model's.
-    result.memory_bandwidth_bytes_per_s = engine_.memory_bandwidth_bytes_per_s(options_.runtime);
-    result.peak_rss_is_per_model = reset_peak_rss();
-    const int64_t load_start = clock_.now_ns();
-    auto model = engine_.load(model_path, options_.runtime);
-    const int64_t load_end = clock_.now_ns();
-    sample_device();
-    result.info = model->info();
-    Metric load{.name = "load_ms", .test = "load", .unit = "ms"};
-    load.samples.push_back(ms_between(load_start, load_end));
-    finish_metric(load, options_.max_cv);
-    result.metrics.push_back(std::move(load));
-
-    const auto bos = model->bos();
-    TokenSource tokens(options_.seed, model->n_vocab());
-    auto context_size = [&](int needed) { return options_.n_ctx.value_or(static_cast<uint32_t>(needed)); };
-    auto fill_depth = [&](backend::Context& ctx, int depth) {
-      ctx.clear();
-      if (depth > 0) {
-        ctx.decode(tokens.prompt(depth, bos));
-      }
-    };
-    const int max_needed =
-        std::max(*std::max_element(options_.prompt_tokens.begin(), options_.prompt_tokens.end()), n_gen) +
-        *std::max_element(options_.depths.begin(), options_.depths.end());
-    if (result.info.n_ctx_train > 0 && max_needed > result.info.n_ctx_train) {
-      result.warnings.push_back(
-          fmt::format("tests use up to {} tokens of context, beyond the {} the model was trained on", max_needed,
-                      result.info.n_ctx_train));
-    }
-
-    for (int depth : options_.depths) {
-      for (int n_prompt : options_.prompt_tokens) {
-        Metric metric{.name = "prefill_tps",
-                      .test = test_name_prefill(n_prompt, depth),
-                      .unit = "tokens/s",
-                      .higher_is_better = true,
-                      .n_prompt = n_prompt,
-                      .depth = depth};
-        auto ctx = model->new_context(context_size(n_prompt + depth));
-        sample_device();
-        repeat(
-            metric.test, {{metric.name, &metric}},
-            [&](bool timed) {
-              fill_depth(*ctx, depth);
-              const auto prompt = tokens.prompt(n_prompt, bos);
-              const auto energy_before = energy_start();
-              const int64_t start = clock_.now_ns();
-              ctx->decode(prompt);
-              const int64_t end = clock_.now_ns();
-              RepetitionSamples kept;
-              record_energy(energy_before, "prefill", metric.test, n_prompt, start, end, timed, kept);
-              kept[metric.name] = {tokens_per_second(n_prompt, start, end)};
-              return kept;
-            },
-            options_.prefill_reps.value_or(options_.reps));
-        if (depth == 0) {  // at a depth, each run's cache filling would count too
-          const auto prompt = tokens.prompt(n_prompt, bos);
-          energy_window("prefill", metric, n_prompt, [&] {
-            ctx->clear();
-            ctx->decode(prompt);
-          });
-        }
-        sample_device();
-        finish_metric(metric, options_.max_cv);
-        result.metrics.push_back(std::move(metric));
-      }
-      if (n_gen > 0) {
-        Metric metric{.name = "decode_tps",
-                      .test = test_name_decode(n_gen, depth),
-                      .unit = "tokens/s",
-                      .higher_is_better = true,
-                      .n_gen = n_gen,
-                      .depth = depth};
-        auto ctx = model->new_context(context_size(n_gen + depth));
-        sample_device();
-        auto generate = [&] {  // n_gen single-token steps after the cache's contents
-          Token token = bos.value_or(tokens.next());
-          for (int i = 0; i < n_gen; ++i) {
-            ctx->decode(std::span<const Token>(&token, 1));
-            token = tokens.next();
-          }
-        };
-        repeat(
-            metric.test, {{metric.name, &metric}},
-            [&](bool timed) {
-              fill_depth(*ctx, depth);
-              const auto energy_before = energy_start();
-              const int64_t start = clock_.now_ns();
-              generate();
-              const int64_t end = clock_.now_ns();
-              RepetitionSamples kept;
-              record_energy(energy_before, "decode", metric.test, n_gen, start, end, timed, kept);
-              kept[metric.name] = {tokens_per_second(n_gen, start, end)};
-              return kept;
-            },
-            options_.reps);
-        if (depth == 0) {  // at a depth, each run's cache filling would count too
-          energy_window("decode", metric, n_gen, [&] {
-            ctx->clear();
-            generate();
-          });
-        }
-        finish_metric(metric, options_.max_cv);
-        if (result.memory_bandwidth_bytes_per_s && result.info.decode_weight_bytes > 0) {
-          // Each generated token reads the weights and the cache so far (depth plus, on average,
-          // half of the tokens generated before it).
-          const double bytes_per_token =
-              static_cast<double>(result.info.decode_weight_bytes) +
-              static_cast<double>(result.info.kv_bytes_per_token) * (depth + (n_gen - 1) / 2.0);
-          Metric share{.name = "decode_bandwidth_share",
-                       .test = metric.test,
-                       .unit = "fraction",
-                       .higher_is_better = true,
-                       .n_gen = n_gen,
-                       .depth = depth};
-          for (double tps : metric.samples) {
-            share.samples.push_back(tps * bytes_per_token / *result.memory_bandwidth_bytes_per_s);
-          }
-          finish_metric(share, options_.max_cv);
-          if (share.summary.mean > 1) {
-            share.warnings.push_back(
-                fmt::format("above the measured memory bandwidth ({:.1f} GB/s): {:.0f} MiB of weights are partly "
-                            "served from caches",
-                            *result.memory_bandwidth_bytes_per_s / 1e9,
-                            static_cast<double>(result.info.decode_weight_bytes) / (1 << 20)));
-          }
-          result.metrics.push_back(std::move(metric));
-          result.metrics.push_back(std::move(share));
-        } else {
-          result.metrics.push_back(std::move(metric));
-        }
-      }
-    }
-
-    if (n_gen > 0 && options_.request_latency) {
-      // One request as a user sees it: the prompt is evaluated, then each token is chosen from the
-      // logits (greedy) and fed back, so sampling cost is included, unlike tg<N>.
-      const int n_prompt = options_.prompt_tokens.front();
-      const std::string test = test_name_request(n_prompt, n_gen);
-      Metric ttft{.name = "ttft_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
-      Metric itl{
-          .name = "itl_ms", .test = test, .unit = "ms", .is_distribution = true, .n_prompt = n_prompt, .n_gen = n_gen};
-      Metric e2e{.name = "e2e_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
-      auto ctx = model->new_context(context_size(n_prompt + n_gen));
-      repeat(
-          test, {{ttft.name, &ttft}, {itl.name, &itl}, {e2e.name, &e2e}},
-          [&](bool) {
-            ctx->clear();
-            const auto prompt = tokens.prompt(n_prompt, bos);
-            std::vector<double> token_latencies;
-            token_latencies.reserve(static_cast<std::size_t>(n_gen));
-            const int64_t start = clock_.now_ns();
-            ctx->decode(prompt);
-            Token token = ctx->greedy_next();
-            const int64_t first = clock_.now_ns();
-            int64_t previous = first;
-            for (int i = 1; i < n_gen; ++i) {
-              ctx->decode(std::span<const Token>(&token, 1));
-              token = ctx->greedy_next();
-              const int64_t now = clock_.now_ns();
-              token_latencies.push_back(ms_between(previous, now));
-              previous = now;
-            }
-            return RepetitionSamples{{ttft.name, {ms_between(start, first)}},
-                                     {e2e.name, {ms_between(start, previous)}},
-                                     {itl.name, token_latencies}};
-          },
-          options_.reps);
-      finish_metric(ttft, options_.max_cv);
-      finish_metric(e2e, options_.max_cv);
-      result.metrics.push_back(std::move(ttft));
-      if (!itl.samples.empty()) {
-        finish_metric(itl, options_.max_cv);
-        result.metrics.push_back(std::move(itl));
-      }
-      result.metrics.push_back(std::move(e2e));
-    }
-    for (int level : options_.parallel) {
-      // Aggregate decode throughput and per-sequence step latency with `level` sequences at once.
-      const int n_prompt = options_.prompt_tokens.front();
-      const std::string test = test_name_parallel(n_gen, level);
-      Metric aggregate{.name = "parallel_decode_tps",
-                       .test = test,
-                       .unit = "tokens/s",
-                       .higher_is_better = true,
-                       .n_prompt = n_prompt,
-                       .n_gen = n_gen};
-      Metric step{.name = "parallel_itl_ms", .test = test, .unit = "ms", .n_prompt = n_prompt, .n_gen = n_gen};
-      // One cache stream per sequence, as llama-batched-bench does by default: with one shared pool
-      // every token would attend over all sequences' cells (masked), growing quadratically.
-      auto ctx =
-          model->new_context(static_cast<uint32_t>((n_prompt + n_gen) * level), static_cast<uint32_t>(level), false);
-      sample_device();
-      std::vector<Token> next(static_cast<std::size_t>(level));
-      std::vector<int32_t> positions(static_cast<std::size_t>(level));
-      repeat(
-          test, {{aggregate.name, &aggregate}, {step.name, &step}},
-          [&](bool) {
-            std::vector<std::vector<Token>> prompts;
-            for (int s = 0; s < level; ++s) {
-              prompts.push_back(tokens.prompt(n_prompt, bos));
-            }
-            ctx->eval_sequences(prompts, std::numeric_limits<int32_t>::max(),
-                                [](std::span<const backend::TokenLogits>) {});
-            const int64_t start = clock_.now_ns();
-            for (int k = 0; k < n_gen; ++k) {
-              for (int s = 0; s < level; ++s) {
-                next[static_cast<std::size_t>(s)] = tokens.next();
-                positions[static_cast<std::size_t>(s)] = n_prompt + k;
-              }
-              ctx->decode_parallel(next, positions);
-            }
-            const int64_t end = clock_.now_ns();
-            return RepetitionSamples{{aggregate.name, {tokens_per_second(n_gen * level, start, end)}},
-                                     {step.name, {ms_between(start, end) / n_gen}}};
-          },
-          options_.reps);
-      sample_device();
-      finish_metric(aggregate, options_.max_cv);
-      finish_metric(step, options_.max_cv);
-      result.metrics.push_back(std::move(aggregate));
-      result.metrics.push_back(std::move(step));
-    }
-    for (auto& [key, metric] : energy_metrics) {
-      finish_metric(metric, options_.max_cv);
-      if (short_energy_runs.contains(key)) {
-        metric.warnings.push_back("runs shorter than 1 s: the energy counter is too coarse for them (more tokens)");
-      }
-      if (const auto it = energy_windows.find(key); it != energy_windows.end()) {
-        metric.warnings.push_back(it->second);
-      }
-      result.metrics.push_back(std::move(metric));
-    }
-    sample_device();
-    result.ok = true;
+    measure();
   } catch (const Error& error) {
     result.ok = false;
     result.error = error.what();
   } catch (const std::exception& error) {
     result.ok = false;
-    result.error = fmt::format("{}: {}", name, error.what());
+    result.error = fmt::format("{}: {}", model_name, error.what());
   }
   result.peak_rss_bytes = peak_rss_bytes();
+}
+
+}  // namespace
+
+ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std::string& sha256) {
+  ModelResult result{.path = model_path, .sha256 = sha256};
+  const auto device_before_load_bytes = engine_.device_memory_used_bytes();
+  record_failure(result, model_path.filename().string(), [&] {
+    // Before the model is there (and before the peak is reset): the probe's buffers are not the model's.
+    result.memory_bandwidth_bytes_per_s = engine_.memory_bandwidth_bytes_per_s(options_.runtime);
+    result.peak_rss_is_per_model = reset_peak_rss();
+    const int64_t load_start_ns = clock_.now_ns();
+    auto model = engine_.load(model_path, options_.runtime);
+    const int64_t load_end_ns = clock_.now_ns();
+    const LoadedModel loaded{.path = model_path,
+                             .model = *model,
+                             .load_ms = ms_between(load_start_ns, load_end_ns),
+                             .device_memory_before_load_bytes = device_before_load_bytes};
+    ModelBench({options_, engine_, clock_, progress_, energy_, journal_, runs_per_model()}, loaded, result).measure();
+  });
+  return result;
+}
+
+ModelResult BenchRunner::run(const LoadedModel& loaded, const std::string& sha256) {
+  ModelResult result{.path = loaded.path, .sha256 = sha256};
+  record_failure(result, loaded.path.filename().string(), [&] {
+    // The probe's buffers are not the model's; the weights stay resident, so the peak from here on
+    // is the weights plus this variant's contexts.
+    result.memory_bandwidth_bytes_per_s = engine_.memory_bandwidth_bytes_per_s(options_.runtime);
+    result.peak_rss_is_per_model = reset_peak_rss();
+    ModelBench({options_, engine_, clock_, progress_, energy_, journal_, runs_per_model()}, loaded, result).measure();
+  });
   return result;
 }
 

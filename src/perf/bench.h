@@ -105,6 +105,14 @@ struct BenchReport {
   bool complete() const;
 };
 
+// A model loaded by the caller (shared by several variants), with what its load measured.
+struct LoadedModel {
+  std::filesystem::path path;
+  backend::Model& model;  // opens contexts with the variant's context options
+  double load_ms = 0;     // the one load's wall time: becomes the load_ms metric's sample
+  std::optional<uint64_t> device_memory_before_load_bytes;  // engine.device_memory_used_bytes() before the load
+};
+
 // Called as work advances: (model file name, runs done, runs total).
 using BenchProgressFn = std::function<void(const std::string&, long, long)>;
 
@@ -117,6 +125,9 @@ class BenchRunner {
   // Measures one model. A failure (load, context, decode) is recorded in the result, not thrown,
   // so that a sweep over many models goes on.
   ModelResult run(const std::filesystem::path& model_path, const std::string& sha256);
+  // Measures a model the caller loaded (load_ms and device memory as its load measured them), so
+  // that variants differing only in context settings share one load. Failures as above.
+  ModelResult run(const LoadedModel& loaded, const std::string& sha256);
 
   // Number of timed or warm-up runs one model takes; for progress displays.
   long runs_per_model() const;
