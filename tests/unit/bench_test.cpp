@@ -62,6 +62,64 @@ TEST(Bench, MeasuresSimulatedCostsExactly) {
   EXPECT_EQ(result.sha256, "abc");
 }
 
+// A study loads a weight file once and measures several variants on it: measuring a model the
+// caller loaded must give what loading it inside the runner gives.
+TEST(Bench, LoadedModelMeasuresAsLoadingItself) {
+  auto options = small_options();
+  options.depths = {0, 50};
+  options.parallel = {2};
+  auto bench = [&](bool load_here) {
+    ManualClock clock;
+    FakeEngine engine(clock);
+    engine.add_model("m.gguf", FakeModelSpec{.load_ns = 7'000'000, .sample_ns = 500'000});
+    BenchRunner runner(engine, clock, options);
+    if (!load_here) {
+      return runner.run("m.gguf", "abc");
+    }
+    const auto device_before_load_bytes = engine.device_memory_used_bytes();
+    const int64_t load_start_ns = clock.now_ns();
+    auto model = engine.load("m.gguf", options.runtime);
+    const double load_ms = static_cast<double>(clock.now_ns() - load_start_ns) / 1e6;
+    return runner.run(LoadedModel{.path = "m.gguf",
+                                  .model = *model,
+                                  .load_ms = load_ms,
+                                  .device_memory_before_load_bytes = device_before_load_bytes},
+                      "abc");
+  };
+  const ModelResult inside = bench(false);
+  const ModelResult outside = bench(true);
+  ASSERT_TRUE(inside.ok) << inside.error;
+  ASSERT_TRUE(outside.ok) << outside.error;
+  EXPECT_EQ(outside.path, inside.path);
+  EXPECT_EQ(outside.sha256, "abc");
+  EXPECT_EQ(outside.info.n_vocab, inside.info.n_vocab);
+  for (const auto& [name, test] :
+       {std::pair{"prefill_tps", "pp100"}, std::pair{"prefill_tps", "pp100 @ d50"}, std::pair{"decode_tps", "tg10"},
+        std::pair{"decode_tps", "tg10 @ d50"}, std::pair{"ttft_ms", "p100+g10"}, std::pair{"itl_ms", "p100+g10"},
+        std::pair{"parallel_decode_tps", "tg10 x2"}, std::pair{"load_ms", "load"}}) {
+    const Metric* expected = inside.find(name, test);
+    const Metric* measured = outside.find(name, test);
+    ASSERT_NE(expected, nullptr) << name << " " << test;
+    ASSERT_NE(measured, nullptr) << name << " " << test;
+    EXPECT_FALSE(measured->samples.empty()) << name << " " << test;
+    EXPECT_EQ(measured->samples, expected->samples) << name << " " << test;
+  }
+  EXPECT_EQ(outside.find("load_ms", "load")->samples, std::vector<double>{7.0});
+  EXPECT_EQ(outside.metrics.size(), inside.metrics.size());
+}
+
+// A failure while measuring a model the caller loaded is recorded too, not thrown.
+TEST(Bench, LoadedModelFailureIsRecordedNotThrown) {
+  ManualClock clock;
+  FakeEngine engine(clock);
+  engine.add_model("broken.gguf", FakeModelSpec{.fail_on_decode_call = 3});
+  BenchRunner runner(engine, clock, small_options());
+  auto model = engine.load("broken.gguf", small_options().runtime);
+  const ModelResult result = runner.run(LoadedModel{.path = "broken.gguf", .model = *model}, "");
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.error.find("fake decode failure on call 3"), std::string::npos);
+}
+
 TEST(Bench, DepthTestsFillTheCacheOutsideTheTimedRegion) {
   ManualClock clock;
   FakeEngine engine(clock);
