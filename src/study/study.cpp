@@ -131,12 +131,9 @@ class Reader {
   fs::path file_;
 };
 
-}  // namespace
-
-Study load_study(const fs::path& file) {
-  toml::table root;
+toml::table parse_study_file(const fs::path& file) {
   try {
-    root = toml::parse_file(file.string());
+    return toml::parse_file(file.string());
   } catch (const toml::parse_error& error) {
     if (!fs::exists(file)) {
       throw Error(ErrorCode::kNotFound, fmt::format("study file not found: {}", file.string()));
@@ -144,11 +141,10 @@ Study load_study(const fs::path& file) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("{}:{}: {}", file.string(), error.source().begin.line, std::string(error.description())));
   }
-  const Reader r(file);
-  Study study;
-  study.file = file;
-  r.only(root, "top level", {"study", "model", "runtime", "workload", "quality", "profile"});
+}
 
+// [study] and [model]; the name, output and variants folders default from the model's file name.
+void read_study_and_model(const Reader& r, const toml::table& root, const fs::path& file, Study& study) {
   if (const auto* t = r.table(root, "study")) {
     r.only(*t, "study", {"name", "output", "seed"});
     r.read(*t, "name", study.name);
@@ -173,106 +169,132 @@ Study load_study(const fs::path& file) {
   if (study.variants_dir.empty()) {
     study.variants_dir = study.output_dir / "variants";
   }
+}
 
+void read_runtime(const Reader& r, const toml::table& t, Study& study) {
+  r.only(t, "runtime", {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn"});
+  r.read(t, "threads", study.threads);
+  r.read(t, "batch_size", study.batch_size);
+  if (const auto* node = t.get("gpu_layers"); node != nullptr) {
+    if (!node->is_integer()) {
+      r.fail(*node, "'gpu_layers' must be an integer (-1: all)");
+    }
+    study.gpu_layers = static_cast<int>(node->as_integer()->get());
+  }
+  r.read_list(t, "kv_types", study.kv_types);
+  r.read_list(t, "flash_attn", study.flash_attn);
+  for (const auto& mode : study.flash_attn) {
+    if (mode != "auto" && mode != "on" && mode != "off") {
+      r.fail(*t.get("flash_attn"), fmt::format("flash_attn values are auto, on or off, not '{}'", mode));
+    }
+  }
+}
+
+PromptWorkload read_prompts(const Reader& r, const toml::table& p) {
+  r.only(p, "workload.prompts", {"source", "file", "count", "max_new_tokens", "parallel", "chat_template"});
+  PromptWorkload prompts;
+  r.read(p, "source", prompts.source);
+  r.read_path(p, "file", prompts.file);
+  r.read(p, "count", prompts.count);
+  r.read(p, "max_new_tokens", prompts.max_new_tokens);
+  r.read(p, "parallel", prompts.parallel);
+  r.read(p, "chat_template", prompts.chat_template);
+  if (prompts.source != "gsm8k" && prompts.source != "ifeval" && prompts.source != "file") {
+    r.fail(*p.get("source"), fmt::format("prompt source must be gsm8k, ifeval or file, not '{}'", prompts.source));
+  }
+  if (prompts.source == "file" && !prompts.file) {
+    r.fail(p, "prompt source 'file' needs file = \"...\"");
+  }
+  if (prompts.count < 1 || prompts.max_new_tokens < 1 || prompts.parallel < 1) {
+    r.fail(p, "count, max_new_tokens and parallel must be at least 1");
+  }
+  return prompts;
+}
+
+void read_workload(const Reader& r, const toml::table& t, Study& study) {
+  r.only(t, "workload", {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts"});
+  r.read_list(t, "parallel", study.parallel, true);
+  for (int level : study.parallel) {
+    if (level < 1) {
+      r.fail(*t.get("parallel"), fmt::format("'parallel' levels must be at least 1, not {}", level));
+    }
+  }
+  r.read_list(t, "prompt_tokens", study.prompt_tokens);
+  r.read(t, "gen_tokens", study.gen_tokens);
+  r.read_list(t, "depths", study.depths);
+  r.read(t, "reps", study.reps);
+  r.read(t, "warmup", study.warmup);
+  r.read(t, "max_cv", study.max_cv);
+  if (study.reps < 1) {
+    r.fail(*t.get("reps"), "'reps' must be at least 1");
+  }
+  if (const auto* p = r.table(t, "prompts")) {
+    study.prompts = read_prompts(r, *p);
+  }
+}
+
+void read_quality(const Reader& r, const toml::table& t, Study& study) {
+  r.only(t, "quality",
+         {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant"});
+  r.read(t, "batch_invariant", study.batch_invariant);
+  r.read(t, "perplexity", study.perplexity);
+  r.read(t, "kld", study.kld);
+  r.read(t, "ctx", study.ctx);
+  r.read(t, "chunks", study.perplexity_chunks);
+  r.read_path(t, "corpus", study.corpus);
+  r.read_list(t, "tasks", study.tasks, true);
+  std::size_t limit = 0;
+  r.read(t, "limit", limit);
+  if (limit > 0) {
+    study.limit = limit;
+  }
+  r.read_path(t, "data_dir", study.data_dir);
+}
+
+void read_profile(const Reader& r, const toml::table& t, Study& study) {
+  r.only(t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
+  r.read(t, "name", study.profile);
+  study.profile_line = static_cast<int>(t.source().begin.line);
+  if (const auto* w = r.table(t, "weights")) {
+    study.profile_line = static_cast<int>(w->source().begin.line);
+    for (const auto& [key, node] : *w) {
+      if (!node.is_number()) {
+        r.fail(node, fmt::format("weight '{}' must be a number", key.str()));
+      }
+      study.weights[std::string(key.str())] =
+          node.is_integer() ? static_cast<double>(node.as_integer()->get()) : node.as_floating_point()->get();
+    }
+  }
+  r.read_list(t, "constraints", study.constraints, true);
+  r.read(t, "normalization", study.normalization);
+  if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
+    r.fail(*t.get("normalization"),
+           fmt::format("normalization must be ratio, min-max or z-score, not '{}'", study.normalization));
+  }
+  r.read(t, "pessimistic", study.pessimistic);
+  r.read(t, "bootstrap", study.bootstrap_resamples);
+}
+
+}  // namespace
+
+Study load_study(const fs::path& file) {
+  const toml::table root = parse_study_file(file);
+  const Reader r(file);
+  Study study;
+  study.file = file;
+  r.only(root, "top level", {"study", "model", "runtime", "workload", "quality", "profile"});
+  read_study_and_model(r, root, file, study);
   if (const auto* t = r.table(root, "runtime")) {
-    r.only(*t, "runtime", {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn"});
-    r.read(*t, "threads", study.threads);
-    r.read(*t, "batch_size", study.batch_size);
-    if (const auto* node = t->get("gpu_layers"); node != nullptr) {
-      if (!node->is_integer()) {
-        r.fail(*node, "'gpu_layers' must be an integer (-1: all)");
-      }
-      study.gpu_layers = static_cast<int>(node->as_integer()->get());
-    }
-    r.read_list(*t, "kv_types", study.kv_types);
-    r.read_list(*t, "flash_attn", study.flash_attn);
-    for (const auto& mode : study.flash_attn) {
-      if (mode != "auto" && mode != "on" && mode != "off") {
-        r.fail(*t->get("flash_attn"), fmt::format("flash_attn values are auto, on or off, not '{}'", mode));
-      }
-    }
+    read_runtime(r, *t, study);
   }
-
   if (const auto* t = r.table(root, "workload")) {
-    r.only(*t, "workload",
-           {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts"});
-    r.read_list(*t, "parallel", study.parallel, true);
-    for (int level : study.parallel) {
-      if (level < 1) {
-        r.fail(*t->get("parallel"), fmt::format("'parallel' levels must be at least 1, not {}", level));
-      }
-    }
-    r.read_list(*t, "prompt_tokens", study.prompt_tokens);
-    r.read(*t, "gen_tokens", study.gen_tokens);
-    r.read_list(*t, "depths", study.depths);
-    r.read(*t, "reps", study.reps);
-    r.read(*t, "warmup", study.warmup);
-    r.read(*t, "max_cv", study.max_cv);
-    if (study.reps < 1) {
-      r.fail(*t->get("reps"), "'reps' must be at least 1");
-    }
-    if (const auto* p = r.table(*t, "prompts")) {
-      r.only(*p, "workload.prompts", {"source", "file", "count", "max_new_tokens", "parallel", "chat_template"});
-      PromptWorkload prompts;
-      r.read(*p, "source", prompts.source);
-      r.read_path(*p, "file", prompts.file);
-      r.read(*p, "count", prompts.count);
-      r.read(*p, "max_new_tokens", prompts.max_new_tokens);
-      r.read(*p, "parallel", prompts.parallel);
-      r.read(*p, "chat_template", prompts.chat_template);
-      if (prompts.source != "gsm8k" && prompts.source != "ifeval" && prompts.source != "file") {
-        r.fail(*p->get("source"), fmt::format("prompt source must be gsm8k, ifeval or file, not '{}'", prompts.source));
-      }
-      if (prompts.source == "file" && !prompts.file) {
-        r.fail(*p, "prompt source 'file' needs file = \"...\"");
-      }
-      if (prompts.count < 1 || prompts.max_new_tokens < 1 || prompts.parallel < 1) {
-        r.fail(*p, "count, max_new_tokens and parallel must be at least 1");
-      }
-      study.prompts = prompts;
-    }
+    read_workload(r, *t, study);
   }
-
   if (const auto* t = r.table(root, "quality")) {
-    r.only(*t, "quality",
-           {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant"});
-    r.read(*t, "batch_invariant", study.batch_invariant);
-    r.read(*t, "perplexity", study.perplexity);
-    r.read(*t, "kld", study.kld);
-    r.read(*t, "ctx", study.ctx);
-    r.read(*t, "chunks", study.perplexity_chunks);
-    r.read_path(*t, "corpus", study.corpus);
-    r.read_list(*t, "tasks", study.tasks, true);
-    std::size_t limit = 0;
-    r.read(*t, "limit", limit);
-    if (limit > 0) {
-      study.limit = limit;
-    }
-    r.read_path(*t, "data_dir", study.data_dir);
+    read_quality(r, *t, study);
   }
-
   if (const auto* t = r.table(root, "profile")) {
-    r.only(*t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
-    r.read(*t, "name", study.profile);
-    study.profile_line = static_cast<int>(t->source().begin.line);
-    if (const auto* w = r.table(*t, "weights")) {
-      study.profile_line = static_cast<int>(w->source().begin.line);
-      for (const auto& [key, node] : *w) {
-        if (!node.is_number()) {
-          r.fail(node, fmt::format("weight '{}' must be a number", key.str()));
-        }
-        study.weights[std::string(key.str())] =
-            node.is_integer() ? static_cast<double>(node.as_integer()->get()) : node.as_floating_point()->get();
-      }
-    }
-    r.read_list(*t, "constraints", study.constraints, true);
-    r.read(*t, "normalization", study.normalization);
-    if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
-      r.fail(*t->get("normalization"),
-             fmt::format("normalization must be ratio, min-max or z-score, not '{}'", study.normalization));
-    }
-    r.read(*t, "pessimistic", study.pessimistic);
-    r.read(*t, "bootstrap", study.bootstrap_resamples);
+    read_profile(r, *t, study);
   }
   return study;
 }
