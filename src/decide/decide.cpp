@@ -495,20 +495,10 @@ std::vector<BaselineTest> baseline_tests(const Variant& variant, const Variant& 
   return tests;
 }
 
-}  // namespace
-
-Decision decide(const std::vector<Variant>& variants, const Profile& profile, const DecideOptions& options) {
-  if (options.bootstrap_resamples < 1) {
-    throw Error(ErrorCode::kInvalidArgument, "decide: bootstrap resamples must be >= 1");
-  }
-  const Study study(variants, profile);
-  const std::size_t n = study.size();
-  const Matrix values = study.weighted_values(study.point());
-  const Scores scores = study.score(values);
-
-  // Constraints, on point estimates.
-  std::vector<std::vector<Violation>> violations(n);
-  for (std::size_t v = 0; v < n; ++v) {
+// Constraints, on point estimates: what each variant violates, by how much.
+std::vector<std::vector<Violation>> constraint_violations(const Study& study, const Profile& profile) {
+  std::vector<std::vector<Violation>> violations(study.size());
+  for (std::size_t v = 0; v < study.size(); ++v) {
     for (std::size_t c = 0; c < profile.constraints.size(); ++c) {
       const Constraint& constraint = profile.constraints[c];
       const double x = study.value(study.point(), v, study.constrained()[c]);
@@ -518,27 +508,43 @@ Decision decide(const std::vector<Variant>& variants, const Profile& profile, co
           {constraint.text, x, constraint.threshold, upper ? x - constraint.threshold : constraint.threshold - x});
     }
   }
-  std::vector<bool> feasible(n);
-  for (std::size_t v = 0; v < n; ++v) feasible[v] = violations[v].empty();
+  return violations;
+}
 
-  // Dominance on the weighted metrics' point estimates.
-  std::vector<std::vector<std::string>> dominated_by(n);
-  std::vector<int> dominates_count(n, 0);
+// Dominance on the weighted metrics' point estimates.
+struct Dominance {
+  std::vector<std::vector<std::string>> dominated_by;  // [variant]: names of the variants that dominate it
+  std::vector<int> dominates_count;                    // [variant]: how many variants it dominates
+};
+
+Dominance find_dominance(const Study& study, const Matrix& values) {
+  const std::size_t n = study.size();
+  Dominance d{std::vector<std::vector<std::string>>(n), std::vector<int>(n, 0)};
   for (std::size_t a = 0; a < n; ++a) {
     for (std::size_t b = 0; b < n; ++b) {
       if (a != b && dominates(values, study.weighted(), a, b)) {
-        dominated_by[b].push_back(study.variant(a).name);
-        ++dominates_count[a];
+        d.dominated_by[b].push_back(study.variant(a).name);
+        ++d.dominates_count[a];
       }
     }
   }
+  return d;
+}
 
-  // Bootstrap: every multi-sample measurement resampled with replacement, in a fixed order from
-  // one seeded generator, then the whole scoring redone.
+struct BootstrapUtilities {
+  std::vector<std::vector<double>> utility;  // [variant][resample]
+  std::vector<double> wins;                  // [variant]: resamples with the highest feasible utility
+};
+
+// Bootstrap: every multi-sample measurement resampled with replacement, in a fixed order from one
+// seeded generator, then the whole scoring redone.
+BootstrapUtilities bootstrap_utilities(const Study& study, const Profile& profile, const std::vector<bool>& feasible,
+                                       const DecideOptions& options) {
+  const std::size_t n = study.size();
   const auto resamples = static_cast<std::size_t>(options.bootstrap_resamples);
   std::mt19937 rng(options.seed);
-  std::vector<std::vector<double>> boot_utility(n, std::vector<double>(resamples));
-  std::vector<double> wins(n, 0.0);
+  BootstrapUtilities boot{std::vector<std::vector<double>>(n, std::vector<double>(resamples)),
+                          std::vector<double>(n, 0.0)};
   Estimates est = study.point();
   std::vector<double> draw;
   for (std::size_t b = 0; b < resamples; ++b) {
@@ -554,79 +560,125 @@ Decision decide(const std::vector<Variant>& variants, const Profile& profile, co
     const Scores s = study.score(study.weighted_values(est));
     double best = -std::numeric_limits<double>::infinity();
     for (std::size_t v = 0; v < n; ++v) {
-      boot_utility[v][b] = s.utility[v];
+      boot.utility[v][b] = s.utility[v];
       if (feasible[v]) best = std::max(best, s.utility[v]);
     }
     // Ties share the resample, so that win probabilities sum to 1.
     double tied = 0;
     for (std::size_t v = 0; v < n; ++v) tied += feasible[v] && s.utility[v] == best ? 1 : 0;
     for (std::size_t v = 0; v < n; ++v) {
-      if (feasible[v] && s.utility[v] == best) wins[v] += 1 / tied;
+      if (feasible[v] && s.utility[v] == best) boot.wins[v] += 1 / tied;
     }
   }
+  return boot;
+}
 
-  // Order: feasible first; then utility; equal utilities put a dominating variant first (it
-  // dominates strictly more variants than any variant it dominates); then name, for determinism.
-  std::vector<std::size_t> order(n);
-  for (std::size_t v = 0; v < n; ++v) order[v] = v;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (feasible[a] != feasible[b]) return static_cast<bool>(feasible[a]);
-    if (scores.utility[a] != scores.utility[b]) return scores.utility[a] > scores.utility[b];
-    if (dominates_count[a] != dominates_count[b]) return dominates_count[a] > dominates_count[b];
-    return study.variant(a).name < study.variant(b).name;
+// Everything the ranking is built from.
+struct Assessment {
+  Matrix values;  // [variant][weighted metric], point estimates
+  Scores scores;
+  std::vector<std::vector<Violation>> violations;
+  std::vector<bool> feasible;
+  Dominance dominance;
+  BootstrapUtilities bootstrap;
+};
+
+Assessment assess(const Study& study, const Profile& profile, const DecideOptions& options) {
+  Assessment a;
+  a.values = study.weighted_values(study.point());
+  a.scores = study.score(a.values);
+  a.violations = constraint_violations(study, profile);
+  a.feasible.resize(study.size());
+  for (std::size_t v = 0; v < study.size(); ++v) a.feasible[v] = a.violations[v].empty();
+  a.dominance = find_dominance(study, a.values);
+  a.bootstrap = bootstrap_utilities(study, profile, a.feasible, options);
+  return a;
+}
+
+// Order: feasible first; then utility; equal utilities put a dominating variant first (it
+// dominates strictly more variants than any variant it dominates); then name, for determinism.
+std::vector<std::size_t> ranking_order(const Study& study, const Assessment& a) {
+  std::vector<std::size_t> order(study.size());
+  for (std::size_t v = 0; v < study.size(); ++v) order[v] = v;
+  const auto& dominates_count = a.dominance.dominates_count;
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+    if (a.feasible[x] != a.feasible[y]) return static_cast<bool>(a.feasible[x]);
+    if (a.scores.utility[x] != a.scores.utility[y]) return a.scores.utility[x] > a.scores.utility[y];
+    if (dominates_count[x] != dominates_count[y]) return dominates_count[x] > dominates_count[y];
+    return study.variant(x).name < study.variant(y).name;
   });
+  return order;
+}
+
+// How each unstable measurement of variant `v` entered its estimate.
+std::vector<std::string> unstable_notes(const Study& study, const Profile& profile, std::size_t v) {
+  std::vector<std::string> notes;
+  for (std::size_t raw = 0; raw < study.raw_names().size(); ++raw) {
+    const MetricValue& m = study.measurement(v, raw);
+    const std::string& name = study.raw_names()[raw];
+    if (!m.unstable) continue;
+    if (!profile.pessimistic) {
+      notes.push_back(name + " unstable: its mean is used (the profile is not pessimistic)");
+    } else if (m.samples.size() < 2) {
+      notes.push_back(name + " unstable but measured once: no interval, its value is used");
+    } else {
+      const Estimate& e = study.point()[v][raw];
+      const MetricSpec* spec = find_metric(name);
+      const double used = spec->direction == Direction::kHigherIsBetter ? e.for_higher : e.for_lower;
+      notes.push_back(fmt::format("{} unstable: pessimistic end of its 95% interval used ({} instead of the mean {})",
+                                  name, number(used), with_unit(e.mean, spec->unit)));
+    }
+  }
+  return notes;
+}
+
+RankedVariant ranked_variant(const Study& study, const Profile& profile, const DecideOptions& options,
+                             const Assessment& a, std::size_t v) {
+  RankedVariant r;
+  r.name = study.variant(v).name;
+  r.feasible = a.feasible[v];
+  r.violations = a.violations[v];
+  r.utility = a.scores.utility[v];
+  r.utility_low = stats::percentile(a.bootstrap.utility[v], 2.5);
+  r.utility_high = stats::percentile(a.bootstrap.utility[v], 97.5);
+  r.win_probability = a.bootstrap.wins[v] / static_cast<double>(options.bootstrap_resamples);
+  r.dominated_by = a.dominance.dominated_by[v];
+  r.on_pareto_front = a.dominance.dominated_by[v].empty();
+  for (std::size_t k = 0; k < study.weighted().size(); ++k) {
+    r.values[study.weighted()[k].name] = a.values[v][k];
+    r.normalized[study.weighted()[k].name] = a.scores.normalized[v][k];
+  }
+  for (const auto& m : study.constrained()) r.values[m.name] = study.value(study.point(), v, m);
+  r.notes = unstable_notes(study, profile, v);
+  if (const auto b = study.baseline(); b && *b != v) {
+    r.vs_baseline = baseline_tests(study.variant(v), study.variant(*b),
+                                   options.seed + static_cast<uint32_t>(v) * 104729u, options.bootstrap_resamples);
+  }
+  return r;
+}
+
+}  // namespace
+
+Decision decide(const std::vector<Variant>& variants, const Profile& profile, const DecideOptions& options) {
+  if (options.bootstrap_resamples < 1) {
+    throw Error(ErrorCode::kInvalidArgument, "decide: bootstrap resamples must be >= 1");
+  }
+  const Study study(variants, profile);
+  const Assessment a = assess(study, profile, options);
+  const std::vector<std::size_t> order = ranking_order(study, a);
 
   Decision d;
   d.profile = profile.name;
   d.notes = study.notes();
   d.bootstrap_resamples = options.bootstrap_resamples;
-  for (std::size_t v : order) {
-    RankedVariant r;
-    r.name = study.variant(v).name;
-    r.feasible = feasible[v];
-    r.violations = violations[v];
-    r.utility = scores.utility[v];
-    r.utility_low = stats::percentile(boot_utility[v], 2.5);
-    r.utility_high = stats::percentile(boot_utility[v], 97.5);
-    r.win_probability = wins[v] / static_cast<double>(resamples);
-    r.dominated_by = dominated_by[v];
-    r.on_pareto_front = dominated_by[v].empty();
-    for (std::size_t k = 0; k < study.weighted().size(); ++k) {
-      r.values[study.weighted()[k].name] = values[v][k];
-      r.normalized[study.weighted()[k].name] = scores.normalized[v][k];
-    }
-    for (const auto& m : study.constrained()) r.values[m.name] = study.value(study.point(), v, m);
-    for (std::size_t raw = 0; raw < study.raw_names().size(); ++raw) {
-      const MetricValue& m = study.measurement(v, raw);
-      const std::string& name = study.raw_names()[raw];
-      if (!m.unstable) continue;
-      if (!profile.pessimistic) {
-        r.notes.push_back(name + " unstable: its mean is used (the profile is not pessimistic)");
-      } else if (m.samples.size() < 2) {
-        r.notes.push_back(name + " unstable but measured once: no interval, its value is used");
-      } else {
-        const Estimate& e = study.point()[v][raw];
-        const MetricSpec* spec = find_metric(name);
-        const double used = spec->direction == Direction::kHigherIsBetter ? e.for_higher : e.for_lower;
-        r.notes.push_back(
-            fmt::format("{} unstable: pessimistic end of its 95% interval used ({} instead of the mean {})", name,
-                        number(used), with_unit(e.mean, spec->unit)));
-      }
-    }
-    if (const auto b = study.baseline(); b && *b != v) {
-      r.vs_baseline = baseline_tests(study.variant(v), study.variant(*b),
-                                     options.seed + static_cast<uint32_t>(v) * 104729u, options.bootstrap_resamples);
-    }
-    d.ranking.push_back(std::move(r));
-  }
-
-  if (feasible[order.front()]) {
+  for (std::size_t v : order) d.ranking.push_back(ranked_variant(study, profile, options, a, v));
+  if (a.feasible[order.front()]) {
     d.recommended = d.ranking.front().name;
-    for (std::size_t i = 1; i < n && feasible[order[i]]; ++i) {
-      d.sensitivity.push_back(sensitivity(study, scores, order.front(), order[i]));
+    for (std::size_t i = 1; i < study.size() && a.feasible[order[i]]; ++i) {
+      d.sensitivity.push_back(sensitivity(study, a.scores, order.front(), order[i]));
     }
   }
-  d.explanation = explain(study, profile, d, values, scores, order, options.bootstrap_resamples);
+  d.explanation = explain(study, profile, d, a.values, a.scores, order, options.bootstrap_resamples);
   return d;
 }
 
@@ -709,8 +761,8 @@ Profile without_unmeasured_metrics(const Profile& profile, const std::vector<Var
     }
   }
   if (adapted.weights.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "profile \"" + profile.name +
-                                                 "\" weighs only metrics that synthetic weights cannot measure");
+    throw Error(ErrorCode::kInvalidArgument,
+                "profile \"" + profile.name + "\" weighs only metrics that synthetic weights cannot measure");
   }
   if (adapted.weights.size() < profile.weights.size()) {
     adapted.name += " (speed and memory only)";
