@@ -14,8 +14,8 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "decide/model.h"
-#include "stats/summary.h"
 #include "results/study_record.h"
+#include "stats/summary.h"
 
 namespace uaqf::report {
 namespace {
@@ -154,44 +154,9 @@ json environment_differences(const json& manifests) {
   return differences;
 }
 
-}  // namespace
-
-StudyResults load_study_results(const fs::path& path) {
-  std::error_code ec;
-  const bool folder = fs::is_directory(path, ec);
-  StudyResults study;
-  study.file = folder ? path / "results.json" : path;
-  study.label = study.file.string();
-  if (!fs::exists(study.file, ec)) {
-    throw Error(ErrorCode::kNotFound, folder ? fmt::format("{}: no results.json in this study folder", path.string())
-                                             : fmt::format("{}: no such results file", path.string()));
-  }
-  require_readable_file(study.file, "results");
-  try {
-    study.results = json::parse(read_text_file(study.file));
-  } catch (const json::exception& error) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a results file ({})", study.label, error.what()));
-  }
-  try {
-    auto record = results::study_record_from_json(study.results);
-    study.profile = std::move(record.profile);
-    study.variants = std::move(record.decision_inputs);
-    study.decision = std::move(record.decision);
-  } catch (const Error& error) {
-    throw Error(error.code(), fmt::format("{}: {}", study.label, error.what()));
-  }
-  return study;
-}
-
-json build_study_report(const StudyResults& study) {
-  const json& r = study.results;
-  const decide::Decision& d = study.decision;
+// Metrics: weighted ones, then constrained ones, then everything else measured, by name.
+json metrics_json(const StudyResults& study) {
   const decide::Profile& profile = study.profile;
-
-  std::map<std::string, bool> baseline_of;
-  for (const auto& v : study.variants) baseline_of[v.name] = v.is_baseline;
-
-  // Metrics: weighted ones, then constrained ones, then everything else measured, by name.
   double weight_total = 0;
   for (const auto& [name, weight] : profile.weights) weight_total += weight > 0 ? weight : 0;
   std::map<std::string, std::vector<std::string>> constraints_of;
@@ -227,37 +192,64 @@ json build_study_report(const StudyResults& study) {
                                               : "measured"},
                        {"measured", measured.contains(name)}});
   }
+  return metrics;
+}
 
+// The decision's ranking (as decide::to_json writes it), each entry with its rank and whether
+// it is the baseline.
+json ranking_json(const StudyResults& study, const json& decision_json) {
+  std::map<std::string, bool> baseline_of;
+  for (const auto& v : study.variants) baseline_of[v.name] = v.is_baseline;
+  const decide::Decision& d = study.decision;
   json ranking = json::array();
-  const json decision_json = decide::to_json(d);
   for (std::size_t i = 0; i < d.ranking.size(); ++i) {
     json entry = decision_json["ranking"][i];
     entry["rank"] = i + 1;
     entry["is_baseline"] = baseline_of[d.ranking[i].name];
     ranking.push_back(entry);
   }
+  return ranking;
+}
 
-  // Environment manifests: the study's, or a variant's own where the results carry one (results
-  // merged from several runs), each kept once.
-  json manifests = json::array();
-  const auto manifest_index = [&](const json& manifest) {
-    for (std::size_t i = 0; i < manifests.size(); ++i) {
-      if (manifests[i] == manifest) return i;
+// Environment manifests: the study's, or a variant's own where the results carry one (results
+// merged from several runs), each kept once, in the order first met.
+struct Manifests {
+  json list = json::array();
+
+  std::size_t index(const json& manifest) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (list[i] == manifest) return i;
     }
-    manifests.push_back(manifest);
-    return manifests.size() - 1;
-  };
-  const json study_manifest = r.value("environment", json::object());
-  // Results from the results store name the runs that measured each variant; a study resumed on
-  // another machine or build has several manifests.
-  std::map<int64_t, json> run_manifests;
-  for (const auto& run : r.value("runs", json::array())) {
+    list.push_back(manifest);
+    return list.size() - 1;
+  }
+};
+
+// Results from the results store name the runs that measured each variant; a study resumed on
+// another machine or build has several manifests.
+std::map<int64_t, json> run_manifests(const json& results) {
+  std::map<int64_t, json> manifests;
+  for (const auto& run : results.value("runs", json::array())) {
     if (run.contains("id") && run.contains("environment") && run["environment"].is_object()) {
-      run_manifests[run["id"].get<int64_t>()] = run["environment"];
+      manifests[run["id"].get<int64_t>()] = run["environment"];
     }
   }
+  return manifests;
+}
+
+// The variants section, with the environment manifests it points into and the sample answers,
+// gathered in one pass over the results' variant entries.
+struct VariantsSection {
   json variants = json::array();
   json answers = json::array();
+  Manifests manifests;
+};
+
+VariantsSection variants_section(const StudyResults& study) {
+  const json& r = study.results;
+  VariantsSection section;
+  const json study_manifest = r.value("environment", json::object());
+  const std::map<int64_t, json> by_run = run_manifests(r);
   std::map<std::string, const decide::Variant*> by_name;
   for (const auto& v : study.variants) by_name[v.name] = &v;
   const json entries = r.value("variants", json::array());
@@ -267,29 +259,34 @@ json build_study_report(const StudyResults& study) {
         entry.contains("environment") && entry["environment"].is_object() ? entry["environment"] : study_manifest;
     bool from_runs = false;
     for (const auto& id : entry.value("runs", json::array())) {
-      const auto it = run_manifests.find(id.get<int64_t>());
-      if (it == run_manifests.end()) continue;
+      const auto it = by_run.find(id.get<int64_t>());
+      if (it == by_run.end()) continue;
       if (!from_runs) manifest = it->second;  // the variant's first run stands for it in the table
       from_runs = true;
-      manifest_index(it->second);             // every run's manifest is compared
+      section.manifests.index(it->second);  // every run's manifest is compared
     }
     json v{{"name", name},
            {"is_baseline", entry.value("is_baseline", false)},
            {"status", entry.value("status", "ok")},
            {"error", entry.contains("error") ? entry["error"] : json(nullptr)},
            {"file", entry.value("file", "")},
-           {"environment", manifest_index(manifest)},
+           {"environment", section.manifests.index(manifest)},
            {"metrics", json::object()}};
     if (const auto it = by_name.find(name); it != by_name.end()) {
       for (const auto& [metric, value] : it->second->metrics) {
         v["metrics"][metric] = summary_json(study.label, name, metric, value, metric_meta(metric));
       }
     }
-    variants.push_back(v);
-    for (auto& a : answers_of(entry)) answers.push_back(std::move(a));
+    section.variants.push_back(v);
+    for (auto& a : answers_of(entry)) section.answers.push_back(std::move(a));
   }
-  if (manifests.empty()) manifest_index(study_manifest);
+  if (section.manifests.list.empty()) section.manifests.index(study_manifest);
+  return section;
+}
 
+json notes_json(const StudyResults& study) {
+  const json& r = study.results;
+  const decide::Decision& d = study.decision;
   json notes = d.notes;
   // Results written by another version of the decision engine may rank differently; say so
   // rather than show a ranking the results file does not contain.
@@ -303,7 +300,10 @@ json build_study_report(const StudyResults& study) {
           "inputs (results written by another uaqf version?); this report shows the recomputed one");
     }
   }
+  return notes;
+}
 
+json recommendation_json(const decide::Decision& d) {
   json recommendation{{"variant", d.recommended ? json(*d.recommended) : json(nullptr)},
                       {"utility", nullptr},
                       {"utility_low", nullptr},
@@ -322,25 +322,70 @@ json build_study_report(const StudyResults& study) {
     recommendation["certainty"] = certainty(top.win_probability);
     if (d.ranking.size() > 1 && d.ranking[1].feasible) recommendation["runner_up"] = d.ranking[1].name;
   }
+  return recommendation;
+}
 
-  const json study_info = r.value("study", json::object());
+json source_json(const StudyResults& study) {
+  const json study_info = study.results.value("study", json::object());
+  return json{{"results", study.label},
+              {"schema", results::kStudyResultsSchema},
+              {"study", study_info.value("name", "")},
+              {"study_file", study_info.value("file", "")},
+              {"seed", study_info.value("seed", 0)}};
+}
+
+}  // namespace
+
+StudyResults load_study_results(const fs::path& path) {
+  std::error_code ec;
+  const bool folder = fs::is_directory(path, ec);
+  StudyResults study;
+  study.file = folder ? path / "results.json" : path;
+  study.label = study.file.string();
+  if (!fs::exists(study.file, ec)) {
+    throw Error(ErrorCode::kNotFound, folder ? fmt::format("{}: no results.json in this study folder", path.string())
+                                             : fmt::format("{}: no such results file", path.string()));
+  }
+  require_readable_file(study.file, "results");
+  try {
+    study.results = json::parse(read_text_file(study.file));
+  } catch (const json::exception& error) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a results file ({})", study.label, error.what()));
+  }
+  try {
+    auto record = results::study_record_from_json(study.results);
+    study.profile = std::move(record.profile);
+    study.variants = std::move(record.decision_inputs);
+    study.decision = std::move(record.decision);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}: {}", study.label, error.what()));
+  }
+  return study;
+}
+
+json build_study_report(const StudyResults& study) {
+  // Sections in the order the original single pass built them, so that a malformed results file
+  // still fails on the same field first.
+  const json decision_json = decide::to_json(study.decision);
+  json metrics = metrics_json(study);
+  json ranking = ranking_json(study, decision_json);
+  VariantsSection variants = variants_section(study);
+  json notes = notes_json(study);
+  json recommendation = recommendation_json(study.decision);
+  json source = source_json(study);
+  json differences = environment_differences(variants.manifests.list);
   return json{{"schema", kStudyReportSchema},
-              {"source",
-               {{"results", study.label},
-                {"schema", results::kStudyResultsSchema},
-                {"study", study_info.value("name", "")},
-                {"study_file", study_info.value("file", "")},
-                {"seed", study_info.value("seed", 0)}}},
-              {"profile", decide::to_json(profile)},
-              {"recommendation", recommendation},
-              {"metrics", metrics},
-              {"ranking", ranking},
+              {"source", std::move(source)},
+              {"profile", decide::to_json(study.profile)},
+              {"recommendation", std::move(recommendation)},
+              {"metrics", std::move(metrics)},
+              {"ranking", std::move(ranking)},
               {"sensitivity", decision_json["sensitivity"]},
-              {"notes", notes},
-              {"variants", variants},
-              {"environments", manifests},
-              {"environment_differences", environment_differences(manifests)},
-              {"answers", answers}};
+              {"notes", std::move(notes)},
+              {"variants", std::move(variants.variants)},
+              {"environments", std::move(variants.manifests.list)},
+              {"environment_differences", std::move(differences)},
+              {"answers", std::move(variants.answers)}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,10 +488,9 @@ std::string certainty_words(const std::string& certainty) {
   return "too close to call from these measurements";
 }
 
-}  // namespace
+using Rows = std::vector<std::vector<std::string>>;
 
-std::string study_report_markdown(const json& report) {
-  std::ostringstream out;
+void markdown_title(std::ostringstream& out, const json& report) {
   const json& source = report["source"];
   const json& profile = report["profile"];
   const json& rec = report["recommendation"];
@@ -454,7 +498,10 @@ std::string study_report_markdown(const json& report) {
   out << "Results " << md(source["results"]) << " (" << md(source["schema"]) << "), profile **" << md(profile["name"])
       << "** (" << md(profile["description"]) << "), " << str(rec["bootstrap_resamples"])
       << " bootstrap resamples, seed " << str(source["seed"]) << ".\n\n";
+}
 
+void markdown_recommendation(std::ostringstream& out, const json& report) {
+  const json& rec = report["recommendation"];
   out << "## Recommendation\n\n";
   if (rec["variant"].is_string()) {
     out << "**" << md(rec["variant"]) << "**: utility " << num(rec["utility"]) << " (95% interval "
@@ -469,23 +516,32 @@ std::string study_report_markdown(const json& report) {
     if (!line.empty()) out << "> " << markdown_escape(line) << "\n>\n";
   }
   out << '\n';
+}
 
+// The "why" cell of a ranking row: violated constraints, dominating variants, the decision's notes.
+std::string ranking_reasons(const json& v) {
+  std::vector<std::string> reasons;
+  for (const auto& violation : v["violations"]) {
+    reasons.push_back(fmt::format("violates {} (value {}, misses by {})", md(violation["constraint"]),
+                                  num(violation["value"]), num(violation["by"])));
+  }
+  if (!v["dominated_by"].empty()) {
+    std::string by;
+    for (const auto& name : v["dominated_by"]) by += (by.empty() ? "" : ", ") + md(name);
+    reasons.push_back("dominated by " + by);
+  }
+  for (const auto& note : v["notes"]) reasons.push_back(md(note));
+  std::string joined;
+  for (const auto& reason : reasons) joined += (joined.empty() ? "" : "; ") + reason;
+  return joined;
+}
+
+void markdown_ranking(std::ostringstream& out, const json& report) {
+  const json& profile = report["profile"];
   out << "## Ranking\n\n";
-  std::vector<std::vector<std::string>> rows;
+  Rows rows;
   for (const auto& v : report["ranking"]) {
-    std::vector<std::string> reasons;
-    for (const auto& violation : v["violations"]) {
-      reasons.push_back(fmt::format("violates {} (value {}, misses by {})", md(violation["constraint"]),
-                                    num(violation["value"]), num(violation["by"])));
-    }
-    if (!v["dominated_by"].empty()) {
-      std::string by;
-      for (const auto& name : v["dominated_by"]) by += (by.empty() ? "" : ", ") + md(name);
-      reasons.push_back("dominated by " + by);
-    }
-    for (const auto& note : v["notes"]) reasons.push_back(md(note));
-    std::string joined;
-    for (const auto& reason : reasons) joined += (joined.empty() ? "" : "; ") + reason;
+    const std::string joined = ranking_reasons(v);
     rows.push_back({str(v["rank"]), md(v["name"]) + (v["is_baseline"].get<bool>() ? " (baseline)" : ""),
                     v["feasible"].get<bool>() ? "yes" : "**no**", num(v["utility"]),
                     interval(v["utility_low"], v["utility_high"]), percent(v["win_probability"]),
@@ -506,7 +562,9 @@ std::string study_report_markdown(const json& report) {
     out << " Constraints: " << constraints << '.';
   }
   out << "\n\n";
+}
 
+void markdown_pareto_front(std::ostringstream& out, const json& report) {
   out << "## Pareto front\n\n";
   std::string front, dominated;
   for (const auto& v : report["ranking"]) {
@@ -522,34 +580,47 @@ std::string study_report_markdown(const json& report) {
       << (front.empty() ? "none" : front) << ".";
   if (!dominated.empty()) out << " Dominated: " << dominated << '.';
   out << "\n\n";
+}
 
+void markdown_sensitivity(std::ostringstream& out, const json& report) {
   out << "## Sensitivity\n\n";
   if (report["sensitivity"].empty()) {
     out << "No feasible runner-up, so no weight change can alter the recommendation.\n\n";
-  } else {
-    std::map<std::string, double> share;
-    for (const auto& m : report["metrics"]) {
-      if (m["weight_share"].is_number()) share[m["name"].get<std::string>()] = m["weight_share"].get<double>();
-    }
-    rows.clear();
-    for (const auto& s : report["sensitivity"]) {
-      std::string change;
-      if (!s["exists"].get<bool>()) {
-        change = "no single transfer of weight lets it catch up";
-      } else if (str(s["from_metric"]).empty()) {
-        change = "already ties";
-      } else {
-        const std::string from = str(s["from_metric"]);
-        change = fmt::format("move {} of the weight from {} (weight {}) to {}", num(s["weight_shift"]),
-                             markdown_escape(from), num(json(share[from])), md(s["to_metric"]));
-      }
-      rows.push_back({md(s["runner_up"]), change});
-    }
-    table(out, {"runner-up", "what makes it tie with " + md(rec["variant"])}, rows);
-    out << "\nWeights here sum to 1; a shift close to the whole weight of its metric (or none) means the choice "
-           "does not hinge on how the weights are set.\n\n";
+    return;
   }
+  std::map<std::string, double> share;
+  for (const auto& m : report["metrics"]) {
+    if (m["weight_share"].is_number()) share[m["name"].get<std::string>()] = m["weight_share"].get<double>();
+  }
+  Rows rows;
+  for (const auto& s : report["sensitivity"]) {
+    std::string change;
+    if (!s["exists"].get<bool>()) {
+      change = "no single transfer of weight lets it catch up";
+    } else if (str(s["from_metric"]).empty()) {
+      change = "already ties";
+    } else {
+      const std::string from = str(s["from_metric"]);
+      change = fmt::format("move {} of the weight from {} (weight {}) to {}", num(s["weight_shift"]),
+                           markdown_escape(from), num(json(share[from])), md(s["to_metric"]));
+    }
+    rows.push_back({md(s["runner_up"]), change});
+  }
+  table(out, {"runner-up", "what makes it tie with " + md(report["recommendation"]["variant"])}, rows);
+  out << "\nWeights here sum to 1; a shift close to the whole weight of its metric (or none) means the choice "
+         "does not hinge on how the weights are set.\n\n";
+}
 
+// One cell of the metrics table: mean, interval when there is one, sample count, instability.
+std::string metric_cell(const json& s) {
+  std::string cell = num(s["mean"]);
+  if (s["ci_low"].is_number()) cell += " (" + interval(s["ci_low"], s["ci_high"]) + ")";
+  cell += fmt::format(" n={}", s["n"].get<int>());
+  if (s["unstable"].get<bool>()) cell += " unstable";
+  return cell;
+}
+
+void markdown_metrics(std::ostringstream& out, const json& report) {
   out << "## Metrics\n\n";
   out << "Mean of the stored samples, with the Student-t 95% interval of the mean when there are two or more "
          "(n = samples).\n\n";
@@ -557,7 +628,7 @@ std::string study_report_markdown(const json& report) {
   for (const auto& v : report["variants"]) {
     if (v["status"] == "ok") head.push_back(md(v["name"]));
   }
-  rows.clear();
+  Rows rows;
   for (const auto& m : report["metrics"]) {
     if (!m["measured"].get<bool>()) continue;
     const std::string name = str(m["name"]);
@@ -565,53 +636,50 @@ std::string study_report_markdown(const json& report) {
                                  md(m["role"])};
     for (const auto& v : report["variants"]) {
       if (v["status"] != "ok") continue;
-      if (!v["metrics"].contains(name)) {
-        row.push_back("–");
-        continue;
-      }
-      const json& s = v["metrics"][name];
-      std::string cell = num(s["mean"]);
-      if (s["ci_low"].is_number()) cell += " (" + interval(s["ci_low"], s["ci_high"]) + ")";
-      cell += fmt::format(" n={}", s["n"].get<int>());
-      if (s["unstable"].get<bool>()) cell += " unstable";
-      row.push_back(cell);
+      row.push_back(v["metrics"].contains(name) ? metric_cell(v["metrics"][name]) : "–");
     }
     rows.push_back(row);
   }
   table(out, head, rows);
   out << '\n';
+}
 
-  bool any_tests = false;
-  rows.clear();
+// Shown only when some variant was tested against the baseline.
+void markdown_against_baseline(std::ostringstream& out, const json& report) {
+  const json& resamples = report["recommendation"]["bootstrap_resamples"];
+  Rows rows;
   for (const auto& v : report["ranking"]) {
     for (const auto& t : v["vs_baseline"]) {
-      any_tests = true;
       const bool mcnemar = t["test"] == "mcnemar";
       rows.push_back({md(v["name"]), md(t["measure"]), md(t["test"]), str(t["n"]),
                       mcnemar ? fmt::format("{:+.1f} points", 100 * t["difference"].get<double>())
                               : fmt::format("{:+.4g}", t["difference"].get<double>()),
-                      interval(t["ci_low"], t["ci_high"]), p_text(t, rec["bootstrap_resamples"]),
+                      interval(t["ci_low"], t["ci_high"]), p_text(t, resamples),
                       t["p_value"].get<double>() < 0.05 ? "yes" : "no"});
     }
   }
-  if (any_tests) {
-    out << "## Against the baseline\n\n";
-    out << "Paired tests on the items and chunks both models were scored on (McNemar on per-item correctness; "
-           "paired bootstrap on per-chunk values).\n\n";
-    table(out, {"variant", "measure", "test", "n", "difference", "95% CI", "p", "significant at 5%"}, rows);
-    out << '\n';
-  }
+  if (rows.empty()) return;
+  out << "## Against the baseline\n\n";
+  out << "Paired tests on the items and chunks both models were scored on (McNemar on per-item correctness; "
+         "paired bootstrap on per-chunk values).\n\n";
+  table(out, {"variant", "measure", "test", "n", "difference", "95% CI", "p", "significant at 5%"}, rows);
+  out << '\n';
+}
 
+// Shown only when some variant failed.
+void markdown_failed_variants(std::ostringstream& out, const json& report) {
   bool failed = false;
   for (const auto& v : report["variants"]) failed = failed || v["status"] != "ok";
-  if (failed) {
-    out << "## Failed variants\n\n";
-    for (const auto& v : report["variants"]) {
-      if (v["status"] != "ok") out << "- " << md(v["name"]) << ": " << md(v["error"]) << '\n';
-    }
-    out << '\n';
+  if (!failed) return;
+  out << "## Failed variants\n\n";
+  for (const auto& v : report["variants"]) {
+    if (v["status"] != "ok") out << "- " << md(v["name"]) << ": " << md(v["error"]) << '\n';
   }
+  out << '\n';
+}
 
+// Ends right after its last table row: the Notes section that may follow starts with a blank line.
+void markdown_environment(std::ostringstream& out, const json& report) {
   out << "## Environment\n\n";
   const json& manifests = report["environments"];
   if (!report["environment_differences"].empty()) {
@@ -620,14 +688,14 @@ std::string study_report_markdown(const json& report) {
     out << "**Warning: the variants were measured on " << manifests.size()
         << " different machines or builds** (they differ in " << keys
         << "); their speed and memory are not directly comparable.\n\n";
-    rows.clear();
+    Rows rows;
     for (const auto& v : report["variants"]) {
       rows.push_back({md(v["name"]), fmt::format("{}", v["environment"].get<int>() + 1)});
     }
     table(out, {"variant", "environment"}, rows);
     out << '\n';
   }
-  head = {"key"};
+  std::vector<std::string> head{"key"};
   for (std::size_t i = 0; i < manifests.size(); ++i) {
     head.push_back(manifests.size() == 1 ? std::string("value") : fmt::format("environment {}", i + 1));
   }
@@ -635,18 +703,35 @@ std::string study_report_markdown(const json& report) {
   for (const auto& m : manifests) {
     for (const auto& [key, value] : m.items()) keys.insert(key);
   }
-  rows.clear();
+  Rows rows;
   for (const auto& key : keys) {
     std::vector<std::string> row{markdown_escape(key)};
     for (const auto& m : manifests) row.push_back(m.contains(key) ? md(m[key]) : "–");
     rows.push_back(row);
   }
   table(out, head, rows);
+}
 
-  if (!report["notes"].empty()) {
-    out << "\n## Notes\n\n";
-    for (const auto& note : report["notes"]) out << "- " << md(note) << '\n';
-  }
+void markdown_notes(std::ostringstream& out, const json& report) {
+  if (report["notes"].empty()) return;
+  out << "\n## Notes\n\n";
+  for (const auto& note : report["notes"]) out << "- " << md(note) << '\n';
+}
+
+}  // namespace
+
+std::string study_report_markdown(const json& report) {
+  std::ostringstream out;
+  markdown_title(out, report);
+  markdown_recommendation(out, report);
+  markdown_ranking(out, report);
+  markdown_pareto_front(out, report);
+  markdown_sensitivity(out, report);
+  markdown_metrics(out, report);
+  markdown_against_baseline(out, report);
+  markdown_failed_variants(out, report);
+  markdown_environment(out, report);
+  markdown_notes(out, report);
   return out.str();
 }
 
