@@ -18,6 +18,7 @@ uaqf: error: no model at $model
 MSG
   exit 2
 fi
-bash scripts/build.sh release
+# Only the uaqf binary: the tests and llama.cpp's own tools are not needed to run a study.
+bash scripts/build.sh release uaqf
 out="${UAQF_OUT:-$root/out}/$(basename "$model" .gguf)"
 exec "$root/build/release/bin/uaqf" run examples/default.toml --model "$model" --output "$out"

@@ -1,0 +1,55 @@
+#pragma once
+
+// Pieces of the llama.cpp engine shared by its files (contexts, models, quantization, synthetic
+// models, probes). Only backend/llama includes this header, and so llama.cpp's.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "gguf.h"
+#include "llama-cpp.h"
+
+namespace uaqf::backend::llama {
+
+bool has_gpu_device();
+// Every file type llama.cpp's quantizer writes (names as llama-quantize spells them).
+const std::vector<QuantType>& all_quant_types();
+// `message` with the errors llama.cpp logged since the last clear_errors(), when there are some.
+std::string with_engine_reason(const std::string& message);
+
+struct GgufDeleter {
+  void operator()(gguf_context* ctx) const { gguf_free(ctx); }
+};
+struct GgmlDeleter {
+  void operator()(ggml_context* ctx) const { ggml_free(ctx); }
+};
+
+// A GGUF file's header and tensor descriptions, without the tensor data.
+struct GgufHeader {
+  std::unique_ptr<gguf_context, GgufDeleter> gguf;
+  std::unique_ptr<ggml_context, GgmlDeleter> tensors;  // ggml_get_tensor() by name: type and shape
+};
+GgufHeader read_gguf_header(const std::filesystem::path& path);
+int64_t gguf_int(const gguf_context* gguf, const std::string& key);
+std::string gguf_string(const gguf_context* gguf, const char* key);
+
+// Throws Error naming the known types when `name` is not a ggml type.
+ggml_type parse_kv_cache_type(const std::string& name);
+llama_flash_attn_type to_llama(FlashAttention mode);
+uint64_t kv_bytes_per_token_of(const llama_model* model, const std::string& kv_cache_type);
+
+std::unique_ptr<Context> make_context(llama_context_ptr ctx, int n_threads, std::string model_name, bool unified_kv);
+std::unique_ptr<Model> make_model(llama_model_ptr model, ModelInfo info, LoadOptions load_options);
+
+// Engine calls, one file each.
+void synthesize(const SynthRequest& request);
+std::optional<double> read_bandwidth_bytes_per_s(const RuntimeOptions& runtime);
+bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type);
+QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress);
+
+}  // namespace uaqf::backend::llama
