@@ -4,8 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <queue>
 #include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -180,6 +185,279 @@ KldStats summarize_kld(const std::vector<double>& kld, const std::vector<double>
   return k;
 }
 
+// ---------------------------------------------------------------------------------------------
+// evaluate_perplexity's steps.
+
+// Sizes the capture's arrays for every scored token; they are filled in place as tokens are scored.
+void prepare_capture(BaselineDistributions& capture, const PerplexityOptions& options, std::size_t n_scored) {
+  capture.top_k = options.top_k;
+  capture.tokens.assign(n_scored, {});
+  capture.top_ids.assign(n_scored * static_cast<std::size_t>(options.top_k), 0);
+  capture.top_logprobs.assign(n_scored * static_cast<std::size_t>(options.top_k), 0);
+  capture.tail_samples = options.tail_samples;
+  capture.tail_ids.assign(n_scored * static_cast<std::size_t>(options.tail_samples), 0);
+  capture.tail_logprobs.assign(n_scored * static_cast<std::size_t>(options.tail_samples), 0);
+}
+
+// A chunk's tokens, hashed: a journal entry is reused only for the very same tokens.
+std::string chunk_fingerprint(const ChunkPlan& plan, int chunk) {
+  const auto* begin = plan.tokens.data() + static_cast<std::ptrdiff_t>(chunk) * plan.n_ctx;
+  return sha256_hex(std::string_view(reinterpret_cast<const char*>(begin),
+                                     static_cast<std::size_t>(plan.n_ctx) * sizeof(Token)))
+      .substr(0, 16);
+}
+
+// Restores one chunk's outcomes from its journal entry; false when the entry does not fit the plan.
+bool restore_chunk(const nlohmann::json& found, int chunk, int per_chunk, bool with_baseline,
+                   std::vector<TokenOutcome>& outcomes) {
+  if (found.at("nll").size() != static_cast<std::size_t>(per_chunk)) {
+    return false;
+  }
+  for (int k = 0; k < per_chunk; ++k) {
+    TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
+    const auto i = static_cast<std::size_t>(k);
+    outcome.nll = found.at("nll")[i].get<float>();
+    if (with_baseline) {
+      outcome.kld = found.at("kld")[i].get<float>();
+      outcome.kld_sampling_variance = found.at("kld_var")[i].get<float>();
+      outcome.delta_p = found.at("delta_p")[i].get<float>();
+      outcome.same_top = found.at("same_top")[i].get<bool>();
+    }
+  }
+  return true;
+}
+
+// Restores the chunks the journal holds (when there is one) and returns the others, to evaluate.
+std::vector<int> restore_journaled_chunks(const ChunkPlan& plan, const ItemJournal* journal, bool with_baseline,
+                                          std::vector<TokenOutcome>& outcomes) {
+  std::vector<int> pending;
+  for (int chunk = 0; chunk < plan.n_chunks; ++chunk) {
+    if (journal != nullptr && journal->find) {
+      const auto found = journal->find("perplexity", std::to_string(chunk), chunk_fingerprint(plan, chunk));
+      if (found && restore_chunk(*found, chunk, plan.scored_per_chunk(), with_baseline, outcomes)) {
+        continue;
+      }
+    }
+    pending.push_back(chunk);
+  }
+  return pending;
+}
+
+// Keeps the model's own distribution of one token (top-k exactly, the tail sampled) as a baseline.
+void capture_token(BaselineDistributions& capture, const PerplexityOptions& options, const float* logits,
+                   int32_t n_vocab, const SoftmaxStats& s, std::size_t index, float nll) {
+  const auto k = static_cast<std::size_t>(options.top_k);
+  int32_t* ids = capture.top_ids.data() + index * k;
+  float* log_probs = capture.top_logprobs.data() + index * k;
+  top_k_ids(logits, n_vocab, options.top_k, ids);
+  double kept = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    log_probs[j] = s.log_prob(logits, ids[j]);
+    kept += std::exp(static_cast<double>(log_probs[j]));
+  }
+  const double tail_mass = std::max(0.0, 1.0 - kept);
+  capture.tokens[index] = {nll, s.argmax, static_cast<float>(tail_mass)};
+  const auto m = static_cast<std::size_t>(options.tail_samples);
+  if (m > 0 && tail_mass > 0) {
+    sample_tail(logits, n_vocab, s, ids, options.top_k, index, options.tail_samples,
+                capture.tail_ids.data() + index * m, capture.tail_logprobs.data() + index * m);
+  }
+}
+
+// Compares one token's distribution with the baseline's: KLD (head exact, tail estimated), the
+// estimate's sampling variance, top-token agreement and the change in the right token's probability.
+void compare_with_baseline(const BaselineDistributions& baseline, const float* logits, const SoftmaxStats& s,
+                           std::size_t index, float target_log_prob, TokenOutcome& outcome) {
+  const auto k = static_cast<std::size_t>(baseline.top_k);
+  const BaselineToken& base = baseline.tokens[index];
+  const int32_t* ids = baseline.top_ids.data() + index * k;
+  const float* base_log_probs = baseline.top_logprobs.data() + index * k;
+  double kld = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    const double log_q = s.log_prob(logits, ids[j]);
+    const double p = std::exp(static_cast<double>(base_log_probs[j]));
+    kld += p * (base_log_probs[j] - log_q);
+  }
+  // Tail: sum over i outside the top-k of p_i log(p_i/q_i) = tail_mass * E[log(p/q)] under
+  // p restricted to the tail, estimated from the baseline's samples.
+  const auto m = static_cast<std::size_t>(baseline.tail_samples);
+  if (base.tail_mass > 0 && m > 0) {
+    const int32_t* tail_ids = baseline.tail_ids.data() + index * m;
+    const float* tail_log_probs = baseline.tail_logprobs.data() + index * m;
+    double sum = 0, sum_sq = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      const double log_ratio = tail_log_probs[j] - static_cast<double>(s.log_prob(logits, tail_ids[j]));
+      sum += log_ratio;
+      sum_sq += log_ratio * log_ratio;
+    }
+    const double mean = sum / static_cast<double>(m);
+    kld += base.tail_mass * mean;
+    if (m > 1) {
+      const double variance = std::max(0.0, (sum_sq - sum * mean) / static_cast<double>(m - 1));
+      outcome.kld_sampling_variance =
+          static_cast<float>(base.tail_mass * base.tail_mass * variance / static_cast<double>(m));
+    }
+  }
+  outcome.kld = static_cast<float>(kld);
+  outcome.same_top = s.argmax == base.top1;
+  outcome.delta_p = std::exp(target_log_prob) - std::exp(-base.nll);
+}
+
+// What scoring one position reads and writes.
+struct Scoring {
+  const ChunkPlan& plan;
+  const PerplexityOptions& options;
+  const BaselineDistributions* baseline;
+  BaselineDistributions* capture;
+  int32_t n_vocab;
+  std::vector<TokenOutcome>& outcomes;
+};
+
+// Scores the logits at one position of a chunk against the token that follows it.
+void score_position(const Scoring& scoring, const backend::TokenLogits& out, int chunk_index) {
+  const ChunkPlan& plan = scoring.plan;
+  if (out.position >= plan.n_ctx - 1) {
+    return;  // the last position has no next token in the chunk
+  }
+  const std::size_t index = static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(plan.scored_per_chunk()) +
+                            static_cast<std::size_t>(out.position - plan.first_scored);
+  const Token target = plan.tokens[static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(plan.n_ctx) +
+                                   static_cast<std::size_t>(out.position) + 1];
+  const SoftmaxStats s = softmax_stats(out.logits, scoring.n_vocab);
+  TokenOutcome& outcome = scoring.outcomes[index];
+  const float target_log_prob = s.log_prob(out.logits, target);
+  outcome.nll = -target_log_prob;
+  if (scoring.capture) {
+    capture_token(*scoring.capture, scoring.options, out.logits, scoring.n_vocab, s, index, outcome.nll);
+  }
+  if (scoring.baseline) {
+    compare_with_baseline(*scoring.baseline, out.logits, s, index, target_log_prob, outcome);
+  }
+}
+
+// The token sequences of some chunks, each opened by BOS as llama-perplexity does.
+std::vector<std::vector<Token>> chunk_sequences(const ChunkPlan& plan, std::span<const int> chunks,
+                                                std::optional<Token> bos) {
+  std::vector<std::vector<Token>> sequences(chunks.size());
+  for (std::size_t s = 0; s < chunks.size(); ++s) {
+    const auto begin = plan.tokens.begin() + static_cast<std::ptrdiff_t>(chunks[s]) * plan.n_ctx;
+    sequences[s].assign(begin, begin + plan.n_ctx);
+    if (bos) {
+      sequences[s].front() = *bos;
+    }
+  }
+  return sequences;
+}
+
+// Hands each finished chunk's per-token outcomes to the journal.
+void record_chunks(const ItemJournal& journal, const ChunkPlan& plan, std::span<const int> chunks, bool with_baseline,
+                   const std::vector<TokenOutcome>& outcomes) {
+  const int per_chunk = plan.scored_per_chunk();
+  for (const int chunk : chunks) {
+    nlohmann::json nll = nlohmann::json::array(), kld = nlohmann::json::array(), var = nlohmann::json::array(),
+                   delta_p = nlohmann::json::array(), same_top = nlohmann::json::array();
+    for (int k = 0; k < per_chunk; ++k) {
+      const TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
+      nll.push_back(outcome.nll);
+      if (with_baseline) {
+        kld.push_back(outcome.kld);
+        var.push_back(outcome.kld_sampling_variance);
+        delta_p.push_back(outcome.delta_p);
+        same_top.push_back(outcome.same_top);
+      }
+    }
+    journal.record("perplexity", std::to_string(chunk), chunk_fingerprint(plan, chunk),
+                   {{"nll", nll}, {"kld", kld}, {"kld_var", var}, {"delta_p", delta_p}, {"same_top", same_top}});
+  }
+}
+
+// Evaluates the pending chunks, n_seq of them side by side in each engine pass, and scores them.
+void evaluate_chunks(backend::Context& ctx, std::optional<Token> bos, const Scoring& scoring,
+                     const std::vector<int>& pending, int n_seq, const ItemJournal* journal) {
+  for (std::size_t group = 0; group < pending.size(); group += static_cast<std::size_t>(n_seq)) {
+    const std::size_t n_here = std::min(static_cast<std::size_t>(n_seq), pending.size() - group);
+    const std::span<const int> chunks(pending.data() + group, n_here);
+    const auto sequences = chunk_sequences(scoring.plan, chunks, bos);
+    ctx.eval_sequences(sequences, scoring.plan.first_scored, [&](std::span<const backend::TokenLogits> block) {
+      parallel_for(block.size(), scoring.options.n_threads,
+                   [&](std::size_t b) { score_position(scoring, block[b], chunks[block[b].sequence]); });
+    });
+    if (journal != nullptr && journal->record) {
+      record_chunks(*journal, scoring.plan, chunks, scoring.baseline != nullptr, scoring.outcomes);
+    }
+  }
+}
+
+// The per-token series the summary statistics are taken over (KLD's only with a baseline).
+struct TokenSeries {
+  std::vector<double> nll, kld, delta_p, base_nll;
+  std::size_t same_top = 0;
+  double sampling_variance_sum = 0;
+};
+
+// One chunk's sums; appends its tokens to the series.
+ChunkRecord summarize_chunk(int chunk, int per_chunk, const std::vector<TokenOutcome>& outcomes,
+                            const BaselineDistributions* baseline, TokenSeries& series) {
+  ChunkRecord record;
+  record.index = chunk;
+  record.n_scored = per_chunk;
+  double base_sum = 0, kld_sum = 0, dp_sum = 0;
+  int same = 0;
+  for (int j = 0; j < per_chunk; ++j) {
+    const std::size_t i =
+        static_cast<std::size_t>(chunk) * static_cast<std::size_t>(per_chunk) + static_cast<std::size_t>(j);
+    series.nll[i] = outcomes[i].nll;
+    record.nll_sum += outcomes[i].nll;
+    if (baseline) {
+      series.kld[i] = outcomes[i].kld;
+      series.sampling_variance_sum += outcomes[i].kld_sampling_variance;
+      series.delta_p[i] = outcomes[i].delta_p;
+      series.base_nll[i] = baseline->tokens[i].nll;
+      base_sum += series.base_nll[i];
+      kld_sum += series.kld[i];
+      dp_sum += series.delta_p[i];
+      same += outcomes[i].same_top ? 1 : 0;
+    }
+  }
+  if (baseline) {
+    record.base_nll_sum = base_sum;
+    record.kld_sum = kld_sum;
+    record.same_top_count = same;
+    record.delta_p_sum = dp_sum;
+    series.same_top += static_cast<std::size_t>(same);
+  }
+  return record;
+}
+
+// Per-chunk records, perplexity and (with a baseline) the KLD statistics; timing is the caller's.
+PerplexityResult summarize(const ChunkPlan& plan, const std::vector<TokenOutcome>& outcomes,
+                           const BaselineDistributions* baseline) {
+  const std::size_t n_scored = plan.n_scored();
+  PerplexityResult result;
+  result.n_ctx = plan.n_ctx;
+  result.n_chunks = plan.n_chunks;
+  result.n_scored = n_scored;
+  TokenSeries series;
+  series.nll.resize(n_scored);
+  if (baseline) {
+    series.kld.resize(n_scored);
+    series.delta_p.resize(n_scored);
+    series.base_nll.resize(n_scored);
+  }
+  for (int chunk = 0; chunk < plan.n_chunks; ++chunk) {
+    result.chunks.push_back(summarize_chunk(chunk, plan.scored_per_chunk(), outcomes, baseline, series));
+  }
+  result.nll_mean = mean_of(series.nll);
+  result.nll_stderr = stderr_of_mean(series.nll);
+  result.ppl = std::exp(result.nll_mean);
+  result.ppl_stderr = result.nll_stderr * result.ppl;
+  if (baseline) {
+    result.kld = summarize_kld(series.kld, series.delta_p, series.nll, series.base_nll, series.same_top,
+                               series.sampling_variance_sum, *baseline);
+  }
+  return result;
+}
+
 }  // namespace
 
 Corpus read_corpus(const std::filesystem::path& path) {
@@ -250,214 +528,30 @@ ChunkPlan plan_chunks(std::vector<Token> tokens, const PerplexityOptions& option
 PerplexityResult evaluate_perplexity(backend::Model& model, const ChunkPlan& plan, const PerplexityOptions& options,
                                      const BaselineDistributions* baseline, BaselineDistributions* capture,
                                      const ItemJournal* journal) {
-  const int32_t n_vocab = model.n_vocab();
-  const int n_ctx = plan.n_ctx;
-  const int first = plan.first_scored;
-  const int per_chunk = plan.scored_per_chunk();
   const std::size_t n_scored = plan.n_scored();
   if (baseline && baseline->tokens.size() != n_scored) {
     throw Error(ErrorCode::kInternal, "baseline distributions do not match the chunk plan");
   }
-  const int n_seq = std::max(1, options.n_batch / n_ctx);
-  auto ctx = model.new_context(static_cast<uint32_t>(n_ctx * n_seq), static_cast<uint32_t>(n_seq));
+  const int n_seq = std::max(1, options.n_batch / plan.n_ctx);
+  auto ctx = model.new_context(static_cast<uint32_t>(plan.n_ctx * n_seq), static_cast<uint32_t>(n_seq));
 
   std::vector<TokenOutcome> outcomes(n_scored);
   if (capture) {
-    capture->top_k = options.top_k;
-    capture->tokens.assign(n_scored, {});
-    capture->top_ids.assign(n_scored * static_cast<std::size_t>(options.top_k), 0);
-    capture->top_logprobs.assign(n_scored * static_cast<std::size_t>(options.top_k), 0);
-    capture->tail_samples = options.tail_samples;
-    capture->tail_ids.assign(n_scored * static_cast<std::size_t>(options.tail_samples), 0);
-    capture->tail_logprobs.assign(n_scored * static_cast<std::size_t>(options.tail_samples), 0);
+    prepare_capture(*capture, options, n_scored);
   }
-  const auto bos = model.bos();
   // Chunks found in the journal are restored, the others evaluated (a capture needs them all).
-  const bool journaled = journal != nullptr && capture == nullptr;
-  const auto chunk_fingerprint = [&](int chunk) {
-    const auto* begin = plan.tokens.data() + static_cast<std::ptrdiff_t>(chunk) * n_ctx;
-    return sha256_hex(std::string_view(reinterpret_cast<const char*>(begin),
-                                       static_cast<std::size_t>(n_ctx) * sizeof(Token)))
-        .substr(0, 16);
-  };
-  std::vector<int> pending;
-  for (int chunk = 0; chunk < plan.n_chunks; ++chunk) {
-    if (journaled && journal->find) {
-      const auto found = journal->find("perplexity", std::to_string(chunk), chunk_fingerprint(chunk));
-      if (found && found->at("nll").size() == static_cast<std::size_t>(per_chunk)) {
-        for (int k = 0; k < per_chunk; ++k) {
-          TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
-          const auto i = static_cast<std::size_t>(k);
-          outcome.nll = found->at("nll")[i].get<float>();
-          if (baseline) {
-            outcome.kld = found->at("kld")[i].get<float>();
-            outcome.kld_sampling_variance = found->at("kld_var")[i].get<float>();
-            outcome.delta_p = found->at("delta_p")[i].get<float>();
-            outcome.same_top = found->at("same_top")[i].get<bool>();
-          }
-        }
-        continue;
-      }
-    }
-    pending.push_back(chunk);
-  }
+  const ItemJournal* active_journal = capture == nullptr ? journal : nullptr;
+  const std::vector<int> pending = restore_journaled_chunks(plan, active_journal, baseline != nullptr, outcomes);
+  const Scoring scoring{plan, options, baseline, capture, model.n_vocab(), outcomes};
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t group = 0; group < pending.size(); group += static_cast<std::size_t>(n_seq)) {
-    const int n_here = static_cast<int>(std::min(static_cast<std::size_t>(n_seq), pending.size() - group));
-    std::vector<std::vector<Token>> sequences(static_cast<std::size_t>(n_here));
-    for (int s = 0; s < n_here; ++s) {
-      const auto begin = plan.tokens.begin() + static_cast<std::ptrdiff_t>(pending[group + static_cast<std::size_t>(s)]) * n_ctx;
-      sequences[static_cast<std::size_t>(s)].assign(begin, begin + n_ctx);
-      if (bos) {
-        sequences[static_cast<std::size_t>(s)].front() = *bos;  // as llama-perplexity: BOS opens each chunk
-      }
-    }
-    ctx->eval_sequences(sequences, first, [&](std::span<const backend::TokenLogits> block) {
-      parallel_for(block.size(), options.n_threads, [&](std::size_t b) {
-        const auto& out = block[b];
-        if (out.position >= n_ctx - 1) {
-          return;  // the last position has no next token in the chunk
-        }
-        const int chunk_index = pending[group + out.sequence];
-        const std::size_t index = static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(per_chunk) +
-                                  static_cast<std::size_t>(out.position - first);
-        const Token target = plan.tokens[static_cast<std::size_t>(chunk_index) * static_cast<std::size_t>(n_ctx) +
-                                         static_cast<std::size_t>(out.position) + 1];
-        const SoftmaxStats s = softmax_stats(out.logits, n_vocab);
-        TokenOutcome& outcome = outcomes[index];
-        const float target_log_prob = s.log_prob(out.logits, target);
-        outcome.nll = -target_log_prob;
-        if (capture) {
-          const auto k = static_cast<std::size_t>(options.top_k);
-          int32_t* ids = capture->top_ids.data() + index * k;
-          float* log_probs = capture->top_logprobs.data() + index * k;
-          top_k_ids(out.logits, n_vocab, options.top_k, ids);
-          double kept = 0;
-          for (std::size_t j = 0; j < k; ++j) {
-            log_probs[j] = s.log_prob(out.logits, ids[j]);
-            kept += std::exp(static_cast<double>(log_probs[j]));
-          }
-          const double tail_mass = std::max(0.0, 1.0 - kept);
-          capture->tokens[index] = {outcome.nll, s.argmax, static_cast<float>(tail_mass)};
-          const auto m = static_cast<std::size_t>(options.tail_samples);
-          if (m > 0 && tail_mass > 0) {
-            sample_tail(out.logits, n_vocab, s, ids, options.top_k, index, options.tail_samples,
-                        capture->tail_ids.data() + index * m, capture->tail_logprobs.data() + index * m);
-          }
-        }
-        if (baseline) {
-          const auto k = static_cast<std::size_t>(baseline->top_k);
-          const BaselineToken& base = baseline->tokens[index];
-          const int32_t* ids = baseline->top_ids.data() + index * k;
-          const float* base_log_probs = baseline->top_logprobs.data() + index * k;
-          double kld = 0;
-          for (std::size_t j = 0; j < k; ++j) {
-            const double log_q = s.log_prob(out.logits, ids[j]);
-            const double p = std::exp(static_cast<double>(base_log_probs[j]));
-            kld += p * (base_log_probs[j] - log_q);
-          }
-          // Tail: sum over i outside the top-k of p_i log(p_i/q_i) = tail_mass * E[log(p/q)] under
-          // p restricted to the tail, estimated from the baseline's samples.
-          const auto m = static_cast<std::size_t>(baseline->tail_samples);
-          if (base.tail_mass > 0 && m > 0) {
-            const int32_t* tail_ids = baseline->tail_ids.data() + index * m;
-            const float* tail_log_probs = baseline->tail_logprobs.data() + index * m;
-            double sum = 0, sum_sq = 0;
-            for (std::size_t j = 0; j < m; ++j) {
-              const double log_ratio = tail_log_probs[j] - static_cast<double>(s.log_prob(out.logits, tail_ids[j]));
-              sum += log_ratio;
-              sum_sq += log_ratio * log_ratio;
-            }
-            const double mean = sum / static_cast<double>(m);
-            kld += base.tail_mass * mean;
-            if (m > 1) {
-              const double variance = std::max(0.0, (sum_sq - sum * mean) / static_cast<double>(m - 1));
-              outcome.kld_sampling_variance =
-                  static_cast<float>(base.tail_mass * base.tail_mass * variance / static_cast<double>(m));
-            }
-          }
-          outcome.kld = static_cast<float>(kld);
-          outcome.same_top = s.argmax == base.top1;
-          outcome.delta_p = std::exp(target_log_prob) - std::exp(-base.nll);
-        }
-      });
-    });
-    if (journaled && journal->record) {
-      for (int s = 0; s < n_here; ++s) {
-        const int chunk = pending[group + static_cast<std::size_t>(s)];
-        nlohmann::json nll = nlohmann::json::array(), kld = nlohmann::json::array(), var = nlohmann::json::array(),
-                       delta_p = nlohmann::json::array(), same_top = nlohmann::json::array();
-        for (int k = 0; k < per_chunk; ++k) {
-          const TokenOutcome& outcome = outcomes[static_cast<std::size_t>(chunk * per_chunk + k)];
-          nll.push_back(outcome.nll);
-          if (baseline) {
-            kld.push_back(outcome.kld);
-            var.push_back(outcome.kld_sampling_variance);
-            delta_p.push_back(outcome.delta_p);
-            same_top.push_back(outcome.same_top);
-          }
-        }
-        journal->record("perplexity", std::to_string(chunk), chunk_fingerprint(chunk),
-                        {{"nll", nll}, {"kld", kld}, {"kld_var", var}, {"delta_p", delta_p}, {"same_top", same_top}});
-      }
-    }
-  }
+  evaluate_chunks(*ctx, model.bos(), scoring, pending, n_seq, active_journal);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  PerplexityResult result;
-  result.n_ctx = n_ctx;
-  result.n_chunks = plan.n_chunks;
-  result.n_scored = n_scored;
+  PerplexityResult result = summarize(plan, outcomes, baseline);
   result.eval_seconds = seconds;
   // Throughput of the chunks evaluated here (journaled ones took no time in this run).
   result.tokens_per_second =
-      seconds > 0 ? static_cast<double>(pending.size()) * static_cast<double>(n_ctx) / seconds : 0;
-  std::vector<double> nll(n_scored), kld, delta_p, base_nll;
-  std::size_t same_top = 0;
-  double sampling_variance_sum = 0;
-  if (baseline) {
-    kld.resize(n_scored);
-    delta_p.resize(n_scored);
-    base_nll.resize(n_scored);
-  }
-  for (int chunk = 0; chunk < plan.n_chunks; ++chunk) {
-    ChunkRecord record;
-    record.index = chunk;
-    record.n_scored = per_chunk;
-    double base_sum = 0, kld_sum = 0, dp_sum = 0;
-    int same = 0;
-    for (int j = 0; j < per_chunk; ++j) {
-      const std::size_t i =
-          static_cast<std::size_t>(chunk) * static_cast<std::size_t>(per_chunk) + static_cast<std::size_t>(j);
-      nll[i] = outcomes[i].nll;
-      record.nll_sum += outcomes[i].nll;
-      if (baseline) {
-        kld[i] = outcomes[i].kld;
-        sampling_variance_sum += outcomes[i].kld_sampling_variance;
-        delta_p[i] = outcomes[i].delta_p;
-        base_nll[i] = baseline->tokens[i].nll;
-        base_sum += base_nll[i];
-        kld_sum += kld[i];
-        dp_sum += delta_p[i];
-        same += outcomes[i].same_top ? 1 : 0;
-      }
-    }
-    if (baseline) {
-      record.base_nll_sum = base_sum;
-      record.kld_sum = kld_sum;
-      record.same_top_count = same;
-      record.delta_p_sum = dp_sum;
-      same_top += static_cast<std::size_t>(same);
-    }
-    result.chunks.push_back(record);
-  }
-  result.nll_mean = mean_of(nll);
-  result.nll_stderr = stderr_of_mean(nll);
-  result.ppl = std::exp(result.nll_mean);
-  result.ppl_stderr = result.nll_stderr * result.ppl;
-  if (baseline) {
-    result.kld = summarize_kld(kld, delta_p, nll, base_nll, same_top, sampling_variance_sum, *baseline);
-  }
+      seconds > 0 ? static_cast<double>(pending.size()) * static_cast<double>(plan.n_ctx) / seconds : 0;
   return result;
 }
 
