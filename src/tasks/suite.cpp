@@ -101,6 +101,203 @@ PreparedItem prepare(const backend::Model& model, const McItem& item) {
   return prepared;
 }
 
+// ---------------------------------------------------------------------------------------------
+// run_multiple_choice's steps.
+
+using ChoiceScoreLists = std::vector<std::vector<backend::TokenScore>>;  // per choice, per token
+
+// How a multiple-choice run lays out its cache and packs items into engine passes.
+struct McLayout {
+  std::size_t n_ctx_cells = 0;
+  std::size_t pack_sequences = 1;  // sequences per engine pass
+  std::size_t pack_tokens = 0;     // cached tokens per engine pass
+};
+
+McLayout mc_layout(const std::vector<PreparedItem>& prepared, const McOptions& options) {
+  std::size_t max_tokens = 0;
+  std::size_t max_choices = 1;
+  std::size_t longest_choice = 0;
+  for (const auto& p : prepared) {
+    std::size_t needed = p.shared;
+    std::size_t longest = 0;
+    for (const auto& tokens : p.full) {
+      needed += tokens.size() - p.shared;
+      longest = std::max(longest, tokens.size());
+    }
+    max_tokens = std::max(max_tokens, options.share_context ? needed : longest);
+    longest_choice = std::max(longest_choice, longest);
+    max_choices = std::max(max_choices, p.full.size());
+  }
+  // Shared context: several items are packed into each engine pass, each item's choices as
+  // sequences of their own (up to pack_sequences sequences and pack_tokens cached tokens).
+  // Batch-invariant: a stream of longest + 8 cells per sequence, so fewer sequences where choices
+  // are long (kInvariantCells bounds the cache).
+  constexpr std::size_t kPackSequences = 64;
+  constexpr std::size_t kInvariantCells = 8192;
+  McLayout layout;
+  layout.pack_tokens = std::max<std::size_t>(max_tokens, 512);
+  layout.pack_sequences = std::max(max_choices, kPackSequences);
+  layout.n_ctx_cells = layout.pack_tokens + 8;
+  if (!options.share_context) {
+    layout.n_ctx_cells = max_tokens + 8;
+    layout.pack_sequences = 1;
+  } else if (options.batch_invariant) {
+    const std::size_t per_sequence = longest_choice + 8;
+    layout.pack_sequences = std::clamp<std::size_t>(kInvariantCells / per_sequence, max_choices, kPackSequences);
+    layout.pack_tokens = std::numeric_limits<std::size_t>::max();  // each sequence has its own cells
+    layout.n_ctx_cells = per_sequence * layout.pack_sequences;
+  }
+  return layout;
+}
+
+// Identifies an item's content for the journal: every choice's full text.
+std::string mc_fingerprint(const McItem& item) {
+  std::string joined;
+  for (const auto& choice : item.choices) {
+    joined += choice.context + choice.continuation + '\x1f';
+  }
+  return prompt_hash(joined);
+}
+
+// An item's choices as suffixes of the tokens they share.
+backend::Context::SuffixGroup suffix_group(const PreparedItem& p) {
+  backend::Context::SuffixGroup group;
+  group.prefix.assign(p.full[0].begin(), p.full[0].begin() + static_cast<std::ptrdiff_t>(p.shared));
+  for (const auto& tokens : p.full) {
+    group.suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
+  }
+  group.scored_prefix_tokens = p.shared - p.scored_from;
+  return group;
+}
+
+// Scores items in packs: the item asked for and the items after it that still fit into one engine
+// pass with it. Journaled items and items whose choices share no token are left out.
+class PackedScorer {
+ public:
+  PackedScorer(backend::Context& ctx, const std::vector<PreparedItem>& prepared,
+               const std::vector<std::optional<json>>& journaled, const McLayout& layout)
+      : ctx_(ctx),
+        prepared_(prepared),
+        journaled_(journaled),
+        layout_(layout),
+        scores_(prepared.size()),
+        seconds_(prepared.size(), 0.0) {}
+
+  // Item i's scores from position scored_from on; `seconds` gets its share of its pass's time.
+  ChoiceScoreLists take(std::size_t i, double& seconds) {
+    if (!scores_[i]) {
+      score_pack(i);
+    }
+    seconds = seconds_[i];
+    return std::move(*scores_[i]);
+  }
+
+ private:
+  void score_pack(std::size_t from) {
+    const auto pack_start = std::chrono::steady_clock::now();
+    std::vector<std::size_t> members;
+    std::vector<backend::Context::SuffixGroup> groups;
+    std::size_t sequences = 0, tokens = 0;
+    for (std::size_t i = from; i < prepared_.size(); ++i) {
+      if (journaled_[i] || prepared_[i].common_prefix == 0) {
+        continue;
+      }
+      auto group = suffix_group(prepared_[i]);
+      std::size_t needed = group.prefix.size();
+      for (const auto& suffix : group.suffixes) needed += suffix.size();
+      if (!members.empty() &&
+          (sequences + group.suffixes.size() > layout_.pack_sequences || tokens + needed > layout_.pack_tokens)) {
+        break;
+      }
+      sequences += group.suffixes.size();
+      tokens += needed;
+      members.push_back(i);
+      groups.push_back(std::move(group));
+    }
+    auto scores = ctx_.score_suffix_groups(groups);
+    const double share = seconds_since(pack_start) / static_cast<double>(members.size());
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      scores_[members[m]] = std::move(scores[m]);
+      seconds_[members[m]] = share;
+    }
+  }
+
+  backend::Context& ctx_;
+  const std::vector<PreparedItem>& prepared_;
+  const std::vector<std::optional<json>>& journaled_;
+  const McLayout& layout_;
+  std::vector<std::optional<ChoiceScoreLists>> scores_;
+  std::vector<double> seconds_;
+};
+
+// Each choice on its own from an empty cache (the naive way); scores start at position 1.
+ChoiceScoreLists score_alone(backend::Context& ctx, const PreparedItem& p) {
+  ChoiceScoreLists scores;
+  for (const auto& tokens : p.full) {
+    const std::vector<Token> prefix(tokens.begin(), tokens.begin() + 1);
+    const std::vector<std::vector<Token>> suffix{std::vector<Token>(tokens.begin() + 1, tokens.end())};
+    scores.push_back(ctx.score_suffixes(prefix, suffix)[0]);
+  }
+  return scores;
+}
+
+// One item's judgement from its choices' token scores.
+struct McOutcome {
+  std::vector<double> loglik, normalized;
+  std::vector<std::size_t> n_tokens;  // continuation tokens per choice
+  std::vector<bool> greedy;
+  std::size_t pred = 0, pred_norm = 0;
+};
+
+// `scores` holds every token of each choice from position `first` on.
+McOutcome judge_item(const McItem& item, const PreparedItem& p, const ChoiceScoreLists& scores, std::size_t first,
+                     McNormalization normalization) {
+  McOutcome o;
+  o.loglik.resize(item.choices.size());
+  o.normalized.resize(item.choices.size());
+  o.n_tokens.resize(item.choices.size());
+  o.greedy.assign(item.choices.size(), true);
+  for (std::size_t c = 0; c < item.choices.size(); ++c) {
+    double llama_sum = 0;
+    std::size_t llama_count = 0;
+    for (std::size_t k = 0; k < scores[c].size(); ++k) {
+      const std::size_t position = first + k;
+      if (position >= p.context_length[c]) {
+        o.loglik[c] += scores[c][k].log_prob;
+        o.greedy[c] = o.greedy[c] && scores[c][k].is_greedy;
+        ++o.n_tokens[c];
+      }
+      if (position >= p.common_prefix) {
+        llama_sum += scores[c][k].log_prob;
+        ++llama_count;
+      }
+    }
+    o.normalized[c] =
+        normalization == McNormalization::kLmEval
+            ? o.loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
+            : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
+  }
+  o.pred = argmax(normalization == McNormalization::kLmEval ? o.loglik : o.normalized);
+  o.pred_norm = argmax(o.normalized);
+  return o;
+}
+
+json mc_record(const McItem& item, const std::string& fingerprint, const McOutcome& o, bool correct, bool correct_norm,
+               double seconds) {
+  return {{"id", item.id},
+          {"prompt_hash", fingerprint},
+          {"loglikelihoods", o.loglik},
+          {"continuation_tokens", o.n_tokens},
+          {"is_greedy", o.greedy},
+          {"normalized_scores", o.normalized},
+          {"gold", item.gold},
+          {"prediction", o.pred},
+          {"prediction_norm", o.pred_norm},
+          {"correct", correct},
+          {"correct_norm", correct_norm},
+          {"seconds", seconds}};
+}
+
 }  // namespace
 
 std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::size_t> limit, uint32_t seed) {
@@ -143,99 +340,26 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
                                const std::vector<McItem>& items, const McOptions& options, const ItemJournal* journal) {
   TaskResult result{.task = task, .version = version};
   const auto start = std::chrono::steady_clock::now();
-  std::vector<double> item_seconds;
   std::vector<PreparedItem> prepared;
-  std::size_t max_tokens = 0;
-  std::size_t max_choices = 1;
-  std::size_t longest_choice = 0;
   for (const auto& item : items) {
     prepared.push_back(prepare(model, item));
-    const auto& p = prepared.back();
-    std::size_t needed = p.shared;
-    std::size_t longest = 0;
-    for (const auto& tokens : p.full) {
-      needed += tokens.size() - p.shared;
-      longest = std::max(longest, tokens.size());
-    }
-    max_tokens = std::max(max_tokens, options.share_context ? needed : longest);
-    longest_choice = std::max(longest_choice, longest);
-    max_choices = std::max(max_choices, item.choices.size());
   }
-  // Shared context: several items are packed into each engine pass, each item's choices as
-  // sequences of their own (up to pack_sequences sequences and pack_tokens cached tokens).
-  // Batch-invariant: a stream of longest + 8 cells per sequence, so fewer sequences where choices
-  // are long (kInvariantCells bounds the cache).
-  constexpr std::size_t kPackSequences = 64;
-  constexpr std::size_t kInvariantCells = 8192;
-  std::size_t pack_tokens = std::max<std::size_t>(max_tokens, 512);
-  std::size_t pack_sequences = std::max(max_choices, kPackSequences);
-  std::size_t n_ctx = pack_tokens + 8;
-  if (!options.share_context) {
-    n_ctx = max_tokens + 8;
-    pack_sequences = 1;
-  } else if (options.batch_invariant) {
-    const std::size_t per_sequence = longest_choice + 8;
-    pack_sequences = std::clamp<std::size_t>(kInvariantCells / per_sequence, max_choices, kPackSequences);
-    pack_tokens = std::numeric_limits<std::size_t>::max();  // each sequence has its own cells
-    n_ctx = per_sequence * pack_sequences;
-  }
-  auto ctx = model.open_context(context_layout(n_ctx, pack_sequences, options.batch_invariant));
+  const McLayout layout = mc_layout(prepared, options);
+  auto ctx = model.open_context(context_layout(layout.n_ctx_cells, layout.pack_sequences, options.batch_invariant));
   std::vector<std::string> fingerprints(items.size());
-  std::vector<std::optional<nlohmann::json>> journaled(items.size());
+  std::vector<std::optional<json>> journaled(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string joined;
-    for (const auto& choice : items[i].choices) {
-      joined += choice.context + choice.continuation + '\x1f';
-    }
-    fingerprints[i] = prompt_hash(joined);
+    fingerprints[i] = mc_fingerprint(items[i]);
     if (journal && journal->find) {
       journaled[i] = journal->find(task, items[i].id, fingerprints[i]);
     }
   }
-  auto split = [](const PreparedItem& p) {
-    backend::Context::SuffixGroup group;
-    group.prefix.assign(p.full[0].begin(), p.full[0].begin() + static_cast<std::ptrdiff_t>(p.shared));
-    for (const auto& tokens : p.full) {
-      group.suffixes.emplace_back(tokens.begin() + static_cast<std::ptrdiff_t>(p.shared), tokens.end());
-    }
-    group.scored_prefix_tokens = p.shared - p.scored_from;
-    return group;
-  };
-  std::vector<std::optional<std::vector<std::vector<backend::TokenScore>>>> packed(items.size());
-  std::vector<double> packed_seconds(items.size(), 0.0);
-  // Scores item `from` and the items after it that still fit into one pass with it.
-  auto score_pack = [&](std::size_t from) {
-    const auto pack_start = std::chrono::steady_clock::now();
-    std::vector<std::size_t> members;
-    std::vector<backend::Context::SuffixGroup> groups;
-    std::size_t sequences = 0, tokens = 0;
-    for (std::size_t i = from; i < items.size(); ++i) {
-      if (journaled[i] || prepared[i].common_prefix == 0) {
-        continue;
-      }
-      auto group = split(prepared[i]);
-      std::size_t needed = group.prefix.size();
-      for (const auto& suffix : group.suffixes) needed += suffix.size();
-      if (!members.empty() && (sequences + group.suffixes.size() > pack_sequences || tokens + needed > pack_tokens)) {
-        break;
-      }
-      sequences += group.suffixes.size();
-      tokens += needed;
-      members.push_back(i);
-      groups.push_back(std::move(group));
-    }
-    auto scores = ctx->score_suffix_groups(groups);
-    const double share = seconds_since(pack_start) / static_cast<double>(members.size());
-    for (std::size_t m = 0; m < members.size(); ++m) {
-      packed[members[m]] = std::move(scores[m]);
-      packed_seconds[members[m]] = share;
-    }
-  };
+  PackedScorer packs(*ctx, prepared, journaled, layout);
+  std::vector<double> item_seconds;
   std::vector<double> correct, correct_norm;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const McItem& item = items[i];
     const PreparedItem& p = prepared[i];
-    const std::string& fingerprint = fingerprints[i];
     if (auto& record = journaled[i]) {
       correct.push_back(record->at("correct").get<bool>() ? 1.0 : 0.0);
       correct_norm.push_back(record->at("correct_norm").get<bool>() ? 1.0 : 0.0);
@@ -244,68 +368,18 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
       continue;
     }
     const auto item_start = std::chrono::steady_clock::now();
-    double seconds = 0;
-    // Scores of every token of each choice from position `first` on.
-    std::vector<std::vector<backend::TokenScore>> scores;
-    std::size_t first = 0;
     // Choices without a common first token (no BOS) share nothing: scored one by one.
-    if (options.share_context && p.common_prefix > 0) {
-      if (!packed[i]) {
-        score_pack(i);
-      }
-      scores = std::move(*packed[i]);
-      seconds = packed_seconds[i];
-      first = p.scored_from;
-    } else {
-      for (const auto& tokens : p.full) {
-        const std::vector<Token> prefix(tokens.begin(), tokens.begin() + 1);
-        const std::vector<std::vector<Token>> suffix{std::vector<Token>(tokens.begin() + 1, tokens.end())};
-        scores.push_back(ctx->score_suffixes(prefix, suffix)[0]);
-      }
-      first = 1;
-    }
-    std::vector<double> loglik(item.choices.size()), normalized(item.choices.size());
-    std::vector<std::size_t> n_tokens(item.choices.size());
-    std::vector<bool> greedy(item.choices.size(), true);
-    for (std::size_t c = 0; c < item.choices.size(); ++c) {
-      double llama_sum = 0;
-      std::size_t llama_count = 0;
-      for (std::size_t k = 0; k < scores[c].size(); ++k) {
-        const std::size_t position = first + k;
-        if (position >= p.context_length[c]) {
-          loglik[c] += scores[c][k].log_prob;
-          greedy[c] = greedy[c] && scores[c][k].is_greedy;
-          ++n_tokens[c];
-        }
-        if (position >= p.common_prefix) {
-          llama_sum += scores[c][k].log_prob;
-          ++llama_count;
-        }
-      }
-      normalized[c] =
-          options.normalization == McNormalization::kLmEval
-              ? loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
-              : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
-    }
-    const std::size_t pred = argmax(options.normalization == McNormalization::kLmEval ? loglik : normalized);
-    const std::size_t pred_norm = argmax(normalized);
-    correct.push_back(static_cast<int>(pred) == item.gold ? 1.0 : 0.0);
-    correct_norm.push_back(static_cast<int>(pred_norm) == item.gold ? 1.0 : 0.0);
-    item_seconds.push_back(options.share_context && p.common_prefix > 0 ? seconds : seconds_since(item_start));
-    result.records.push_back({{"id", item.id},
-                              {"prompt_hash", fingerprint},
-                              {"loglikelihoods", loglik},
-                              {"continuation_tokens", n_tokens},
-                              {"is_greedy", greedy},
-                              {"normalized_scores", normalized},
-                              {"gold", item.gold},
-                              {"prediction", pred},
-                              {"prediction_norm", pred_norm},
-                              {"correct", correct.back() > 0},
-                              {"correct_norm", correct_norm.back() > 0},
-                              {"seconds", item_seconds.back()}});
+    const bool packed = options.share_context && p.common_prefix > 0;
+    double pack_seconds = 0;
+    const ChoiceScoreLists scores = packed ? packs.take(i, pack_seconds) : score_alone(*ctx, p);
+    const McOutcome outcome = judge_item(item, p, scores, packed ? p.scored_from : 1, options.normalization);
+    correct.push_back(static_cast<int>(outcome.pred) == item.gold ? 1.0 : 0.0);
+    correct_norm.push_back(static_cast<int>(outcome.pred_norm) == item.gold ? 1.0 : 0.0);
+    item_seconds.push_back(packed ? pack_seconds : seconds_since(item_start));
+    result.records.push_back(
+        mc_record(item, fingerprints[i], outcome, correct.back() > 0, correct_norm.back() > 0, item_seconds.back()));
     if (journal && journal->record) {
-      journal->record(task, item.id, fingerprint, result.records.back());
+      journal->record(task, item.id, fingerprints[i], result.records.back());
     }
   }
   result.metrics.push_back(mean_metric("acc", correct));
