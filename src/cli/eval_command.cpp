@@ -89,18 +89,13 @@ struct EvalTasks {
 EvalTasks parse_tasks(const std::vector<std::string>& names) {
   EvalTasks tasks;
   for (const auto& task : names) {
+    tasks::find_task(task);  // an unknown name is an error that lists the known ones
     if (task == "perplexity") {
       tasks.perplexity = true;
     } else if (task == "kld") {
       tasks.kld = true;
-    } else if (tasks::is_suite_task(task)) {
-      tasks.suite.push_back(task);
     } else {
-      std::string known = "perplexity, kld";
-      for (const auto& name : tasks::suite_task_names()) {
-        known += ", " + name;
-      }
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}' (known: {})", task, known));
+      tasks.suite.push_back(task);
     }
   }
   tasks.perplexity = tasks.perplexity || tasks.kld;
@@ -118,9 +113,8 @@ std::vector<backend::Need> eval_needs(const EvalTasks& tasks) {
     needs.push_back({backend::Capability::kFullLogits, "perplexity"});
   }
   for (const auto& task : tasks.suite) {
-    needs.push_back(
-        {tasks::task_generates(task) ? backend::Capability::kGenerate : backend::Capability::kPromptLogprobs,
-         "task " + task});
+    const bool generates = tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
+    needs.push_back({generates ? backend::Capability::kGenerate : backend::Capability::kPromptLogprobs, "task " + task});
   }
   return needs;
 }
@@ -393,11 +387,7 @@ Action add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("eval", "quality: perplexity, KL-divergence, task accuracy, divergence");
   command->add_option("models", flags->models, "GGUF model files")->required();
-  command
-      ->add_option("--tasks", flags->tasks,
-                   "comma-separated: perplexity, kld, gsm8k, commonsense_qa, hellaswag, arc_easy, arc_challenge, "
-                   "piqa, winogrande, mmlu, ifeval, divergence")
-      ->capture_default_str();
+  command->add_option("--tasks", flags->tasks, "comma-separated: " + tasks::known_task_names())->capture_default_str();
   command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
   command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
   command->add_option("--data-dir", flags->data_dir, "folder of the task data sets (default: the shared data folder)");

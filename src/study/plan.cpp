@@ -23,7 +23,7 @@ std::string variant_name(const Study& study, const std::string& weight_name, con
 std::vector<Need> task_needs(const std::vector<std::string>& task_names) {
   std::vector<Need> needs;
   for (const auto& task : task_names) {
-    const bool generates = tasks::task_generates(task);
+    const bool generates = tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
     needs.push_back({generates ? Capability::kGenerate : Capability::kPromptLogprobs, "task " + task});
   }
   return needs;

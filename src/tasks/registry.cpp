@@ -13,9 +13,6 @@
 namespace uaqf::tasks {
 namespace {
 
-const std::vector<std::string> kMultipleChoice = {"commonsense_qa", "hellaswag",  "arc_easy", "arc_challenge",
-                                                  "piqa",           "winogrande", "mmlu"};
-
 template <typename T>
 std::vector<T> pick(const std::vector<T>& items, const std::vector<std::size_t>& indices) {
   std::vector<T> picked;
@@ -25,107 +22,6 @@ std::vector<T> pick(const std::vector<T>& items, const std::vector<std::size_t>&
   }
   return picked;
 }
-
-std::vector<McItem> load_multiple_choice(const std::string& task, const SuiteOptions& options) {
-  if (task == "commonsense_qa") {
-    return load_commonsense_qa(options.data_dir);
-  }
-  if (task == "hellaswag") {
-    return load_hellaswag(options.data_dir);
-  }
-  if (task == "arc_easy") {
-    return load_arc(options.data_dir, "easy");
-  }
-  if (task == "arc_challenge") {
-    return load_arc(options.data_dir, "challenge");
-  }
-  if (task == "piqa") {
-    return load_piqa(options.data_dir);
-  }
-  if (task == "winogrande") {
-    return load_winogrande(options.data_dir);
-  }
-  return load_mmlu(options.data_dir, options.mmlu_shots);
-}
-
-}  // namespace
-
-const std::vector<std::string>& suite_task_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> all = {"gsm8k"};
-    all.insert(all.end(), kMultipleChoice.begin(), kMultipleChoice.end());
-    all.insert(all.end(), {"ifeval", "divergence"});
-    return all;
-  }();
-  return names;
-}
-
-bool is_suite_task(const std::string& name) {
-  const auto& names = suite_task_names();
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
-
-int task_version(const std::string& /*name*/) { return 1; }
-
-bool task_generates(const std::string& name) { return name == "gsm8k" || name == "ifeval" || name == "divergence"; }
-
-PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOptions& options) {
-  PreparedSuite suite;
-  suite.tasks = tasks;
-  for (const auto& task : tasks) {
-    if (std::find(kMultipleChoice.begin(), kMultipleChoice.end(), task) != kMultipleChoice.end()) {
-      auto items = load_multiple_choice(task, options);
-      // With llama.cpp's normalization, HellaSwag items are drawn as llama-perplexity draws them,
-      // so that the two can be compared on the same items.
-      const bool llama_draw = task == "hellaswag" && options.mc.normalization == McNormalization::kLlamaCpp;
-      const auto indices = llama_draw && options.limit ? select_items_like_llama_hellaswag(items.size(), *options.limit)
-                                                       : select_items(items.size(), options.limit, options.seed);
-      suite.multiple_choice[task] = pick(items, indices);
-    } else if (task == "gsm8k" || task == "divergence") {
-      const auto train = load_gsm8k(options.data_dir, "train");
-      const auto test = load_gsm8k(options.data_dir, "test");
-      const auto chosen = pick(test, select_items(test.size(), options.limit, options.seed));
-      if (task == "gsm8k") {
-        // lm-evaluation-harness samples exemplars per question; uaqf takes the first k of the
-        // train split for every question (its `first_n` sampler), so prompts are reproducible.
-        suite.gsm8k_exemplars.assign(
-            train.begin(),
-            train.begin() + std::min<std::ptrdiff_t>(options.gsm8k_shots, static_cast<std::ptrdiff_t>(train.size())));
-        suite.gsm8k_items = chosen;
-      } else {
-        for (const auto& item : chosen) {
-          suite.divergence_ids.push_back(item.id);
-          suite.divergence_prompts.push_back(fmt::format("Question: {}\nAnswer:", item.question));
-        }
-      }
-    } else if (task == "ifeval") {
-      const auto file = options.data_dir / "ifeval" / "input_data.jsonl";
-      require_dataset_file(file, "IFEval", "google-research instruction_following_eval/data/input_data.jsonl");
-      std::ifstream in(file, std::ios::binary);
-      std::vector<std::string> lines;
-      std::string line;
-      std::size_t number = 0;
-      while (std::getline(in, line)) {
-        ++number;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) {
-          continue;
-        }
-        try {
-          ifeval::parse_item(line);
-        } catch (const Error& error) {
-          throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", file.string(), number, error.what()));
-        }
-        lines.push_back(line);
-      }
-      suite.ifeval_lines = pick(lines, select_items(lines.size(), options.limit, options.seed));
-    } else {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}'", task));
-    }
-  }
-  return suite;
-}
-
-namespace {
 
 McOptions mc_options(const SuiteOptions& options) {
   auto mc = options.mc;
@@ -139,60 +35,333 @@ GenerationOptions generation_options(const SuiteOptions& options) {
   return generation;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Loaders
+
+void load_multiple_choice(const TaskDefinition& task, const SuiteOptions& options, PreparedSuite& suite) {
+  const auto items = task.load_items(options);
+  const bool llama_draw = task.llama_hellaswag_draw && options.mc.normalization == McNormalization::kLlamaCpp;
+  const auto indices = llama_draw && options.limit ? select_items_like_llama_hellaswag(items.size(), *options.limit)
+                                                   : select_items(items.size(), options.limit, options.seed);
+  suite.multiple_choice[task.name] = pick(items, indices);
+}
+
+// The seeded subset of GSM8K's test split; the train split is read too, so that a data folder
+// without it is reported for gsm8k and divergence alike.
+std::vector<QaItem> chosen_gsm8k_test_items(const SuiteOptions& options, std::vector<QaItem>* train_items) {
+  auto train = load_gsm8k(options.data_dir, "train");
+  const auto test = load_gsm8k(options.data_dir, "test");
+  if (train_items != nullptr) {
+    *train_items = std::move(train);
+  }
+  return pick(test, select_items(test.size(), options.limit, options.seed));
+}
+
+void load_gsm8k_task(const TaskDefinition&, const SuiteOptions& options, PreparedSuite& suite) {
+  std::vector<QaItem> train;
+  suite.gsm8k_items = chosen_gsm8k_test_items(options, &train);
+  // lm-evaluation-harness samples exemplars per question; uaqf takes the first k of the train
+  // split for every question (its `first_n` sampler), so prompts are reproducible.
+  suite.gsm8k_exemplars.assign(
+      train.begin(),
+      train.begin() + std::min<std::ptrdiff_t>(options.gsm8k_shots, static_cast<std::ptrdiff_t>(train.size())));
+}
+
+void load_divergence(const TaskDefinition& task, const SuiteOptions& options, PreparedSuite& suite) {
+  for (const auto& item : chosen_gsm8k_test_items(options, nullptr)) {
+    suite.divergence_ids.push_back(item.id);
+    suite.divergence_prompts.push_back(fmt::format(fmt::runtime(task.prompt), fmt::arg("question", item.question)));
+  }
+}
+
+void load_ifeval(const TaskDefinition&, const SuiteOptions& options, PreparedSuite& suite) {
+  const auto file = options.data_dir / "ifeval" / "input_data.jsonl";
+  require_dataset_file(file, "IFEval", "google-research instruction_following_eval/data/input_data.jsonl");
+  std::ifstream in(file, std::ios::binary);
+  std::vector<std::string> lines;
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    try {
+      ifeval::parse_item(line);
+    } catch (const Error& error) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", file.string(), number, error.what()));
+    }
+    lines.push_back(line);
+  }
+  suite.ifeval_lines = pick(lines, select_items(lines.size(), options.limit, options.seed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runners
+
+TaskResult run_multiple_choice_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
+                                    const SuiteOptions& options) {
+  return run_multiple_choice(model, task.name, task.version, suite.multiple_choice.at(task.name), mc_options(options),
+                             options.journal);
+}
+
+TaskResult run_gsm8k_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
+                          const SuiteOptions& options) {
+  return run_gsm8k(model, task.version, suite.gsm8k_exemplars, suite.gsm8k_items, task.stop_sequences,
+                   generation_options(options), options.journal);
+}
+
+TaskMetric mean_metric(const std::string& name, const std::vector<double>& values) {
+  TaskMetric m{.name = name, .n = values.size()};
+  if (!values.empty()) {
+    const auto s = stats::summarize(values);
+    m.value = s.mean;
+    m.stderr_value = s.sem.value_or(0);
+  }
+  return m;
+}
+
+TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
+                           const SuiteOptions& options) {
+  std::vector<ifeval::Item> items;
+  std::vector<std::string> prompts, ids;
+  for (const auto& line : suite.ifeval_lines) {
+    items.push_back(ifeval::parse_item(line));
+    prompts.push_back(items.back().prompt);
+    ids.push_back(items.back().key);
+  }
+  std::vector<double> seconds;
+  const auto answers = generate_answers(model, prompts, task.stop_sequences, generation_options(options), &seconds,
+                                        {.journal = options.journal, .task = task.name, .ids = &ids});
+  TaskResult result{.task = task.name, .version = task.version};
+  std::vector<double> prompt_strict, prompt_loose, inst_strict, inst_loose;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string response = model.detokenize(answers[i]);
+    const auto outcome = ifeval::evaluate(items[i], response);
+    prompt_strict.push_back(outcome.prompt_strict() ? 1 : 0);
+    prompt_loose.push_back(outcome.prompt_loose() ? 1 : 0);
+    for (std::size_t k = 0; k < outcome.strict.size(); ++k) {
+      inst_strict.push_back(outcome.strict[k] ? 1 : 0);
+      inst_loose.push_back(outcome.loose[k] ? 1 : 0);
+    }
+    result.records.push_back({{"id", items[i].key},
+                              {"prompt", items[i].prompt},
+                              {"instruction_ids", items[i].instruction_ids},
+                              {"response", response},
+                              {"strict", outcome.strict},
+                              {"loose", outcome.loose}});
+  }
+  result.metrics = {
+      mean_metric("prompt_level_strict_acc", prompt_strict), mean_metric("inst_level_strict_acc", inst_strict),
+      mean_metric("prompt_level_loose_acc", prompt_loose), mean_metric("inst_level_loose_acc", inst_loose)};
+  result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+  result.items_per_second = items_per_second(seconds);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+// A multiple-choice row: its data set's items, scored by the generic loader and runner; metrics as
+// run_multiple_choice reports them with lm-eval's normalization.
+TaskDefinition multiple_choice(TaskDefinition row) {
+  row.kind = TaskKind::kMultipleChoice;
+  row.load = load_multiple_choice;
+  row.run = run_multiple_choice_task;
+  row.metrics = {"acc", "acc_norm"};
+  return row;
+}
+
+std::vector<TaskDefinition> rolling_log_likelihood_rows() {
+  const std::string corpus = "wikitext-2-raw/wiki.test.raw (or --data)";
+  return {{.name = "perplexity",
+           .kind = TaskKind::kRollingLogLikelihood,
+           .version = 1,
+           .help = "perplexity over n_ctx-token chunks, as llama-perplexity computes it",
+           .data = corpus,
+           .metrics = {"ppl"}},
+          {.name = "kld",
+           .kind = TaskKind::kRollingLogLikelihood,
+           .version = 1,
+           .help = "KL-divergence, top-token agreement and PPL ratio against --baseline",
+           .data = corpus,
+           .metrics = {"kld_mean", "same_top_rate", "ppl_ratio"}}};
+}
+
+TaskDefinition gsm8k_row() {
+  return {.name = "gsm8k",
+          .kind = TaskKind::kGeneration,
+          .version = 1,
+          .help = "grade-school math, k-shot (--gsm8k-shots), greedy answers, exact match",
+          .load = load_gsm8k_task,
+          .run = run_gsm8k_task,
+          .data = "gsm8k/ (train: exemplars, test: questions)",
+          .prompt = "k x \"Question: {question}\\nAnswer: {answer}\\n\\n\", then \"Question: {question}\\nAnswer:\"",
+          .stop_sequences = {"Question:", "</s>", "<|im_end|>"},
+          .answer_filter = "strict: the number after \"#### \"; flexible: the last number",
+          .metrics = {"exact_match_strict", "exact_match_flexible"}};
+}
+
+std::vector<TaskDefinition> multiple_choice_rows() {
+  return {
+      multiple_choice({.name = "commonsense_qa",
+                       .version = 1,
+                       .help = "CommonsenseQA dev, letter answers",
+                       .load_items = [](const SuiteOptions& o) { return load_commonsense_qa(o.data_dir); },
+                       .data = "commonsenseqa/",
+                       .prompt = "Question: {stem}\\nA. {text}\\n...\\nE. {text}\\nAnswer: -> \" A\" ... \" E\""}),
+      multiple_choice({.name = "hellaswag",
+                       .version = 1,
+                       .help = "HellaSwag validation, sentence endings",
+                       .load_items = [](const SuiteOptions& o) { return load_hellaswag(o.data_dir); },
+                       .llama_hellaswag_draw = true,
+                       .data = "hellaswag/",
+                       .prompt = "{activity_label}: {ctx} -> \" {ending}\""}),
+      multiple_choice({.name = "arc_easy",
+                       .version = 1,
+                       .help = "ARC-Easy test, science questions",
+                       .load_items = [](const SuiteOptions& o) { return load_arc(o.data_dir, "easy"); },
+                       .data = "arc/",
+                       .prompt = "Question: {question}\\nAnswer: -> \" {choice}\""}),
+      multiple_choice({.name = "arc_challenge",
+                       .version = 1,
+                       .help = "ARC-Challenge test, science questions",
+                       .load_items = [](const SuiteOptions& o) { return load_arc(o.data_dir, "challenge"); },
+                       .data = "arc/",
+                       .prompt = "Question: {question}\\nAnswer: -> \" {choice}\""}),
+      multiple_choice({.name = "piqa",
+                       .version = 1,
+                       .help = "PIQA validation, physical common sense",
+                       .load_items = [](const SuiteOptions& o) { return load_piqa(o.data_dir); },
+                       .data = "piqa/",
+                       .prompt = "Question: {goal}\\nAnswer: -> \" {sol1}\", \" {sol2}\""}),
+      multiple_choice({.name = "winogrande",
+                       .version = 1,
+                       .help = "WinoGrande dev, pronoun resolution (partial scoring)",
+                       .load_items = [](const SuiteOptions& o) { return load_winogrande(o.data_dir); },
+                       .data = "winogrande/",
+                       .prompt = "the sentence up to the blank, each option filled in -> \" {rest of the sentence}\""}),
+      multiple_choice({.name = "mmlu",
+                       .version = 1,
+                       .help = "MMLU test, 57 subjects, k-shot (--mmlu-shots)",
+                       .load_items = [](const SuiteOptions& o) { return load_mmlu(o.data_dir, o.mmlu_shots); },
+                       .data = "mmlu/",
+                       .prompt = "The following are multiple choice questions (with answers) about {subject}.\\n\\n, "
+                                 "k exemplars, {question}\\nA. ...\\nD. ...\\nAnswer: -> \" A\" ... \" D\""}),
+  };
+}
+
+TaskDefinition ifeval_row() {
+  return {.name = "ifeval",
+          .kind = TaskKind::kGeneration,
+          .version = 1,
+          .help = "IFEval: verifiable instructions, greedy answers checked as the original's evaluation_lib",
+          .load = load_ifeval,
+          .run = run_ifeval_task,
+          .data = "ifeval/input_data.jsonl",
+          .prompt = "{prompt}",
+          .answer_filter = "the whole response; loose: also without its first/last line and without '*'",
+          .metrics = {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc",
+                      "inst_level_loose_acc"}};
+}
+
+// Run by run_divergence (it needs the baseline's answers), not by run_suite.
+TaskDefinition divergence_row() {
+  return {.name = "divergence",
+          .kind = TaskKind::kGeneration,
+          .version = 1,
+          .help = "greedy answers to GSM8K questions, compared token by token with --baseline's",
+          .load = load_divergence,
+          .data = "gsm8k/ (test: questions)",
+          .prompt = "Question: {question}\nAnswer:",
+          .answer_filter = "the generated tokens",
+          .metrics = {"identical_rate", "first_difference_position", "normalized_edit_distance"}};
+}
+
+// In the order `--tasks` help lists them.
+std::vector<TaskDefinition> make_task_table() {
+  std::vector<TaskDefinition> table = rolling_log_likelihood_rows();
+  table.push_back(gsm8k_row());
+  for (auto& row : multiple_choice_rows()) {
+    table.push_back(std::move(row));
+  }
+  table.push_back(ifeval_row());
+  table.push_back(divergence_row());
+  return table;
+}
+
+std::string comma_separated(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) {
+    text += (text.empty() ? "" : ", ") + name;
+  }
+  return text;
+}
+
 }  // namespace
+
+const std::vector<TaskDefinition>& task_table() {
+  static const std::vector<TaskDefinition> table = make_task_table();
+  return table;
+}
+
+std::string known_task_names() {
+  std::vector<std::string> names;
+  for (const auto& task : task_table()) {
+    names.push_back(task.name);
+  }
+  return comma_separated(names);
+}
+
+const TaskDefinition& find_task(const std::string& name) {
+  const auto& table = task_table();
+  const auto it = std::find_if(table.begin(), table.end(), [&](const TaskDefinition& t) { return t.name == name; });
+  if (it == table.end()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown task '{}' (known: {})", name, known_task_names()));
+  }
+  return *it;
+}
+
+const std::vector<std::string>& suite_task_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> suite;
+    for (const auto& task : task_table()) {
+      if (task.kind != TaskKind::kRollingLogLikelihood) {
+        suite.push_back(task.name);
+      }
+    }
+    return suite;
+  }();
+  return names;
+}
+
+bool is_suite_task(const std::string& name) {
+  const auto& names = suite_task_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+int task_version(const std::string& name) { return find_task(name).version; }
+
+PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOptions& options) {
+  PreparedSuite suite;
+  suite.tasks = tasks;
+  for (const auto& name : tasks) {
+    const TaskDefinition& task = find_task(name);
+    if (task.load == nullptr) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("task '{}' is not one of the task suite's ({})", name,
+                                                           comma_separated(suite_task_names())));
+    }
+    task.load(task, options, suite);
+  }
+  return suite;
+}
 
 std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options) {
   std::vector<TaskResult> results;
-  for (const auto& task : suite.tasks) {
-    if (auto it = suite.multiple_choice.find(task); it != suite.multiple_choice.end()) {
-      results.push_back(
-          run_multiple_choice(model, task, task_version(task), it->second, mc_options(options), options.journal));
-    } else if (task == "gsm8k") {
-      results.push_back(run_gsm8k(model, task_version(task), suite.gsm8k_exemplars, suite.gsm8k_items,
-                                  generation_options(options), options.journal));
-    } else if (task == "ifeval") {
-      std::vector<ifeval::Item> items;
-      std::vector<std::string> prompts, ids;
-      for (const auto& line : suite.ifeval_lines) {
-        items.push_back(ifeval::parse_item(line));
-        prompts.push_back(items.back().prompt);
-        ids.push_back(items.back().key);
-      }
-      std::vector<double> seconds;
-      const auto answers = generate_answers(model, prompts, {}, generation_options(options), &seconds,
-                                            {.journal = options.journal, .task = "ifeval", .ids = &ids});
-      TaskResult result{.task = "ifeval", .version = task_version(task)};
-      std::vector<double> prompt_strict, prompt_loose, inst_strict, inst_loose;
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        const std::string response = model.detokenize(answers[i]);
-        const auto outcome = ifeval::evaluate(items[i], response);
-        prompt_strict.push_back(outcome.prompt_strict() ? 1 : 0);
-        prompt_loose.push_back(outcome.prompt_loose() ? 1 : 0);
-        for (std::size_t k = 0; k < outcome.strict.size(); ++k) {
-          inst_strict.push_back(outcome.strict[k] ? 1 : 0);
-          inst_loose.push_back(outcome.loose[k] ? 1 : 0);
-        }
-        result.records.push_back({{"id", items[i].key},
-                                  {"prompt", items[i].prompt},
-                                  {"instruction_ids", items[i].instruction_ids},
-                                  {"response", response},
-                                  {"strict", outcome.strict},
-                                  {"loose", outcome.loose}});
-      }
-      auto metric = [](const std::string& name, const std::vector<double>& values) {
-        TaskMetric m{.name = name, .n = values.size()};
-        if (!values.empty()) {
-          const auto s = stats::summarize(values);
-          m.value = s.mean;
-          m.stderr_value = s.sem.value_or(0);
-        }
-        return m;
-      };
-      result.metrics = {metric("prompt_level_strict_acc", prompt_strict), metric("inst_level_strict_acc", inst_strict),
-                        metric("prompt_level_loose_acc", prompt_loose), metric("inst_level_loose_acc", inst_loose)};
-      result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
-      result.items_per_second = items_per_second(seconds);
-      results.push_back(std::move(result));
+  for (const auto& name : suite.tasks) {
+    const TaskDefinition& task = find_task(name);
+    if (task.run != nullptr) {
+      results.push_back(task.run(model, task, suite, options));
     }
   }
   return results;
@@ -201,18 +370,21 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,
                                                             const SuiteOptions& options,
                                                             std::vector<double>* item_seconds) {
+  const TaskDefinition& task = find_task("divergence");
   auto generation = generation_options(options);
   generation.max_new_tokens = options.divergence_max_new_tokens;
-  return generate_answers(model, suite.divergence_prompts, {}, generation, item_seconds,
-                          {.journal = options.journal, .task = "divergence", .ids = &suite.divergence_ids});
+  return generate_answers(model, suite.divergence_prompts, task.stop_sequences, generation, item_seconds,
+                          {.journal = options.journal, .task = task.name, .ids = &suite.divergence_ids});
 }
 
 TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options,
                           const std::vector<std::vector<backend::Token>>& baseline_answers) {
   std::vector<double> seconds;
   const auto answers = divergence_answers(model, suite, options, &seconds);
-  return compare_generations(suite.divergence_ids, baseline_answers, answers,
-                             std::accumulate(seconds.begin(), seconds.end(), 0.0));
+  TaskResult result = compare_generations(suite.divergence_ids, baseline_answers, answers,
+                                          std::accumulate(seconds.begin(), seconds.end(), 0.0));
+  result.version = find_task("divergence").version;
+  return result;
 }
 
 }  // namespace uaqf::tasks

@@ -1,7 +1,8 @@
 #pragma once
 
-// The named tasks of `uaqf eval` beyond perplexity/kld: their data, versions and runners. Data is
-// loaded and checked for every task before any model runs.
+// The tasks of `uaqf eval`, as one table (task_table): kind, data, version, prompt, stop sequences,
+// answer filter, metrics, help and the functions that load and run each. Data is loaded and
+// checked for every task before any model runs.
 
 #include <cstdint>
 #include <filesystem>
@@ -31,13 +32,6 @@ struct SuiteOptions {
   const ItemJournal* journal = nullptr;  // per-item results kept across runs (studies)
 };
 
-// Every task name `uaqf eval --tasks` accepts besides perplexity and kld.
-const std::vector<std::string>& suite_task_names();
-bool is_suite_task(const std::string& name);
-// Whether the task is scored on generated answers (else on log-likelihoods of given text).
-bool task_generates(const std::string& name);
-int task_version(const std::string& name);
-
 struct PreparedSuite {
   std::vector<std::string> tasks;
   std::map<std::string, std::vector<McItem>> multiple_choice;
@@ -48,6 +42,58 @@ struct PreparedSuite {
   std::vector<std::string> divergence_prompts;
 };
 
+// How a task measures a model.
+enum class TaskKind {
+  kMultipleChoice,        // the log-likelihood of each choice
+  kGeneration,            // greedy answers, judged or compared with the baseline's
+  kRollingLogLikelihood,  // the log-likelihood of running text (perplexity.h)
+};
+
+struct TaskDefinition;
+// Every item of a multiple-choice data set (prepare_suite draws the subset).
+using McItemsLoader = std::vector<McItem> (*)(const SuiteOptions& options);
+// Reads and checks a task's data into the suite, before any model runs.
+using TaskLoader = void (*)(const TaskDefinition& task, const SuiteOptions& options, PreparedSuite& suite);
+using TaskRunner = TaskResult (*)(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
+                                  const SuiteOptions& options);
+
+// One row of the task table: everything uaqf knows about a task. A multiple-choice task whose data
+// is in a format datasets.h reads is one row (and its data file).
+struct TaskDefinition {
+  std::string name;
+  TaskKind kind = TaskKind::kMultipleChoice;
+  int version = 1;   // raised when its prompt, data or scoring changes; recorded with every result
+  std::string help;  // one line: what it measures, on what
+  // Suite tasks: `load` reads the data, `run` runs it (divergence has no `run`: run_divergence
+  // needs the baseline's answers). Rolling log-likelihood tasks have neither: their data is a
+  // corpus (read_corpus), scored by evaluate_perplexity.
+  TaskLoader load = nullptr;
+  TaskRunner run = nullptr;
+  McItemsLoader load_items = nullptr;  // multiple choice: the data set's items
+  // Multiple choice: with --mc-normalization llama, --limit draws items as llama-perplexity's
+  // --hellaswag-tasks does, so that the two tools score the same items.
+  bool llama_hellaswag_draw = false;
+  std::string data;                         // its data, relative to the data folder
+  std::string prompt;                       // its prompt, where it has one ({name} are an item's fields)
+  std::vector<std::string> stop_sequences;  // generation stops at the first of them
+  std::string answer_filter;                // how an answer is read from a generation
+  std::vector<std::string> metrics;         // its results' metric names, in order
+};
+
+// Every task `uaqf eval --tasks` accepts, in the order help lists them.
+const std::vector<TaskDefinition>& task_table();
+// The task's row. Throws Error(kInvalidArgument) for an unknown name; the message lists the known ones.
+const TaskDefinition& find_task(const std::string& name);
+// The known task names, comma-separated ("perplexity, kld, gsm8k, ...").
+std::string known_task_names();
+
+// The tasks prepare_suite and run_suite handle: every task but the rolling log-likelihood ones.
+const std::vector<std::string>& suite_task_names();
+bool is_suite_task(const std::string& name);
+// The task's version; throws as find_task does for an unknown name.
+int task_version(const std::string& name);
+
+// Loads and checks the data of every task (throws for an unknown or non-suite task name).
 PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOptions& options);
 
 // Runs every task except divergence, which needs the baseline's answers (run_divergence).

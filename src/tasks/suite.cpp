@@ -534,21 +534,21 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
 }
 
 TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
-                     const std::vector<QaItem>& items, const GenerationOptions& options, const ItemJournal* journal) {
+                     const std::vector<QaItem>& items, const std::vector<std::string>& stop_sequences,
+                     const GenerationOptions& options, const ItemJournal* journal) {
   TaskResult result{.task = "gsm8k", .version = version};
   std::vector<std::string> prompts, ids;
   for (const auto& item : items) {
     prompts.push_back(gsm8k_prompt(exemplars, item));
     ids.push_back(item.id);
   }
-  const std::vector<std::string> stops{"Question:", "</s>", "<|im_end|>"};
   std::vector<double> seconds;
-  const auto answers =
-      generate_answers(model, prompts, stops, options, &seconds, {.journal = journal, .task = "gsm8k", .ids = &ids});
+  const auto answers = generate_answers(model, prompts, stop_sequences, options, &seconds,
+                                        {.journal = journal, .task = "gsm8k", .ids = &ids});
   std::vector<double> strict, flexible;
   for (std::size_t i = 0; i < items.size(); ++i) {
     std::string text = model.detokenize(answers[i]);
-    for (const auto& stop : stops) {
+    for (const auto& stop : stop_sequences) {
       const auto at = text.find(stop);
       if (at != std::string::npos) {
         text.resize(at);

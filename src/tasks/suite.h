@@ -85,9 +85,10 @@ std::string batch_invariance_warning(const std::string& model_name);
 // k-shot prompts ("Question: q\nAnswer: a\n\n" per exemplar from the train split).
 std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item);
 
+// Generation stops at the first of `stop_sequences`, and the answer is cut there.
 TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
-                     const std::vector<QaItem>& items, const GenerationOptions& options,
-                     const ItemJournal* journal = nullptr);
+                     const std::vector<QaItem>& items, const std::vector<std::string>& stop_sequences,
+                     const GenerationOptions& options, const ItemJournal* journal = nullptr);
 
 // Each prompt as the model sees it: through the chat template when asked and the model has one
 // (or `chat_template` overrides it), then tokenized with BOS.

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "backend/fake/fake_engine.h"
+#include "core/error.h"
+#include "tasks/registry.h"
 #include "tasks/suite.h"
 
 namespace uaqf::tasks {
@@ -152,6 +154,102 @@ TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
   EXPECT_DOUBLE_EQ(result.metrics[0].value, correct / 6);
   EXPECT_DOUBLE_EQ(result.metrics[1].value, correct_norm / 6);
   EXPECT_EQ(result.metrics[0].n, 6U);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The task table.
+
+// The message of the Error(kInvalidArgument) that `call` throws.
+template <typename Call>
+std::string invalid_argument_message(Call call) {
+  try {
+    call();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+    return error.what();
+  }
+  ADD_FAILURE() << "no error";
+  return {};
+}
+
+TEST(TaskTable, AnUnknownTaskIsAnErrorThatListsTheKnownOnes) {
+  const SuiteOptions options;
+  for (const std::string& message :
+       {invalid_argument_message([] { find_task("bleu"); }), invalid_argument_message([] { task_version("bleu"); }),
+        invalid_argument_message([&] { prepare_suite({"bleu"}, options); })}) {
+    EXPECT_NE(message.find("unknown task 'bleu'"), std::string::npos) << message;
+    for (const auto& task : task_table()) {
+      EXPECT_NE(message.find(task.name), std::string::npos) << task.name << " missing from: " << message;
+    }
+  }
+  EXPECT_EQ(known_task_names().rfind("perplexity, kld, gsm8k, commonsense_qa, ", 0), 0U) << known_task_names();
+}
+
+TEST(TaskTable, RollingLogLikelihoodTasksAreNotSuiteTasks) {
+  const std::string message = invalid_argument_message([] { prepare_suite({"perplexity"}, SuiteOptions{}); });
+  EXPECT_NE(message.find("'perplexity' is not one of the task suite's"), std::string::npos) << message;
+  EXPECT_NE(message.find("gsm8k"), std::string::npos) << message;
+  EXPECT_FALSE(is_suite_task("perplexity"));
+  EXPECT_FALSE(is_suite_task("kld"));
+  EXPECT_TRUE(is_suite_task("divergence"));
+  EXPECT_EQ(task_version("perplexity"), 1);  // a study journals perplexity chunks under this version
+}
+
+TEST(TaskTable, EveryRowIsComplete) {
+  std::set<std::string> names;
+  std::vector<std::string> suite_names;
+  for (const auto& task : task_table()) {
+    SCOPED_TRACE(task.name);
+    EXPECT_FALSE(task.name.empty());
+    EXPECT_TRUE(names.insert(task.name).second) << "duplicate name";
+    EXPECT_GE(task.version, 1);
+    EXPECT_EQ(task_version(task.name), task.version);
+    EXPECT_EQ(&find_task(task.name), &task);
+    EXPECT_FALSE(task.help.empty());
+    EXPECT_FALSE(task.data.empty());
+    EXPECT_FALSE(task.metrics.empty());
+    switch (task.kind) {
+      case TaskKind::kMultipleChoice:
+        EXPECT_NE(task.load, nullptr);
+        EXPECT_NE(task.run, nullptr);
+        EXPECT_NE(task.load_items, nullptr);
+        EXPECT_TRUE(task.stop_sequences.empty());
+        break;
+      case TaskKind::kGeneration:
+        EXPECT_NE(task.load, nullptr);
+        EXPECT_EQ(task.run == nullptr, task.name == "divergence");  // run_divergence runs it
+        EXPECT_EQ(task.load_items, nullptr);
+        EXPECT_FALSE(task.answer_filter.empty());
+        break;
+      case TaskKind::kRollingLogLikelihood:
+        // Read by read_corpus and scored by evaluate_perplexity, not by the suite.
+        EXPECT_EQ(task.load, nullptr);
+        EXPECT_EQ(task.run, nullptr);
+        break;
+    }
+    if (task.kind != TaskKind::kRollingLogLikelihood) {
+      suite_names.push_back(task.name);
+    }
+  }
+  EXPECT_EQ(suite_task_names(), suite_names);
+  EXPECT_EQ(find_task("gsm8k").stop_sequences, (std::vector<std::string>{"Question:", "</s>", "<|im_end|>"}));
+}
+
+TEST(TaskTable, MultipleChoiceRowsNameTheMetricsTheRunnerReports) {
+  ManualClock clock;
+  backend::FakeEngine engine(clock);
+  engine.add_model("m", backend::FakeModelSpec{.n_vocab = 256});
+  auto model = engine.load("m", {});
+  const auto result = run_multiple_choice(*model, "fake", 1, fake_items(), McOptions{});
+  std::vector<std::string> reported;
+  for (const auto& metric : result.metrics) {
+    reported.push_back(metric.name);
+  }
+  for (const auto& task : task_table()) {
+    if (task.kind == TaskKind::kMultipleChoice) {
+      EXPECT_EQ(task.metrics, reported) << task.name;
+    }
+  }
 }
 
 }  // namespace
