@@ -15,6 +15,7 @@
 #include "perf/memory.h"
 #include "perf/nvml.h"
 #include "report/bench_report.h"
+#include "report/reporter.h"
 
 namespace uaqf::cli {
 namespace {
@@ -146,7 +147,10 @@ int run_bench(const BenchFlags& flags) {
   require_output_file_writable(flags.json_path, "JSON output");
   require_output_file_writable(flags.csv_path, "CSV output");
   // Every model is checked before any is measured: a typo in the last path must not cost an hour.
+  engine->check_context_options(options.runtime.context_options());
   for (const auto& model : flags.models) {
+    backend::require_capabilities(engine->capabilities(), {{backend::Capability::kTokenDecode, "the speed benchmark"}},
+                                  std::filesystem::path(model).filename().string(), engine_info.name);
     engine->inspect(model);
   }
 
@@ -161,9 +165,9 @@ int run_bench(const BenchFlags& flags) {
     perf::add_gpu_manifest(*nvml, "end", report.environment.extra);
   }
   write_json(flags, report);  // with the clocks at the end
-  report::print_bench_table(std::cout, report);
+  std::cout << report::bench_reporter(report)->render(report::Format::kTerminal);
   if (!flags.csv_path.empty()) {
-    write_file_atomic(flags.csv_path, report::bench_to_csv(report));
+    write_file_atomic(flags.csv_path, report::bench_reporter(report)->render(report::Format::kCsv));
   }
   if (!report.complete()) {
     std::size_t failed = 0;

@@ -17,6 +17,7 @@
 #include "core/terminal.h"
 #include "perf/memory.h"
 #include "report/eval_report.h"
+#include "report/reporter.h"
 #include "tasks/baseline_cache.h"
 #include "tasks/perplexity.h"
 #include "tasks/registry.h"
@@ -63,6 +64,7 @@ struct Flags {
   int tail_samples = 32;
   std::string cache_dir;
   std::string json_path;
+  std::string csv_path;
   int limit = 0;
   uint32_t seed = 1234;
   int gsm8k_shots = 5;
@@ -114,7 +116,8 @@ std::vector<backend::Need> eval_needs(const EvalTasks& tasks) {
   }
   for (const auto& task : tasks.suite) {
     const bool generates = tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
-    needs.push_back({generates ? backend::Capability::kGenerate : backend::Capability::kPromptLogprobs, "task " + task});
+    needs.push_back(
+        {generates ? backend::Capability::kGenerate : backend::Capability::kPromptLogprobs, "task " + task});
   }
   return needs;
 }
@@ -134,9 +137,12 @@ void validate_flags(const Flags& flags, const EvalTasks& tasks) {
   if (flags.limit < 0 || flags.max_new_tokens < 1 || flags.gen_batch < 1) {
     throw Error(ErrorCode::kInvalidArgument, "--limit must be positive; --max-new-tokens and --gen-batch at least 1");
   }
-  if (!flags.json_path.empty()) {
-    const fs::path parent = fs::path(flags.json_path).parent_path();
-    require_writable_dir(parent.empty() ? fs::path(".") : parent, "JSON output");
+  for (const auto& [path, what] :
+       {std::pair{flags.json_path, "JSON output"}, std::pair{flags.csv_path, "CSV output"}}) {
+    if (!path.empty()) {
+      const fs::path parent = fs::path(path).parent_path();
+      require_writable_dir(parent.empty() ? fs::path(".") : parent, what);
+    }
   }
 }
 
@@ -372,7 +378,10 @@ int run_eval(const Flags& flags) {
       write_file_atomic(flags.json_path, partial.dump(2) + "\n");
     }
   }
-  report::print_eval_table(std::cout, report);
+  std::cout << report::eval_reporter(report)->render(report::Format::kTerminal);
+  if (!flags.csv_path.empty()) {
+    write_file_atomic(flags.csv_path, report::eval_reporter(report)->render(report::Format::kCsv));
+  }
   if (!report.complete()) {
     const auto failed = std::count_if(report.models.begin(), report.models.end(), [](const auto& m) { return !m.ok; });
     std::cerr << fmt::format("uaqf: error: {} of {} models failed (see the table)\n", failed, report.models.size());
@@ -424,6 +433,7 @@ Action add_eval_command(CLI::App& app) {
                     "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
                     "and scores do not depend on batching (needs batch-invariant kernels; slower)");
   command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");
+  command->add_option("--csv", flags->csv_path, "write every model's metrics as long-form CSV");
   add_runtime_flags(*command, flags->runtime);
   return [flags]() -> int { return run_eval(*flags); };
 }

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "report/html_report.h"
+#include "report/reporter.h"
 #include "report/study_report.h"
 
 namespace uaqf::cli {
@@ -32,17 +33,7 @@ Action add_report_command(CLI::App& app) {
                       "write to this file (default: standard output; for html, report.html beside the results)");
   return [flags]() -> int {
     const auto study = report::load_study_results(flags->results);
-    const auto model = report::build_study_report(study);
-    std::string text;
-    if (flags->format == "md") {
-      text = report::study_report_markdown(model);
-    } else if (flags->format == "csv") {
-      text = report::study_report_csv(model);
-    } else if (flags->format == "json") {
-      text = model.dump(2) + "\n";
-    } else {
-      text = report::study_report_html(model);
-    }
+    const std::string text = report::study_reporter(study)->render(report::parse_format(flags->format));
     // A page of several hundred kilobytes is no use on a terminal: HTML always goes to a file.
     fs::path output = flags->output;
     if (output.empty() && flags->format == "html") {

@@ -55,7 +55,9 @@ struct RepetitionJournal {
 void validate(const BenchOptions& options);
 
 struct Metric {
-  std::string name;  // prefill_tps, decode_tps, ttft_ms, itl_ms, e2e_ms, load_ms
+  // prefill_tps, decode_tps, decode_bandwidth_share, ttft_ms, itl_ms, e2e_ms, load_ms,
+  // parallel_decode_tps, parallel_itl_ms, {prefill,decode}_j_per_token, {prefill,decode}_power_w
+  std::string name;
   std::string test;  // pp512, tg128 @ d4096, p512+g128, load
   std::string unit;  // tokens/s, ms
   bool higher_is_better = false;

@@ -278,16 +278,7 @@ std::string bench_to_csv(const perf::BenchReport& report) {
   for (const auto& [key, value] : env.items()) {
     out << "# " << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << '\n';
   }
-  auto quoted = [](const std::string& text) {
-    if (text.find_first_of(",\"\n") == std::string::npos) {
-      return text;
-    }
-    std::string escaped = "\"";
-    for (char c : text) {
-      escaped += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return escaped + "\"";
-  };
+  const auto quoted = [](const std::string& text) { return csv_field(text); };
   out << "model,model_sha256,status,test,metric,unit,statistic,index,value\n";
   for (const auto& model : report.models) {
     const std::string prefix =

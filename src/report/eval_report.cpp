@@ -1,7 +1,9 @@
 #include "report/eval_report.h"
 
 #include <algorithm>
+#include <optional>
 #include <ostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -236,6 +238,56 @@ json eval_to_json(const EvalReport& report) {
        {{"path", report.corpus_path.string()}, {"sha256", report.corpus_sha256}, {"n_tokens", report.corpus_tokens}}},
       {"baseline", baseline},
       {"models", models}};
+}
+
+namespace {
+
+void csv_row(std::ostringstream& out, const std::string& prefix, const std::string& measure, const std::string& metric,
+             double value, std::optional<double> stderr_value, std::optional<std::size_t> n) {
+  out << prefix << ',' << csv_field(measure) << ',' << metric << ',' << fmt::format("{:.10g}", value) << ','
+      << (stderr_value ? fmt::format("{:.10g}", *stderr_value) : "") << ',' << (n ? std::to_string(*n) : "") << '\n';
+}
+
+void perplexity_rows(std::ostringstream& out, const std::string& prefix, const tasks::PerplexityResult& p) {
+  csv_row(out, prefix, "perplexity", "ppl", p.ppl, p.ppl_stderr, p.n_scored);
+  csv_row(out, prefix, "perplexity", "nll_mean", p.nll_mean, p.nll_stderr, p.n_scored);
+  if (p.kld) {
+    const auto& k = *p.kld;
+    csv_row(out, prefix, "kld", "kld_mean", k.mean, k.stderr_mean, k.n);
+    csv_row(out, prefix, "kld", "kld_p99", k.p99, std::nullopt, k.n);
+    csv_row(out, prefix, "kld", "same_top_rate", k.same_top_rate, k.same_top_stderr, k.n);
+    csv_row(out, prefix, "kld", "delta_p_mean", k.delta_p_mean, k.delta_p_stderr, k.n);
+    csv_row(out, prefix, "kld", "delta_p_rms", k.delta_p_rms, std::nullopt, k.n);
+  }
+}
+
+}  // namespace
+
+std::string eval_to_csv(const EvalReport& report) {
+  std::ostringstream out;
+  out << "# schema: " << kEvalSchema << '\n';
+  const json env = environment_to_json(report.environment, report.engine);
+  for (const auto& [key, value] : env.items()) {
+    out << "# " << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << '\n';
+  }
+  out << "model,model_sha256,status,measure,metric,value,stderr,n\n";
+  for (const auto& model : report.models) {
+    const std::string prefix =
+        fmt::format("{},{},{}", csv_field(model.path.filename().string()), model.sha256, model.ok ? "ok" : "failed");
+    if (!model.ok) {
+      out << prefix << ",error," << csv_field(model.error) << ",,,\n";
+      continue;
+    }
+    if (model.perplexity) {
+      perplexity_rows(out, prefix, *model.perplexity);
+    }
+    for (const auto& task : model.tasks) {
+      for (const auto& metric : task.metrics) {
+        csv_row(out, prefix, task.task, metric.name, metric.value, metric.stderr_value, metric.n);
+      }
+    }
+  }
+  return out.str();
 }
 
 }  // namespace uaqf::report

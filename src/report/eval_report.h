@@ -48,5 +48,8 @@ struct EvalReport {
 
 void print_eval_table(std::ostream& out, const EvalReport& report);
 nlohmann::json eval_to_json(const EvalReport& report);
+// Long form: one row per model x measure x metric (value, stderr, n), the environment manifest as
+// leading '#' comment lines.
+std::string eval_to_csv(const EvalReport& report);
 
 }  // namespace uaqf::report

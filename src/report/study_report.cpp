@@ -738,16 +738,6 @@ std::string study_report_markdown(const json& report) {
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + '"';
-}
-
 std::string study_report_csv(const json& report) {
   std::ostringstream out;
   out << "variant,metric,unit,statistic,value\n";

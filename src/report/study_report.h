@@ -13,6 +13,7 @@
 
 #include "decide/decide.h"
 #include "decide/profile.h"
+#include "report/table.h"
 
 namespace uaqf::report {
 
@@ -53,8 +54,5 @@ std::string study_report_csv(const nlohmann::json& report);
 // `_` only where it could start or end emphasis), and line breaks turned into spaces, so that
 // text from models and files shows as written and cannot break a table.
 std::string markdown_escape(const std::string& text);
-
-// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, CR or LF.
-std::string csv_field(const std::string& text);
 
 }  // namespace uaqf::report

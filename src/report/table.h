@@ -10,4 +10,7 @@ namespace uaqf::report {
 // `n_text_columns` columns are left-aligned, the rest (numbers) right-aligned.
 void print_text_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, std::size_t n_text_columns);
 
+// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, CR or LF.
+std::string csv_field(const std::string& text);
+
 }  // namespace uaqf::report

@@ -77,6 +77,14 @@ TEST_F(Cli, MissingModelFile) {
   EXPECT_FALSE(fs::exists(json_path));
 }
 
+TEST_F(Cli, UnknownKvCacheTypeIsRefusedBeforeAnyModelIsMeasured) {
+  const fs::path json_path = work_dir() / "kv.json";
+  const auto result = run_uaqf("bench " + q(variant("Q8_0")) + " --kv-type q3_x --json " + q(json_path));
+  expect_one_error_line(result, "unknown KV-cache type 'q3_x'");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_FALSE(fs::exists(json_path));
+}
+
 TEST_F(Cli, NotAGgufFile) {
   const fs::path text = work_dir() / "notes.gguf";
   std::ofstream(text) << "just some text, not a model\n";
@@ -154,8 +162,9 @@ std::string gguf_header(const fs::path& file) {
 // llama-quantize writes, type for type and byte for byte up to the tensor data, and the same size.
 TEST(SyntheticQuantize, TiledRowsGiveLlamaQuantizesLayoutAndSize) {
   const fs::path model = work_dir() / "synthetic-q.gguf";
-  const auto synth = run_uaqf("synth --shape custom:n_embd=256,n_layer=2,n_head=4,n_head_kv=2,n_ff=768,n_ctx=256 -o " +
-                              q(model) + " --vocab " + q(shared_dir() / "models" / "gguf-vocab" / "ggml-vocab-llama-spm.gguf"));
+  const auto synth =
+      run_uaqf("synth --shape custom:n_embd=256,n_layer=2,n_head=4,n_head_kv=2,n_ff=768,n_ctx=256 -o " + q(model) +
+               " --vocab " + q(shared_dir() / "models" / "gguf-vocab" / "ggml-vocab-llama-spm.gguf"));
   ASSERT_EQ(synth.exit_code, 0) << synth.err;
   const std::string types = "Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M,Q2_K";
   const auto tiled = run_uaqf("quantize " + q(model) + " --types " + types + " --out " + q(work_dir() / "tiled"));
