@@ -9,14 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics) {
-  json out = json::object();
-  for (const auto& [name, value] : metrics) {
-    out[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
-  }
-  return out;
-}
-
 json variant_to_json(const VariantRecord& v) {
   json out{{"name", v.name},
            {"file", v.file},
@@ -85,6 +77,22 @@ RunRecord run_from_json(const json& run) {
 
 }  // namespace
 
+json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics) {
+  json out = json::object();
+  for (const auto& [name, value] : metrics) {
+    out[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
+  }
+  return out;
+}
+
+std::map<std::string, decide::MetricValue> metrics_from_json(const json& stored) {
+  std::map<std::string, decide::MetricValue> metrics;
+  for (const auto& [name, metric] : stored.items()) {
+    metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
+  }
+  return metrics;
+}
+
 json to_json(const decide::Variant& variant) {
   return {{"name", variant.name},
           {"is_baseline", variant.is_baseline},
@@ -124,9 +132,7 @@ std::vector<decide::Variant> decision_inputs_from_json(const json& json_record) 
     decide::Variant variant;
     variant.name = v.at("name");
     variant.is_baseline = v.at("is_baseline");
-    for (const auto& [name, metric] : v.at("metrics").items()) {
-      variant.metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
-    }
+    variant.metrics = metrics_from_json(v.at("metrics"));
     for (const auto& [task, correct] : v.at("item_correct").items()) {
       variant.item_correct[task] = correct.get<std::vector<bool>>();
     }

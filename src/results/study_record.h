@@ -5,6 +5,7 @@
 // runner and the reporters, so that neither needs the other. Versioned: schema uaqf.study/1.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,9 @@ struct StudyRecord {
 };
 
 nlohmann::json to_json(const StudyRecord& record);
+// A variant's metrics as stored: {"name": {"samples": [...], "unstable": bool}}.
+nlohmann::json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics);
+std::map<std::string, decide::MetricValue> metrics_from_json(const nlohmann::json& stored);
 nlohmann::json to_json(const decide::Variant& variant);
 
 // Reads a record written by this or an earlier version of schema uaqf.study/1. The decision is

@@ -10,6 +10,7 @@
 #include "core/paths.h"
 #include "core/terminal.h"
 #include "report/bench_report.h"
+#include "results/study_record.h"
 #include "study/metric_table.h"
 #include "study/workload.h"
 
@@ -18,21 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-json metrics_to_json(const std::map<std::string, decide::MetricValue>& metrics) {
-  json out = json::object();
-  for (const auto& [name, value] : metrics) {
-    out[name] = {{"samples", value.samples}, {"unstable", value.unstable}};
-  }
-  return out;
-}
-
-std::map<std::string, decide::MetricValue> metrics_from_json(const json& stored) {
-  std::map<std::string, decide::MetricValue> metrics;
-  for (const auto& [name, metric] : stored.items()) {
-    metrics[name] = {metric.at("samples").get<std::vector<double>>(), metric.at("unstable").get<bool>()};
-  }
-  return metrics;
-}
+using results::metrics_from_json;
+using results::metrics_to_json;
 
 json runtime_to_json(const backend::RuntimeOptions& runtime) {
   return {{"threads", runtime.n_threads},
