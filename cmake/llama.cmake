@@ -49,6 +49,16 @@ if(UAQF_LLAMA STREQUAL "bundled")
       add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/batched-bench" "${CMAKE_BINARY_DIR}/llama-tools/batched-bench")
     endif()
   endif()
+  if(UAQF_BUILD_LLAMA_SERVER)
+    # llama-server, for managed served variants and the server tests: built from the same tree,
+    # without the web UI (no download, no npm build) and without TLS.
+    set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+    set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/mtmd" "${CMAKE_BINARY_DIR}/llama-tools/mtmd" EXCLUDE_FROM_ALL)
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/ui" "${CMAKE_BINARY_DIR}/llama-tools/ui" EXCLUDE_FROM_ALL)
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/server" "${CMAKE_BINARY_DIR}/llama-tools/server" EXCLUDE_FROM_ALL)
+    set_target_properties(llama-server PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin")
+  endif()
   execute_process(COMMAND git -C "${UAQF_LLAMA_SOURCE_DIR}" rev-parse HEAD
                   OUTPUT_VARIABLE UAQF_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(NOT UAQF_LLAMA_COMMIT MATCHES "^[0-9a-f]+$")
