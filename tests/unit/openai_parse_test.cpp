@@ -223,6 +223,10 @@ TEST(OpenAiProbe, PromptLogprobs) {
   EXPECT_FALSE(has_prompt_logprobs(
       R"({"choices":[{"text":" x","logprobs":{"tokens":[" x"],"token_logprobs":[-0.5]}}],"usage":{"completion_tokens":1}})"));
   EXPECT_TRUE(has_prompt_logprobs(R"({"choices":[{"text":" x","prompt_logprobs":[null,{"11":{"logprob":-1.0}}]}]})"));
+  // llama-server ignores echo: logprobs of the generated token only.
+  EXPECT_FALSE(has_prompt_logprobs(
+      R"({"choices":[{"text":"-","logprobs":{"content":[{"token":"-","logprob":-3.8,"top_logprobs":[]}]}}],
+          "usage":{"completion_tokens":1,"prompt_tokens":3}})"));
   EXPECT_FALSE(has_prompt_logprobs(R"({"error":{"message":"Only no echo is supported"}})"));
 }
 

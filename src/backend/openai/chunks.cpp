@@ -238,9 +238,11 @@ bool has_prompt_logprobs(std::string_view completion_body) {
   if (const json* prompt = find_member(*choice, "prompt_logprobs"); prompt != nullptr && prompt->is_array()) {
     if (prompt->size() >= 2) return true;
   }
-  // Legacy echo: token_logprobs covers the prompt tokens and then the generated ones.
+  // Echo: token_logprobs (legacy shape) or content (llama-server's shape) covers the prompt tokens
+  // and then the generated ones. (llama-server ignores echo and returns the generated ones only.)
   const json* logprobs = find_member(*choice, "logprobs");
   const json* values = logprobs != nullptr ? find_member(*logprobs, "token_logprobs") : nullptr;
+  if (values == nullptr && logprobs != nullptr) values = find_member(*logprobs, "content");
   if (values == nullptr || !values->is_array()) return false;
   int generated = 1;
   if (const json* usage = find_member(parsed, "usage")) read_number(*usage, "completion_tokens", generated);

@@ -155,6 +155,7 @@ void Client::Impl::configure(CURL* easy, const std::string& url) const {
 Client::Client(EndpointConfig config) : impl_(std::make_unique<Impl>()) {
   if (config.base_url.empty()) throw Error(ErrorCode::kInvalidArgument, "openai client: the endpoint has no base_url");
   std::string authorization;
+  auto& m = *impl_;
   if (!config.api_key_env.empty()) {
     const char* key = std::getenv(config.api_key_env.c_str());
     if (key == nullptr || *key == '\0') {
@@ -163,9 +164,9 @@ Client::Client(EndpointConfig config) : impl_(std::make_unique<Impl>()) {
                               config.api_key_env));
     }
     authorization = std::string("Authorization: Bearer ") + key;
+    m.api_key = key;
   }
   init_curl_once();
-  auto& m = *impl_;
   m.config = std::move(config);
   m.headers = curl_slist_append(m.headers, "Content-Type: application/json");
   m.headers = curl_slist_append(m.headers, "Expect:");  // no 100-continue round trip before the body
@@ -179,16 +180,16 @@ Client::Client(EndpointConfig config) : impl_(std::make_unique<Impl>()) {
   curl_multi_setopt(m.multi, CURLMOPT_MAXCONNECTS, 1024L);
 }
 
-Client::~Client() {
-  auto& m = *impl_;
-  for (auto& [raw, transfer] : m.transfers) {
-    curl_multi_remove_handle(m.multi, transfer->easy);
+Client::Impl::~Impl() {
+  for (auto& [raw, transfer] : transfers) {
+    curl_multi_remove_handle(multi, transfer->easy);
     curl_easy_cleanup(transfer->easy);
   }
-  m.transfers.clear();
-  if (m.multi != nullptr) curl_multi_cleanup(m.multi);
-  curl_slist_free_all(m.headers);
+  if (multi != nullptr) curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
 }
+
+Client::~Client() = default;
 
 const EndpointConfig& Client::config() const { return impl_->config; }
 
@@ -235,8 +236,17 @@ void Client::submit(GenerationRequest request) {
   curl_multi_perform(impl_->multi, &running);
 }
 
+std::string Client::Impl::redact(std::string line) const {
+  if (api_key.empty()) return line;
+  for (auto at = line.find(api_key); at != std::string::npos; at = line.find(api_key, at + 3)) {
+    line.replace(at, api_key.size(), "***");
+  }
+  return line;
+}
+
 void Client::Impl::end_transfer(Transfer& transfer, std::vector<GenerationRecord>& ended) {
   transfer.record.done_s = now_s();
+  if (!transfer.record.error.empty()) transfer.record.error = redact(std::move(transfer.record.error));
   curl_multi_remove_handle(multi, transfer.easy);
   curl_easy_cleanup(transfer.easy);
   const auto it = transfers.find(&transfer);

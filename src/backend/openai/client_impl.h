@@ -32,6 +32,8 @@ struct Client::Impl {
   // Every request's headers (content type, the key's Authorization line): the only place the key
   // is kept, and nothing reads it back out.
   curl_slist* headers = nullptr;
+  // The key again, only to blank it out of error lines (a server may echo what it was sent).
+  std::string api_key;
   CURLM* multi = nullptr;
   std::unordered_map<Transfer*, std::unique_ptr<Transfer>> transfers;
   std::vector<GenerationRecord> finished;  // ended, not yet handed out by poll()
@@ -39,6 +41,11 @@ struct Client::Impl {
   // generate()'s request: its record goes here instead of to poll()'s callers.
   uint64_t watched_serial = 0;
   std::optional<GenerationRecord> watched;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl();  // ends the transfers in flight, frees curl's handles
 
   double now_s() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
   // The options every request shares: URL, headers, timeouts, socket settings.
@@ -50,6 +57,8 @@ struct Client::Impl {
   void collect_done(std::vector<GenerationRecord>& ended, int& n_ended);
   void check_stalls(std::vector<GenerationRecord>& ended, int& n_ended);
   double next_stall_s() const;
+  // `line` with every occurrence of the API key replaced by "***".
+  std::string redact(std::string line) const;
   // Removes the transfer and hands out its record.
   void end_transfer(Transfer& transfer, std::vector<GenerationRecord>& ended);
   PlainResponse plain_request(const std::string& path, const std::string* post_body) const;
