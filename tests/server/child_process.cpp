@@ -1,6 +1,7 @@
 #include "child_process.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -121,6 +122,30 @@ int free_loopback_port() {
   }
   ::close(fd);
   return ntohs(address.sin_port);
+}
+
+namespace {
+
+size_t append_to_string(char* bytes, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(bytes, size * count);
+  return size * count;
+}
+
+}  // namespace
+
+std::string http_get(const std::string& url, long* status) {
+  std::string body;
+  long code = 0;
+  CURL* easy = curl_easy_init();
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, append_to_string);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+  if (curl_easy_perform(easy) == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(easy);
+  if (status != nullptr) *status = code;
+  return body;
 }
 
 std::string file_tail(const std::string& path, std::size_t max_bytes) {

@@ -40,6 +40,9 @@ class ChildProcess {
 // A loopback TCP port that nothing listened on a moment ago.
 int free_loopback_port();
 
+// The body of GET url; `status` gets the HTTP status (0 when nothing answered within 2 s).
+std::string http_get(const std::string& url, long* status = nullptr);
+
 // The last `max_bytes` of a file (a server's log, for failure messages).
 std::string file_tail(const std::string& path, std::size_t max_bytes = 4000);
 

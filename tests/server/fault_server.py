@@ -20,7 +20,8 @@ message), "NAME[:ARG[:ARG]]":
   auth                 like normal:2 when "Authorization: Bearer $FAULT_SERVER_KEY" came; else 401
                        echoing what came (the client must not repeat a key it sent)
 Chat requests (/chat/completions) get chat chunks, /completions requests completion chunks.
-GET /models lists one model; GET /health answers 200.
+GET /models lists one model; GET /health answers 200; GET /connections the number of connections
+accepted so far (to see that clients reuse them).
 """
 import json
 import os
@@ -49,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/models"):
             self.send_json(200, {"object": "list", "data": [{"id": "fault", "object": "model", "owned_by": "fault"}]})
+        elif self.path.endswith("/connections"):
+            self.send_json(200, {"accepted": self.server.accepted})
         elif self.path.endswith("/health"):
             self.send_json(200, {"status": "ok"})
         else:
@@ -170,6 +173,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True  # stalled handlers must not keep the process alive
     request_queue_size = 128
+    accepted = 0
+
+    def process_request(self, request, client_address):
+        self.accepted += 1  # one thread accepts: no lock needed
+        super().process_request(request, client_address)
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], ConnectionError):  # clients that hang up are expected

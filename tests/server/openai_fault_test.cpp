@@ -293,6 +293,18 @@ TEST_F(OpenAiFault, GenerateLeavesOtherRecordsToPoll) {
   EXPECT_EQ(ids, (std::multiset<uint64_t>{1, 2}));
 }
 
+TEST_F(OpenAiFault, ConnectionsAreReused) {
+  const auto accepted = [] {
+    const auto body = uaqf::testing::http_get("http://127.0.0.1:" + std::to_string(port_) + "/connections");
+    return std::stoi(body.substr(body.find(':') + 1));
+  };
+  Client client(config());
+  const int before = accepted();
+  for (uint64_t id = 0; id < 4; ++id) EXPECT_TRUE(client.generate({.id = id, .prompt = "normal:2"}).ok);
+  // One connection for four requests in a row (plus the one that asked for the count).
+  EXPECT_EQ(accepted() - before, 2);
+}
+
 TEST_F(OpenAiFault, ClientCpuPerTokenWith64Streams) {
   // The load generator's budget: >= 2,000 streamed tokens per CPU second of the client's thread,
   // with 64 streams at once (the server's CPU is not counted).

@@ -1,7 +1,6 @@
 // The OpenAI client against a real llama-server, built from this tree's pinned llama.cpp, serving
 // the tiny model from the shared folder on a loopback port.
 
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,18 +16,10 @@
 namespace uaqf::backend::openai {
 namespace {
 
-size_t ignore_body(char* /*bytes*/, size_t size, size_t count, void* /*user*/) { return size * count; }
-
 // The HTTP status of GET url (0 when nothing answered).
 long http_get_status(const std::string& url) {
-  CURL* easy = curl_easy_init();
-  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 2000L);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ignore_body);
   long status = 0;
-  if (curl_easy_perform(easy) == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(easy);
+  uaqf::testing::http_get(url, &status);
   return status;
 }
 

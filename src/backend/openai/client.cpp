@@ -273,6 +273,7 @@ void Client::Impl::collect_done(std::vector<GenerationRecord>& ended, int& n_end
 }
 
 void Client::Impl::check_stalls(std::vector<GenerationRecord>& ended, int& n_ended) {
+  if (config.stall_timeout_s <= 0) return;  // no stall detection
   const double now = now_s();
   std::vector<Transfer*> stalled;
   for (const auto& [raw, transfer] : transfers) {
@@ -289,6 +290,7 @@ void Client::Impl::check_stalls(std::vector<GenerationRecord>& ended, int& n_end
 }
 
 double Client::Impl::next_stall_s() const {
+  if (config.stall_timeout_s <= 0) return INFINITY;
   double earliest = INFINITY;
   for (const auto& [raw, transfer] : transfers) earliest = std::min(earliest, transfer->last_bytes_s);
   return earliest + config.stall_timeout_s;

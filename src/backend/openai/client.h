@@ -19,8 +19,8 @@ struct EndpointConfig {
   // "Authorization: Bearer ..." and never logged, stored or put into an error message.
   std::string api_key_env;
   double connect_timeout_s = 10;
-  double request_timeout_s = 600;  // whole request
-  double stall_timeout_s = 60;     // no bytes for this long: the request fails ("stalled: no data for 60 s")
+  double request_timeout_s = 600;  // whole request (0: none)
+  double stall_timeout_s = 60;     // no bytes for this long: the request fails ("stalled: no data for 60 s"); 0: never
 };
 
 enum class Api { kChat, kCompletions };  // /chat/completions or /completions
@@ -102,7 +102,9 @@ class Client {
   std::size_t in_flight() const;
   std::vector<GenerationRecord> cancel_all();            // ends everything in flight; records marked failed "cancelled"
   GenerationRecord generate(GenerationRequest request);  // submit + poll until it ends (for one-off requests)
-  ProbeResult probe();                                   // a few tiny requests
+  // A few tiny requests, one after the other (blocking: call it before submitting, since transfers
+  // in flight are not driven meanwhile).
+  ProbeResult probe();
 
  private:
   struct Impl;
