@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
 namespace uaqf::stats {
@@ -101,6 +102,29 @@ std::vector<std::string> stability_warnings(const Summary& s, double max_cv) {
                        ": measurement unstable (quiet the machine or add repetitions)");
   }
   return warnings;
+}
+
+PercentileInterval percentile_interval(std::span<const double> samples, double p) {
+  const double value = percentile(samples, p);
+  const auto sorted = sorted_copy(samples);
+  const auto n = static_cast<double>(sorted.size());
+  const boost::math::binomial_distribution<double> below(n, p / 100.0);  // samples below the true percentile
+  // Lower bound: the largest rank l (1-based) with P(B <= l - 1) <= 2.5 %; upper: the smallest rank u
+  // with P(B <= u - 1) >= 97.5 %. Then P(x_l <= true percentile <= x_u) >= 95 %.
+  PercentileInterval interval{.value = value};
+  for (std::size_t rank = sorted.size(); rank >= 1; --rank) {
+    if (boost::math::cdf(below, static_cast<double>(rank - 1)) <= 0.025) {
+      interval.low = sorted[rank - 1];
+      break;
+    }
+  }
+  for (std::size_t rank = 1; rank <= sorted.size(); ++rank) {
+    if (boost::math::cdf(below, static_cast<double>(rank - 1)) >= 0.975) {
+      interval.high = sorted[rank - 1];
+      break;
+    }
+  }
+  return interval;
 }
 
 }  // namespace uaqf::stats

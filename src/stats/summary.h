@@ -25,6 +25,16 @@ Summary summarize(std::span<const double> samples);
 // Throws std::invalid_argument on empty input or p outside [0, 100].
 double percentile(std::span<const double> samples, double p);
 
+// A percentile with its distribution-free 95% confidence interval from order statistics (the
+// ranks whose binomial probabilities bracket p): valid for any distribution, so for latency tails.
+// A bound is nullopt when n is too small to reach it (e.g. p99 with fewer than ~300 samples has no
+// finite upper bound). Throws std::invalid_argument as percentile() does.
+struct PercentileInterval {
+  double value = 0;
+  std::optional<double> low, high;
+};
+PercentileInterval percentile_interval(std::span<const double> samples, double p);
+
 // Student-t quantile at probability p in (0, 1) for dof > 0 degrees of freedom
 // (p = 0.975 gives the two-sided 95% critical value). Throws std::invalid_argument otherwise.
 double student_t_quantile(double p, double dof);
