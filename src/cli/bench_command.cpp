@@ -20,14 +20,6 @@
 namespace uaqf::cli {
 namespace {
 
-void require_output_file_writable(const std::string& path, const char* what) {
-  if (path.empty()) {
-    return;
-  }
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  require_writable_dir(parent.empty() ? std::filesystem::path(".") : parent, what);
-}
-
 struct BenchFlags {
   std::vector<std::string> models;
   std::string prompt_tokens = "512";

@@ -5,8 +5,17 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace uaqf::cli {
+
+void require_output_file_writable(const std::string& path, const char* what) {
+  if (path.empty()) {
+    return;
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  require_writable_dir(parent.empty() ? std::filesystem::path(".") : parent, what);
+}
 
 void add_runtime_flags(CLI::App& command, RuntimeFlags& flags) {
   command.add_option("-t,--threads", flags.threads, "CPU threads (default: physical cores)");

@@ -23,6 +23,10 @@ struct RuntimeFlags {
 void add_runtime_flags(CLI::App& command, RuntimeFlags& flags);
 backend::RuntimeOptions to_runtime_options(const RuntimeFlags& flags, int default_threads);
 
+// Throws Error naming `what` when the folder of output file `path` is not writable (empty: no file),
+// before any measurement.
+void require_output_file_writable(const std::string& path, const char* what);
+
 // "512,1024" -> {512, 1024}; throws Error naming the option on bad input.
 std::vector<int> parse_int_list(const std::string& text, const std::string& option);
 std::vector<std::string> parse_name_list(const std::string& text);

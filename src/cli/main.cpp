@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   };
   add("quantize", uaqf::cli::add_quantize_command);
   add("bench", uaqf::cli::add_bench_command);
+  add("serve-bench", uaqf::cli::add_serve_bench_command);
   add("run", uaqf::cli::add_run_command);
   add("rank", uaqf::cli::add_rank_command);
   add("report", uaqf::cli::add_report_command);

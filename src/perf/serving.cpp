@@ -167,7 +167,7 @@ std::optional<double> bisect(LoadMode mode, double held, double missed) {
 }  // namespace
 
 ServingResult run_serving(RequestEndpoint& endpoint, const ServingPlan& plan, const std::vector<LoadLevel>& levels,
-                          const ServingProgressFn& progress) {
+                          const ServingProgressFn& progress, const LevelDoneFn& on_level) {
   validate(plan, levels);
   ServingResult result;
   uint64_t next_id = 0;
@@ -186,6 +186,9 @@ ServingResult run_serving(RequestEndpoint& endpoint, const ServingPlan& plan, co
                                           [](const auto& a, const auto& b) { return a.second < b.second; });
       result.interruption = fmt::format("every request at {} failed ({})", to_string(level),
                                         worst == summary.errors.end() ? "no requests" : worst->first);
+    }
+    if (on_level) {
+      on_level(result);
     }
   };
   for (const auto& level : levels) {

@@ -156,10 +156,13 @@ LevelResult summarize_level(const LoadLevel& level, const std::vector<RequestRec
 // Called after each request ends: (level, requests ended, requests planned).
 using ServingProgressFn = std::function<void(const LoadLevel&, int, int)>;
 
+// Called after each level with everything measured so far, so that callers can keep it.
+using LevelDoneFn = std::function<void(const ServingResult&)>;
+
 // Runs the levels in order (then the search, when SLOs are given). A level whose requests all fail
 // ends the sweep (the server is gone); the levels measured so far are kept.
 ServingResult run_serving(RequestEndpoint& endpoint, const ServingPlan& plan, const std::vector<LoadLevel>& levels,
-                          const ServingProgressFn& progress = {});
+                          const ServingProgressFn& progress = {}, const LevelDoneFn& on_level = {});
 
 // Measures one more level for the search (nullopt: the endpoint is gone).
 using LevelProbeFn = std::function<std::optional<LevelResult>(const LoadLevel&)>;
