@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The H100 reference run, in one go on the GPU machine (under 10 minutes):
-#   1. CUDA build (sm_90) of uaqf, llama-bench and llama-batched-bench, with only the kernel
+#   1. CUDA build (sm_90) of uaqf, llama-bench, llama-server and llama-batched-bench, with only the kernel
 #      instances the models use (FlashAttention head size 128, MMQ for the measured types);
 #   2. for the LLaMA-2-7B and 13B shapes: synthesize the F16 model (random weights), quantize it to
 #      Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M and Q2_K (synthetic weights take uaqf's tiled-rows
@@ -68,6 +68,12 @@ build() {
     lib=$(ls /usr/lib/x86_64-linux-gnu/libsqlite3.so* 2>/dev/null | head -1)
     extra+=("-DSQLite3_INCLUDE_DIR=$root/carry/include" "-DSQLite3_LIBRARY=$lib")
   fi
+  # The same for libcurl (the OpenAI client, managed llama-server): carried headers, the machine's library.
+  if [ ! -f /usr/include/curl/curl.h ] && [ ! -f /usr/include/x86_64-linux-gnu/curl/curl.h ]; then
+    lib=$(ls /usr/lib/x86_64-linux-gnu/libcurl.so* /usr/lib64/libcurl.so* 2>/dev/null | head -1)
+    [ -n "$lib" ] || { echo "no libcurl on this machine" >&2; ls /usr/lib/x86_64-linux-gnu | grep -i curl >&2; exit 1; }
+    extra+=("-DCURL_INCLUDE_DIR=$root/carry/include" "-DCURL_LIBRARY=$lib")
+  fi
   # Only the CUDA kernel instances these models use: FlashAttention for head size 128 (LLaMA-2)
   # and MMQ for the quantized types measured (and those their mixes contain); the others abort if
   # ever called (cmake/cuda_instances.cmake). uaqf and llama-bench share the build. This takes
@@ -77,7 +83,7 @@ build() {
   cmake --preset cuda -DUAQF_BUILD_TESTS=OFF -DUAQF_TOMLPP_INCLUDE="$root/carry/include" "${trim[@]}" \
     -DUAQF_LLAMA_SOURCE_DIR="$source_dir" "${extra[@]}" >"$out/configure.log" 2>&1 ||
     { tail -30 "$out/configure.log"; exit 1; }
-  cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench "$@" >"$out/build.log" 2>&1 ||
+  cmake --build --preset cuda -j "$(nproc)" --target uaqf llama-bench llama-server "$@" >"$out/build.log" 2>&1 ||
     { grep -E "error|Error" "$out/build.log" | head -30; exit 1; }
   cp "build/cuda/.ninja_log" "$out/ninja_log.txt" 2>/dev/null || true
   log "built"

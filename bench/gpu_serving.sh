@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Served precisions on the GPU machine: the LLaMA-2-7B shape (random weights, real shapes) at F16,
+# Q8_0, Q4_K_M and Q4_0, each served by a managed llama-server from the same CUDA build, under a
+# closed-loop concurrency sweep (1..64 in flight) and an open-loop Poisson rate sweep, with
+# goodput under ttft_ms <= 500 and tpot_ms <= 50 and the highest load that keeps 99 % of requests
+# within both. Resumable across the device tool's 10-minute calls: every step skips what is
+# already in out/gpu-serving (the build and the models survive while the machine stays warm).
+#   bench/make_carry.sh                     here, once (carry/: headers, vocabulary, llama.cpp tree, prompts)
+#   bench/gpu_serving.sh [build|prepare|serve|study|all] [--budget SECONDS]
+# Results: out/gpu-serving, and one archive of it in $OUT after every step when $OUT is set.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+step=${1:-all}
+[ $# -gt 0 ] && shift
+budget_s=540
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --budget) budget_s=$2; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+out="$root/out/gpu-serving"
+mkdir -p "$out"
+bin="$root/build/cuda/bin"
+models=/dev/shm/uaqf-models
+mkdir -p "$models"
+prompts="$root/carry/prompts-gsm8k.jsonl"
+types=(Q8_0 Q4_K_M Q4_0)
+t0=$(date +%s)
+log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/timeline.txt"; }
+time_left() { [ $(($(date +%s) - t0)) -lt "$budget_s" ]; }
+save_out() {
+  [ -n "${OUT:-}" ] || return 0
+  tar czf "$OUT/gpu-serving.tgz.partial" -C "$(dirname "$out")" "$(basename "$out")" &&
+    mv "$OUT/gpu-serving.tgz.partial" "$OUT/gpu-serving.tgz"
+}
+
+build() {
+  if [ -x "$bin/uaqf" ] && [ -x "$bin/llama-server" ]; then
+    log "build present"
+    return
+  fi
+  OUT="" bash "$root/bench/gpu_reference.sh" build
+  cp out/gpu-reference/gpu.csv "$out/gpu.csv"
+  log "built"
+}
+
+prepare() {
+  local base="$models/llama2-7b-f16.gguf"
+  [ -f "$base" ] || "$bin/uaqf" synth --shape llama2-7b -o "$base" --vocab "$root/carry/models/ggml-vocab-llama-spm.gguf" \
+    >>"$out/prepare.txt" 2>&1
+  local missing=()
+  for type in "${types[@]}"; do
+    [ -f "$models/llama2-7b-$type.gguf" ] || missing+=("$type")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    "$bin/uaqf" quantize "$base" --types "$(IFS=,; echo "${missing[*]}")" --out "$models" >>"$out/prepare.txt" 2>&1
+  fi
+  ls -la "$models" >>"$out/prepare.txt"
+  log "models ready"
+}
+
+# One variant: the concurrency sweep, then the rate sweep, each a managed llama-server of its own.
+serve_variant() {
+  local model=$1 name
+  name=$(basename "$model" .gguf)
+  local common=(--serve "$model" --gpu-layers -1 --api completions --prompts "$prompts" --max-new-tokens 128
+    --ignore-eos --slo 'ttft_ms<=500' --slo 'tpot_ms<=50' --ctx-per-slot 512 --timeout 120)
+  if [ ! -f "$out/closed-$name.json" ] && time_left; then
+    "$bin/uaqf" serve-bench "${common[@]}" --concurrency 1,4,16,64 --requests 64 --duration 15 --search-budget 40 \
+      --json "$out/closed-$name.json.tmp" --csv "$out/closed-$name.csv" >"$out/closed-$name.txt" 2>&1 &&
+      mv "$out/closed-$name.json.tmp" "$out/closed-$name.json" || log "closed loop failed on $name"
+    log "closed loop $name"
+    save_out
+  fi
+  if [ ! -f "$out/open-$name.json" ] && time_left; then
+    "$bin/uaqf" serve-bench "${common[@]}" --parallel 64 --rate 4,16,64 --arrivals poisson --duration 12 --requests 1000 \
+      --search-budget 40 --json "$out/open-$name.json.tmp" --csv "$out/open-$name.csv" >"$out/open-$name.txt" 2>&1 &&
+      mv "$out/open-$name.json.tmp" "$out/open-$name.json" || log "open loop failed on $name"
+    log "open loop $name"
+    save_out
+  fi
+}
+
+serve() {
+  serve_variant "$models/llama2-7b-f16.gguf"
+  for type in "${types[@]}"; do
+    serve_variant "$models/llama2-7b-$type.gguf"
+  done
+}
+
+case "$step" in
+  build) build ;;
+  prepare) prepare ;;
+  serve) serve ;;
+  all) build; prepare; serve ;;
+  *) echo "usage: bench/gpu_serving.sh [build|prepare|serve|all] [--budget SECONDS]" >&2; exit 2 ;;
+esac
+log "end of $step"
+save_out
