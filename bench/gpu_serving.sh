@@ -61,12 +61,19 @@ prepare() {
   log "models ready"
 }
 
+# Random weights pick byte tokens (<0x80>..<0xFF>, ids 131..258 in the LLaMA vocabulary) now and then;
+# their bytes do not form UTF-8, and this llama-server then fails the request at its end ("does not
+# match the expected Content-only format"). A real model's output does not do that: those tokens are
+# banned here with a logit bias (a few hundred additions per sampled token; the same for every variant).
+ban_bytes=$(python3 -c 'import json; print(json.dumps({"logit_bias": {str(t): -100 for t in range(131, 259)}}))')
+
 # One variant: the concurrency sweep, then the rate sweep, each a managed llama-server of its own.
 serve_variant() {
   local model=$1 name
   name=$(basename "$model" .gguf)
   local common=(--serve "$model" --gpu-layers -1 --api completions --prompts "$prompts" --max-new-tokens 128
-    --ignore-eos --slo 'ttft_ms<=500' --slo 'tpot_ms<=50' --ctx-per-slot 512 --timeout 120)
+    --ignore-eos --slo 'ttft_ms<=500' --slo 'tpot_ms<=50' --ctx-per-slot 512 --timeout 120
+    --extra-body "$ban_bytes")
   if [ ! -f "$out/closed-$name.json" ] && time_left; then
     "$bin/uaqf" serve-bench "${common[@]}" --concurrency 1,4,16,64 --requests 64 --duration 15 --search-budget 40 \
       --json "$out/closed-$name.json.tmp" --csv "$out/closed-$name.csv" >"$out/closed-$name.txt" 2>&1 &&

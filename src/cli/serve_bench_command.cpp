@@ -34,6 +34,7 @@ struct ServeBenchFlags {
   std::string serve_model;
   std::string model_name;
   std::string api_key_env;
+  std::string extra_body;
   std::string api = "chat";
   std::string prompts = "gsm8k";
   std::string data_dir;
@@ -65,6 +66,8 @@ void add_serve_bench_options(CLI::App& command, ServeBenchFlags& flags) {
   url->excludes(serve);
   command.add_option("--model", flags.model_name, "model name sent with every request (default: none)");
   command.add_option("--api-key-env", flags.api_key_env, "NAME of the environment variable that holds the API key");
+  command.add_option("--extra-body", flags.extra_body,
+                     "JSON object merged into every request body (engine extensions, e.g. vLLM's min_tokens)");
   command.add_option("--api", flags.api, "chat (/chat/completions) or completions (/completions)")
       ->capture_default_str();
   command.add_option("--prompts", flags.prompts, "gsm8k, ifeval, or a file (.jsonl with \"prompt\", else a line each)")
@@ -251,7 +254,8 @@ int run_serve_bench(const ServeBenchFlags& flags) {
                                          .model = flags.model_name,
                                          .api_key_env = flags.api_key_env,
                                          .request_timeout_s = flags.timeout_s,
-                                         .stall_timeout_s = flags.stall_timeout_s};
+                                         .stall_timeout_s = flags.stall_timeout_s,
+                                         .extra_body = flags.extra_body};
   backend::openai::Client client(config);
   const auto probe = client.probe();
   backend::EngineInfo engine{.name = server ? "llama-server (managed)" : "openai-http",
@@ -259,6 +263,7 @@ int run_serve_bench(const ServeBenchFlags& flags) {
   nlohmann::json context{{"endpoint",
                           {{"base_url", config.base_url},
                            {"model", config.model},
+                           {"extra_body", config.extra_body},
                            {"server_hint", probe.server_hint},
                            {"models", probe.models},
                            {"capabilities",

@@ -112,7 +112,8 @@ std::string endpoint_url(const std::string& base_url, std::string_view path) {
 
 std::string api_path(Api api) { return api == Api::kChat ? "/chat/completions" : "/completions"; }
 
-std::string build_request_body(const GenerationRequest& request, const std::string& model) {
+std::string build_request_body(const GenerationRequest& request, const std::string& model,
+                               const std::string& extra_body) {
   json body = json::object();
   if (!model.empty()) body["model"] = model;
   if (request.api == Api::kChat) {
@@ -134,6 +135,9 @@ std::string build_request_body(const GenerationRequest& request, const std::stri
     } else {
       body["logprobs"] = *request.top_logprobs;
     }
+  }
+  if (!extra_body.empty()) {
+    body.merge_patch(json::parse(extra_body));
   }
   return body.dump();
 }

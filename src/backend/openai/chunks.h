@@ -16,7 +16,8 @@ std::string endpoint_url(const std::string& base_url, std::string_view path);
 std::string api_path(Api api);
 
 // The JSON body of a streaming request. It never holds the API key (that goes in a header).
-std::string build_request_body(const GenerationRequest& request, const std::string& model);
+std::string build_request_body(const GenerationRequest& request, const std::string& model,
+                               const std::string& extra_body = {});
 
 enum class StreamStep {
   kMore,    // the chunk was taken; more follow

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "backend/openai/chunks.h"
 #include "backend/openai/client_impl.h"
@@ -166,6 +167,13 @@ Client::Client(EndpointConfig config) : impl_(std::make_unique<Impl>()) {
     authorization = std::string("Authorization: Bearer ") + key;
     m.api_key = key;
   }
+  if (!config.extra_body.empty()) {
+    const auto extra = nlohmann::json::parse(config.extra_body, nullptr, false);
+    if (!extra.is_object()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "openai client: the extra request body is not a JSON object: " + config.extra_body.substr(0, 80));
+    }
+  }
   init_curl_once();
   m.config = std::move(config);
   m.headers = curl_slist_append(m.headers, "Content-Type: application/json");
@@ -204,7 +212,7 @@ Transfer& Client::Impl::start_transfer(GenerationRequest request) {
   transfer.serial = next_serial++;
   transfer.record.id = request.id;
   transfer.want_logprobs = request.top_logprobs.has_value();
-  transfer.body = build_request_body(request, config.model);
+  transfer.body = build_request_body(request, config.model, config.extra_body);
   transfer.easy = curl_easy_init();
   if (transfer.easy == nullptr) throw Error(ErrorCode::kInternal, "openai client: curl_easy_init failed");
   configure(transfer.easy, endpoint_url(config.base_url, api_path(request.api)));

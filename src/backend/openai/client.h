@@ -21,6 +21,9 @@ struct EndpointConfig {
   double connect_timeout_s = 10;
   double request_timeout_s = 600;  // whole request (0: none)
   double stall_timeout_s = 60;     // no bytes for this long: the request fails ("stalled: no data for 60 s"); 0: never
+  // A JSON object whose fields go into every request body, over uaqf's own (engine extensions such
+  // as llama-server's logit_bias or vLLM's min_tokens); empty: none. Checked when the client is made.
+  std::string extra_body;
 };
 
 enum class Api { kChat, kCompletions };  // /chat/completions or /completions
