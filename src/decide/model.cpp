@@ -79,6 +79,18 @@ const std::vector<MetricSpec>& fixed_metrics() {
       {"kld_mean", "nats", Direction::kLowerIsBetter},
       {"kld_p99", "nats", Direction::kLowerIsBetter},
       {"same_top_rate", "fraction", Direction::kHigherIsBetter},
+      // The serving workload ([workload.serving]: llama-server over HTTP), at the sweep's highest
+      // level: requests/s meeting every SLO, the share of requests that did, generated tokens/s,
+      // and the 99th percentiles of time to first token and time per output token.
+      {"goodput_rps", "requests/s", Direction::kHigherIsBetter},
+      {"slo_attainment", "fraction", Direction::kHigherIsBetter},
+      {"serving_output_tps", "tokens/s", Direction::kHigherIsBetter},
+      {"serving_ttft_p99_ms", "ms", Direction::kLowerIsBetter},
+      {"serving_tpot_p99_ms", "ms", Direction::kLowerIsBetter},
+      // The highest load that keeps attainment at the target (sweep and bisection): requests in
+      // flight for concurrency sweeps, requests/s for rate sweeps; 0 when not even the lowest held.
+      {"max_concurrency_at_slo", "requests", Direction::kHigherIsBetter},
+      {"max_rps_at_slo", "requests/s", Direction::kHigherIsBetter},
   };
   return metrics;
 }

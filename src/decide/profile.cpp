@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -62,6 +63,18 @@ std::vector<Profile> make_builtins() {
                  {"hellaswag.acc", 0.15},  {"same_top_rate", 0.10}, {"decode_tps", 0.10},
                  {"peak_memory_gib", 0.05}};
     p.constraints = {builtin_constraint("kld_mean <= 0.05")};
+    profiles.push_back(p);
+  }
+  {
+    Profile p;
+    p.name = "serving";
+    p.description =
+        "an online service under load ([workload.serving]): requests/s within the SLOs and the most load that "
+        "keeps them, without losing quality";
+    // For a rate sweep the study moves the weight to max_rps_at_slo (serving_profile_for_rates), and
+    // the attainment constraint follows the study's target.
+    p.weights = {{"goodput_rps", 0.40}, {"max_concurrency_at_slo", 0.30}, {"same_top_rate", 0.30}};
+    p.constraints = {builtin_constraint("slo_attainment >= 0.99"), builtin_constraint("kld_mean <= 0.1")};
     profiles.push_back(p);
   }
   for (const auto& p : profiles) validate(p);
@@ -135,6 +148,25 @@ Constraint parse_constraint(const std::string& text) {
     bad_constraint(text, "\"" + rest + "\" is not a number");
   }
   return c;
+}
+
+Profile serving_profile_for(const Profile& profile, bool rates, double attainment_target) {
+  Profile out = profile;
+  if (rates && out.weights.contains("max_concurrency_at_slo")) {
+    out.weights["max_rps_at_slo"] += out.weights["max_concurrency_at_slo"];
+    out.weights.erase("max_concurrency_at_slo");
+  }
+  for (auto& c : out.constraints) {
+    if (rates && c.metric == "max_concurrency_at_slo") {
+      c.metric = "max_rps_at_slo";
+      c.text = "max_rps_at_slo " + to_string(c.op) + " " + fmt::format("{}", c.threshold);
+    }
+    if (c.metric == "slo_attainment" && c.text == "slo_attainment >= 0.99" && attainment_target != 0.99) {
+      c.threshold = attainment_target;
+      c.text = fmt::format("slo_attainment >= {}", attainment_target);
+    }
+  }
+  return out;
 }
 
 const Profile& builtin_profile(const std::string& name) {

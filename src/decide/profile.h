@@ -39,10 +39,15 @@ bool satisfies(double value, Comparison op, double threshold);
 // Throws Error(kInvalidArgument) naming the text on a bad operator or number or an unknown metric.
 Constraint parse_constraint(const std::string& text);
 
-// The built-in profiles: "interactive", "batch-throughput", "edge", "quality-critical"
+// The built-in profiles: "interactive", "batch-throughput", "edge", "quality-critical", "serving"
 // (weights and constraints in docs/decide.md). Throws Error listing the names when unknown.
 const Profile& builtin_profile(const std::string& name);
 std::vector<std::string> builtin_profile_names();
+
+// `profile` fitted to a study's serving sweep: for a rate sweep (`rates`), weights and constraints
+// on max_concurrency_at_slo move to max_rps_at_slo; the built-in "slo_attainment >= 0.99" takes
+// the study's attainment target. Other metrics are left as they are.
+Profile serving_profile_for(const Profile& profile, bool rates, double attainment_target);
 
 // Checks that every weight's metric is known, every weight is finite and >= 0, the weights sum to
 // more than 0, and every constraint names a known metric and a finite threshold. Throws

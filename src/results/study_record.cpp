@@ -21,11 +21,10 @@ json variant_to_json(const VariantRecord& v) {
   if (!v.ok) {
     out["error"] = v.error;
   }
-  const std::pair<const char*, const std::optional<json>*> units[] = {{"bench", &v.bench},
-                                                                      {"prompt_workload", &v.prompt_workload},
-                                                                      {"perplexity", &v.perplexity},
-                                                                      {"kld", &v.kld},
-                                                                      {"tasks", &v.tasks}};
+  const std::pair<const char*, const std::optional<json>*> units[] = {
+      {"bench", &v.bench},           {"prompt_workload", &v.prompt_workload},
+      {"perplexity", &v.perplexity}, {"kld", &v.kld},
+      {"tasks", &v.tasks},           {"serving", &v.serving}};
   for (const auto& [key, unit] : units) {
     if (unit->has_value()) {
       out[key] = **unit;
@@ -54,6 +53,7 @@ VariantRecord variant_from_json(const json& v) {
   out.perplexity = optional_field(v, "perplexity");
   out.kld = optional_field(v, "kld");
   out.tasks = optional_field(v, "tasks");
+  out.serving = optional_field(v, "serving");
   return out;
 }
 

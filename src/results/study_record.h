@@ -33,6 +33,9 @@ struct VariantRecord {
   std::string error;          // why it failed, when !ok
   std::vector<int64_t> runs;  // the runs (machines, builds) its results come from
   std::optional<nlohmann::json> bench, prompt_workload, perplexity, kld, tasks;
+  // [workload.serving]: the whole serving record (plan, every level, every request, the level at
+  // SLO, the server's command line), measured through llama-server rather than in-process.
+  std::optional<nlohmann::json> serving;
 };
 
 // A run of the study: when, and the manifest of the machine and build it ran on.

@@ -24,6 +24,11 @@ void prepare_inputs(StudyRun& run, bool synthetic) {
   if (study.prompts) {
     run.prompts = workload_prompts(*study.prompts, run.data_dir);
   }
+  if (study.serving) {
+    const auto& serving = *study.serving;
+    run.serving_prompts = workload_prompts(
+        PromptWorkload{.source = serving.prompts, .file = serving.file, .count = serving.requests}, run.data_dir);
+  }
   if (!synthetic && (study.perplexity || study.kld)) {
     const auto corpus_path = study.corpus ? *study.corpus : run.data_dir / tasks::kDefaultCorpus;
     run.corpus = tasks::read_corpus(corpus_path);

@@ -1,5 +1,9 @@
 #include "study/metric_table.h"
 
+#include <fmt/format.h>
+
+#include "core/error.h"
+
 namespace uaqf::study {
 namespace {
 
@@ -95,6 +99,40 @@ std::map<std::string, decide::MetricValue> decision_metrics(const tasks::Perplex
     metrics["same_top_rate"] = {{quality.kld->same_top_rate}, false};
     metrics["ln_ppl_ratio"] = {{quality.kld->ln_ppl_ratio}, false};
     chunk_values["kld"] = chunk_kld;
+  }
+  return metrics;
+}
+
+std::map<std::string, decide::MetricValue> decision_metrics(const perf::ServingResult& serving,
+                                                            std::vector<std::string>& notes) {
+  const perf::LevelResult* top = nullptr;
+  for (const auto& level : serving.levels) {
+    if (!level.searched && (top == nullptr || level.level.value > top->level.value)) {
+      top = &level;
+    }
+  }
+  if (top == nullptr) {
+    throw Error(ErrorCode::kEngine, "serving: the sweep measured no level");
+  }
+  std::map<std::string, decide::MetricValue> metrics;
+  metrics["goodput_rps"] = {{top->goodput_rps}, false};
+  metrics["slo_attainment"] = {{top->slo_attainment}, false};
+  metrics["serving_output_tps"] = {{top->output_tps}, false};
+  if (top->ttft_ms.n > 0) {
+    metrics["serving_ttft_p99_ms"] = {{top->ttft_ms.p99.value}, false};
+  }
+  if (top->tpot_ms.n > 0) {
+    metrics["serving_tpot_p99_ms"] = {{top->tpot_ms.p99.value}, false};
+  }
+  if (serving.at_slo) {
+    const bool rates = serving.at_slo->mode == perf::LoadMode::kRate;
+    const char* name = rates ? "max_rps_at_slo" : "max_concurrency_at_slo";
+    const double value = serving.at_slo->value.value_or(0);
+    metrics[name] = {{value}, false};
+    if (serving.at_slo->lower_bound) {
+      notes.push_back(
+          fmt::format("{} = {:g} is a lower bound: the highest level tried still met the SLOs", name, value));
+    }
   }
   return metrics;
 }

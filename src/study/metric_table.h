@@ -10,6 +10,7 @@
 
 #include "decide/model.h"
 #include "perf/bench.h"
+#include "perf/serving.h"
 #include "tasks/perplexity.h"
 #include "tasks/suite.h"
 
@@ -49,6 +50,16 @@ std::map<std::string, decide::MetricValue> decision_metrics(const perf::ModelRes
 // Perplexity and, against a baseline, KL-divergence metrics; per-chunk series go to `chunk_values`.
 std::map<std::string, decide::MetricValue> decision_metrics(const tasks::PerplexityResult& quality,
                                                             std::map<std::string, std::vector<double>>& chunk_values);
+
+// The serving workload's metrics, served by llama-server: at the sweep's highest level (searched
+// levels aside) goodput_rps, slo_attainment, serving_output_tps (one value each: a single run has
+// no spread), serving_ttft_p99_ms and serving_tpot_p99_ms (one value each: the level's 99th
+// percentile over its requests; its order-statistic interval stays in the serving record); with
+// SLOs, max_concurrency_at_slo or max_rps_at_slo (0 when not even the lowest level held). When that
+// level is only a lower bound (the highest level tried still held), `notes` gets a line saying so.
+// Throws Error when the sweep measured no level.
+std::map<std::string, decide::MetricValue> decision_metrics(const perf::ServingResult& serving,
+                                                            std::vector<std::string>& notes);
 
 // "<task>.<metric>" for every metric of a task, and its per-item correctness (for McNemar's test).
 void add_task_metrics(const tasks::TaskResult& task, decide::Variant& variant);

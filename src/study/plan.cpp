@@ -1,5 +1,14 @@
 #include "study/plan.h"
 
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "backend/llama_server/managed_server.h"
+#include "core/error.h"
+#include "decide/model.h"
 #include "tasks/registry.h"
 
 namespace uaqf::study {
@@ -27,6 +36,77 @@ std::vector<Need> task_needs(const std::vector<std::string>& task_names) {
     needs.push_back({generates ? Capability::kGenerate : Capability::kPromptLogprobs, "task " + task});
   }
   return needs;
+}
+
+const std::vector<std::string>& serving_metrics() {
+  static const std::vector<std::string> names{"goodput_rps",           "slo_attainment",      "serving_output_tps",
+                                              "serving_ttft_p99_ms",   "serving_tpot_p99_ms", "max_rps_at_slo",
+                                              "max_concurrency_at_slo"};
+  return names;
+}
+
+UnitPlan serving_unit(const ServingWorkload& serving) {
+  UnitPlan unit{UnitKind::kServing,
+                {{Capability::kGenerate, "the serving workload"}, {Capability::kStreaming, "the serving workload"}},
+                backend::kLlamaServerEngine,
+                {"goodput_rps", "slo_attainment", "serving_output_tps", "serving_ttft_p99_ms", "serving_tpot_p99_ms"}};
+  if (!serving.slos.empty()) {
+    unit.gives.push_back(serving.uses_rates() ? "max_rps_at_slo" : "max_concurrency_at_slo");
+  }
+  return unit;
+}
+
+// Where a metric the profile needs comes from: the unit kind and what a study writes to get it.
+// nullopt for the benchmark's metrics (always planned) and names of no unit.
+struct MetricSource {
+  UnitKind kind;
+  std::string study_key;
+};
+
+std::optional<MetricSource> metric_source(const std::string& metric) {
+  const auto& serving = serving_metrics();
+  if (std::find(serving.begin(), serving.end(), metric) != serving.end()) {
+    return MetricSource{UnitKind::kServing, "[workload.serving]"};
+  }
+  if (metric == "ppl") {
+    return MetricSource{UnitKind::kQuality, "[quality] perplexity = true"};
+  }
+  if (metric == "kld_mean" || metric == "kld_p99" || metric == "same_top_rate" || metric == "ln_ppl_ratio") {
+    return MetricSource{UnitKind::kQuality, "[quality] kld = true"};
+  }
+  if (const auto dot = metric.find('.'); dot != std::string::npos) {
+    return MetricSource{UnitKind::kTasks, fmt::format("\"{}\" in [quality] tasks", metric.substr(0, dot))};
+  }
+  return std::nullopt;
+}
+
+bool unit_gives(const UnitPlan& unit, const std::string& metric) {
+  return std::any_of(unit.gives.begin(), unit.gives.end(), [&](const std::string& given) {
+    return given == metric || (given.back() == '.' && metric.rfind(given, 0) == 0);
+  });
+}
+
+// Why the planned units do not give `metric`, or "" when one does.
+std::string missing_metric_reason(const std::string& metric, const MetricSource& source,
+                                  const std::vector<UnitPlan>& units) {
+  const auto unit = std::find_if(units.begin(), units.end(), [&](const UnitPlan& u) { return u.kind == source.kind; });
+  if (unit != units.end() && unit_gives(*unit, metric)) {
+    return "";
+  }
+  if (source.kind != UnitKind::kServing) {
+    return fmt::format("it is measured in-process only when the study has {}", source.study_key);
+  }
+  if (unit == units.end()) {
+    return "it is measured by serving the variant with llama-server, and the study has no [workload.serving]";
+  }
+  if (metric == "max_rps_at_slo" || metric == "max_concurrency_at_slo") {
+    return fmt::format("it comes from a {} sweep with slos, and [workload.serving] has {}",
+                       metric == "max_rps_at_slo" ? "rates" : "concurrency",
+                       unit_gives(*unit, "max_rps_at_slo")           ? "rates"
+                       : unit_gives(*unit, "max_concurrency_at_slo") ? "concurrency levels"
+                                                                     : "no slos");
+  }
+  return "[workload.serving] does not measure it";
 }
 
 }  // namespace
@@ -72,10 +152,21 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic) {
     if (study.perplexity) {
       needs.push_back({Capability::kFullLogits, "perplexity"});
     }
-    units.push_back({UnitKind::kQuality, needs});
+    std::vector<std::string> gives{"ppl"};
+    if (study.kld) {
+      gives.insert(gives.end(), {"kld_mean", "kld_p99", "same_top_rate", "ln_ppl_ratio"});
+    }
+    units.push_back({UnitKind::kQuality, needs, "", gives});
   }
   if (!synthetic && !study.tasks.empty()) {
-    units.push_back({UnitKind::kTasks, task_needs(study.tasks)});
+    std::vector<std::string> gives;
+    for (const auto& task : study.tasks) {
+      gives.push_back(task + ".");
+    }
+    units.push_back({UnitKind::kTasks, task_needs(study.tasks), "", gives});
+  }
+  if (study.serving) {
+    units.push_back(serving_unit(*study.serving));
   }
   return units;
 }
@@ -84,11 +175,49 @@ void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& v
                 const std::vector<UnitPlan>& units) {
   const auto capabilities = engine.capabilities();
   const auto engine_name = engine.describe().name;
+  bool served = false;
   for (const auto& variant : variants) {
     for (const auto& unit : units) {
-      backend::require_capabilities(capabilities, unit.needs, variant.name, engine_name);
+      if (unit.engine == backend::kLlamaServerEngine) {
+        backend::require_capabilities(backend::llama_server_capabilities(), unit.needs, variant.name, unit.engine);
+        served = true;
+      } else {
+        backend::require_capabilities(capabilities, unit.needs, variant.name, engine_name);
+      }
     }
     engine.check_context_options(variant.runtime.context_options());
+  }
+  if (served) {
+    backend::find_llama_server();  // throws, saying how to build it, when there is none
+  }
+}
+
+void check_profile_metrics(const decide::Profile& profile, const std::vector<VariantPlan>& variants,
+                           const std::vector<UnitPlan>& units, bool synthetic) {
+  if (variants.empty()) {
+    return;
+  }
+  std::set<std::string> needed;
+  for (const auto& [metric, weight] : profile.weights) {
+    if (weight > 0) {
+      needed.insert(metric);
+    }
+  }
+  for (const auto& constraint : profile.constraints) {
+    needed.insert(constraint.metric);
+  }
+  for (const auto& name : needed) {
+    const std::string base = decide::retention_base(name).empty() ? name : decide::retention_base(name);
+    const auto source = metric_source(base);
+    if (!source || (synthetic && source->kind != UnitKind::kServing)) {
+      continue;
+    }
+    const std::string why = missing_metric_reason(base, *source, units);
+    if (!why.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("variant '{}' cannot give {}, which profile \"{}\" needs: {}", variants.front().name,
+                              base, profile.name, why));
+    }
   }
 }
 

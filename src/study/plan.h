@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "decide/profile.h"
 #include "study/study.h"
 
 namespace uaqf::study {
@@ -30,11 +31,16 @@ struct WeightFile {
 // of one file are next to each other, so that they can share its load.
 std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<WeightFile>& weights, int default_threads);
 
-enum class UnitKind { kQuantize, kBench, kPromptWorkload, kQuality, kTasks };
+enum class UnitKind { kQuantize, kBench, kPromptWorkload, kQuality, kTasks, kServing };
 
 struct UnitPlan {
   UnitKind kind;
   std::vector<backend::Need> needs;
+  // The engine that carries it out: "" for the study's engine, "llama-server" for the serving unit.
+  std::string engine;
+  // Decision metrics it gives, for the profile check: names, or "<task>." for a task's metrics.
+  // Empty for the benchmark, whose metrics depend on the machine (energy, device memory).
+  std::vector<std::string> gives;
 };
 
 // The units every variant of the study runs (quantization once for the study), given whether the
@@ -45,5 +51,11 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic);
 // needs, or naming the setting when a variant's context settings are invalid. Before any work.
 void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& variants,
                 const std::vector<UnitPlan>& units);
+
+// Throws Error naming the variant, the metric and why when the profile weights or constrains a
+// metric that none of the planned units gives (e.g. goodput_rps without [workload.serving]), before
+// any work. Quality and task metrics are not checked on synthetic weights: the profile drops them.
+void check_profile_metrics(const decide::Profile& profile, const std::vector<VariantPlan>& variants,
+                           const std::vector<UnitPlan>& units, bool synthetic);
 
 }  // namespace uaqf::study

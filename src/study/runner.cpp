@@ -31,6 +31,7 @@ using nlohmann::json;
 struct VariantState {
   results::VariantRecord record;
   decide::Variant variant;
+  std::vector<std::string> notes;  // for the decision, e.g. a level at SLO that is a lower bound
 };
 
 std::vector<WeightFile> planned_weights(const Study& study, const backend::ModelInfo& base_info) {
@@ -133,6 +134,20 @@ void measure_tasks(StudyRun& run, const VariantPlan& plan, VariantState& state) 
   }
 }
 
+// The serving workload of one variant, through llama-server (no in-process load is held then).
+void measure_serving(StudyRun& run, const VariantPlan& plan, VariantState& state) {
+  try {
+    const auto serving = run_serving_unit(run, plan);
+    state.record.serving = serving.payload;
+    merge(serving, state.variant);
+    for (const auto& note : serving.notes) {
+      state.notes.push_back(fmt::format("{}: {}", plan.name, note));
+    }
+  } catch (const Error& error) {
+    mark_failed(state, error);
+  }
+}
+
 // 3. Measure every variant; a failure is a row marked failed and the study goes on. The variants
 // of one file share its load: first every unit that runs on the deployed weights, then the tasks
 // (which, batch-invariant, need a load of their own).
@@ -167,6 +182,14 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
     begin = end;
   }
   run.pool.release();
+  // Served variants last, one llama-server at a time, with no weights of the engine still loaded.
+  const bool with_serving =
+      std::any_of(units.begin(), units.end(), [](const UnitPlan& u) { return u.kind == UnitKind::kServing; });
+  for (std::size_t i = 0; with_serving && i < plans.size(); ++i) {
+    if (states[i].record.ok) {
+      measure_serving(run, plans[i], states[i]);
+    }
+  }
   for (std::size_t i = 0; i < plans.size(); ++i) {
     states[i].record.runs = run.units.runs_of(plans[i].name);
   }
@@ -206,6 +229,11 @@ void decide_study(const Study& study, const decide::Profile& profile, bool synth
     throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");
   }
   std::vector<std::string> profile_notes;
+  for (const auto& state : states) {
+    if (state.record.ok) {
+      profile_notes.insert(profile_notes.end(), state.notes.begin(), state.notes.end());
+    }
+  }
   record.profile = synthetic ? decide::without_unmeasured_metrics(profile, measured, profile_notes) : profile;
   record.decision =
       decide::decide(measured, record.profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
@@ -232,6 +260,9 @@ decide::Profile study_profile(const Study& study) {
     for (const auto& text : study.constraints) {
       profile.constraints.push_back(decide::parse_constraint(text));
     }
+    if (study.serving) {
+      profile = decide::serving_profile_for(profile, study.serving->uses_rates(), study.serving->attainment);
+    }
     profile.normalization = decide::parse_normalization(study.normalization);
     profile.pessimistic = study.pessimistic;
     decide::validate(profile);
@@ -250,7 +281,10 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   const bool synthetic = base_info.synthetic;
   const auto units = plan_units(study, synthetic);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
-  check_plan(engine, plan_variants(study, planned_weights(study, base_info), engine_info.default_threads), units);
+  const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
+  check_plan(engine, planned, units);
+  // A metric the profile needs that no planned unit gives refuses the study too.
+  check_profile_metrics(profile, planned, units, synthetic);
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {

@@ -1,5 +1,6 @@
 #include "study/study.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 
@@ -7,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "core/error.h"
+#include "perf/serving.h"
 
 namespace uaqf::study {
 namespace {
@@ -211,8 +213,111 @@ PromptWorkload read_prompts(const Reader& r, const toml::table& p) {
   return prompts;
 }
 
+// A list of positive numbers (integers or not), e.g. request rates.
+std::vector<double> read_rates(const Reader& r, const toml::node& node, const char* key) {
+  if (!node.is_array() || node.as_array()->empty()) {
+    r.fail(node, fmt::format("'{}' must be a non-empty list of numbers", key));
+  }
+  std::vector<double> values;
+  for (const auto& element : *node.as_array()) {
+    const double value = element.is_integer()          ? static_cast<double>(element.as_integer()->get())
+                         : element.is_floating_point() ? element.as_floating_point()->get()
+                                                       : -1;
+    if (!(value > 0)) {
+      r.fail(element, fmt::format("'{}' must be a list of numbers above 0", key));
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
+void check_serving_values(const Reader& r, const toml::table& t, const ServingWorkload& s) {
+  const auto at = [&](const char* key) -> const toml::node& {
+    const toml::node* node = t.get(key);
+    return node != nullptr ? *node : static_cast<const toml::node&>(t);
+  };
+  if (s.prompts != "gsm8k" && s.prompts != "ifeval" && s.prompts != "file") {
+    r.fail(at("prompts"), fmt::format("'prompts' must be gsm8k, ifeval or file, not '{}'", s.prompts));
+  }
+  if (s.prompts == "file" && !s.file) {
+    r.fail(t, "prompts = \"file\" needs file = \"...\"");
+  }
+  const std::pair<const char*, int> at_least_one[] = {
+      {"requests", s.requests}, {"max_new_tokens", s.max_new_tokens}, {"ctx_per_slot", s.ctx_per_slot}};
+  for (const auto& [key, value] : at_least_one) {
+    if (value < 1) {
+      r.fail(at(key), fmt::format("'{}' must be at least 1", key));
+    }
+  }
+  for (int level : s.concurrency) {
+    if (level < 1) {
+      r.fail(at("concurrency"), fmt::format("'concurrency' levels must be at least 1, not {}", level));
+    }
+  }
+  if (s.arrivals != "poisson" && s.arrivals != "constant") {
+    r.fail(at("arrivals"), fmt::format("'arrivals' must be poisson or constant, not '{}'", s.arrivals));
+  }
+  if (!(s.duration_s > 0)) {
+    r.fail(at("duration_s"), "'duration_s' must be above 0");
+  }
+  if (!(s.attainment > 0 && s.attainment <= 1)) {
+    r.fail(at("attainment"), fmt::format("'attainment' must be in (0, 1], not {}", s.attainment));
+  }
+  if (s.search_budget_s < 0) {
+    r.fail(at("search_budget_s"), "'search_budget_s' must not be negative");
+  }
+  if (s.max_new_tokens >= s.ctx_per_slot) {
+    r.fail(at("max_new_tokens"), fmt::format("'max_new_tokens' ({}) leaves no room for the prompt in a slot of "
+                                             "ctx_per_slot = {} tokens",
+                                             s.max_new_tokens, s.ctx_per_slot));
+  }
+}
+
+ServingWorkload read_serving(const Reader& r, const toml::table& t) {
+  r.only(t, "workload.serving",
+         {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens",
+          "ignore_eos", "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot"});
+  ServingWorkload s;
+  r.read(t, "prompts", s.prompts);
+  r.read_path(t, "file", s.file);
+  r.read(t, "requests", s.requests);
+  r.read_list(t, "concurrency", s.concurrency);
+  if (const auto* node = t.get("rates")) {
+    if (t.get("concurrency") != nullptr) {
+      r.fail(*node, "give either 'concurrency' (closed loop) or 'rates' (open loop), not both");
+    }
+    s.rates = read_rates(r, *node, "rates");
+  }
+  if (s.concurrency.empty() && s.rates.empty()) {
+    s.concurrency = {1, 4, 8};
+  }
+  if (t.get("arrivals") != nullptr && s.rates.empty()) {
+    r.fail(*t.get("arrivals"), "'arrivals' applies to 'rates' (open loop) only");
+  }
+  r.read(t, "arrivals", s.arrivals);
+  r.read(t, "duration_s", s.duration_s);
+  r.read(t, "max_new_tokens", s.max_new_tokens);
+  r.read(t, "ignore_eos", s.ignore_eos);
+  r.read_list(t, "slos", s.slos, true);
+  for (const auto& text : s.slos) {
+    try {
+      perf::parse_slo(text);
+    } catch (const Error& error) {
+      r.fail(*t.get("slos"), fmt::format("'slos': {}", error.what()));
+    }
+  }
+  r.read(t, "attainment", s.attainment);
+  r.read(t, "search_budget_s", s.search_budget_s);
+  r.read(t, "warmup_requests", s.warmup_requests);
+  r.read(t, "parallel", s.parallel);
+  r.read(t, "ctx_per_slot", s.ctx_per_slot);
+  check_serving_values(r, t, s);
+  return s;
+}
+
 void read_workload(const Reader& r, const toml::table& t, Study& study) {
-  r.only(t, "workload", {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts"});
+  r.only(t, "workload",
+         {"prompt_tokens", "gen_tokens", "depths", "reps", "warmup", "max_cv", "parallel", "prompts", "serving"});
   r.read_list(t, "parallel", study.parallel, true);
   for (int level : study.parallel) {
     if (level < 1) {
@@ -230,6 +335,9 @@ void read_workload(const Reader& r, const toml::table& t, Study& study) {
   }
   if (const auto* p = r.table(t, "prompts")) {
     study.prompts = read_prompts(r, *p);
+  }
+  if (const auto* p = r.table(t, "serving")) {
+    study.serving = read_serving(r, *p);
   }
 }
 
@@ -276,6 +384,15 @@ void read_profile(const Reader& r, const toml::table& t, Study& study) {
 }
 
 }  // namespace
+
+int ServingWorkload::slots() const {
+  if (parallel > 0) {
+    return parallel;
+  }
+  return uses_rates() ? 8 : *std::max_element(concurrency.begin(), concurrency.end());
+}
+
+int ServingWorkload::context_tokens() const { return slots() * ctx_per_slot; }
 
 Study load_study(const fs::path& file) {
   const toml::table root = parse_study_file(file);

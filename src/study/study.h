@@ -22,6 +22,31 @@ struct PromptWorkload {
   bool chat_template = true;
 };
 
+// [workload.serving]: every variant also served by a managed llama-server (its runtime settings,
+// `parallel` slots of `ctx_per_slot` tokens each), driven by the serving load generator at
+// concurrency levels (closed loop) or request rates (open loop), then stopped; one server at a time.
+struct ServingWorkload {
+  std::string prompts = "gsm8k";              // gsm8k | ifeval | file
+  std::optional<std::filesystem::path> file;  // one prompt per line, for prompts = "file"
+  int requests = 32;                          // per level (open loop: at most)
+  std::vector<int> concurrency;               // closed-loop levels; [1, 4, 8] when neither is given
+  std::vector<double> rates;                  // open-loop levels, requests/s
+  std::string arrivals = "poisson";           // poisson | constant (rates only)
+  double duration_s = 60;                     // open loop: arrivals stop; closed loop: sending stops
+  int max_new_tokens = 128;
+  bool ignore_eos = true;  // fixed output lengths make variants comparable
+  std::vector<std::string> slos{"ttft_ms<=500", "tpot_ms<=50"};
+  double attainment = 0.99;  // target share of requests meeting every SLO
+  double search_budget_s = 120;
+  int warmup_requests = 2;
+  int parallel = 0;  // server slots; 0: the highest concurrency level, or 8 for rates
+  int ctx_per_slot = 2048;
+
+  bool uses_rates() const { return !rates.empty(); }
+  int slots() const;           // parallel, or its default
+  int context_tokens() const;  // n_ctx of the server: slots() * ctx_per_slot
+};
+
 struct Study {
   std::filesystem::path file;
   std::string name;
@@ -53,6 +78,7 @@ struct Study {
   // the parallel_decode_tps / parallel_itl_ms metrics (e.g. [64] for a batch-serving regime).
   std::vector<int> parallel;
   std::optional<PromptWorkload> prompts;
+  std::optional<ServingWorkload> serving;
 
   // Quality.
   bool perplexity = true;

@@ -22,14 +22,6 @@ using nlohmann::json;
 using results::metrics_from_json;
 using results::metrics_to_json;
 
-json runtime_to_json(const backend::RuntimeOptions& runtime) {
-  return {{"threads", runtime.n_threads},
-          {"batch_size", runtime.n_batch},
-          {"gpu_layers", runtime.n_gpu_layers},
-          {"kv_cache_type", runtime.kv_cache_type},
-          {"flash_attention", backend::to_string(runtime.flash_attention)}};
-}
-
 perf::BenchOptions bench_options(const Study& study, const backend::RuntimeOptions& runtime) {
   perf::BenchOptions options;
   options.prompt_tokens = study.prompt_tokens;
@@ -71,6 +63,14 @@ UnitRecord record_from_stored(const json& stored, const char* payload_key) {
 }
 
 }  // namespace
+
+json runtime_to_json(const backend::RuntimeOptions& runtime) {
+  return {{"threads", runtime.n_threads},
+          {"batch_size", runtime.n_batch},
+          {"gpu_layers", runtime.n_gpu_layers},
+          {"kv_cache_type", runtime.kv_cache_type},
+          {"flash_attention", backend::to_string(runtime.flash_attention)}};
+}
 
 const std::string& StudyRun::file_sha(const std::filesystem::path& file) {
   auto& sha = file_sha256[file.string()];

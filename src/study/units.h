@@ -33,6 +33,7 @@ struct UnitRecord {
   std::map<std::string, decide::MetricValue> metrics;
   std::map<std::string, std::vector<double>> chunk_values;
   std::map<std::string, std::vector<bool>> item_correct;
+  std::vector<std::string> notes;  // for the decision's notes (e.g. a level at SLO that is a lower bound)
 };
 
 // Everything the units of one study run share: the engine and its loads, the store, and the
@@ -47,6 +48,7 @@ struct StudyRun {
   const perf::EnergyMeter* energy = nullptr;
   std::filesystem::path data_dir;
   std::vector<std::string> prompts;
+  std::vector<std::string> serving_prompts;  // [workload.serving]
   std::optional<tasks::Corpus> corpus;
   std::optional<tasks::ChunkPlan> chunk_plan;
   tasks::PerplexityOptions ppl_options;
@@ -82,5 +84,10 @@ UnitRecord run_bench_unit(StudyRun& run, const VariantPlan& plan);
 UnitRecord run_workload_unit(StudyRun& run, const VariantPlan& plan);
 UnitRecord run_quality_unit(StudyRun& run, const VariantPlan& plan);
 UnitRecord run_task_unit(StudyRun& run, const VariantPlan& plan);
+// The serving workload: the variant's file served by a managed llama-server with its runtime
+// settings, driven by the serving load generator, then stopped (serving_unit.cpp).
+UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan);
+// What runtime settings a variant's results depend on, as the results store keys them.
+nlohmann::json runtime_to_json(const backend::RuntimeOptions& runtime);
 
 }  // namespace uaqf::study

@@ -364,7 +364,8 @@ TEST(Profile, Validate) {
 
 TEST(Profile, Builtins) {
   const auto names = builtin_profile_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"interactive", "batch-throughput", "edge", "quality-critical"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"interactive", "batch-throughput", "edge", "quality-critical", "serving"}));
   for (const auto& name : names) {
     const Profile& p = builtin_profile(name);
     EXPECT_EQ(p.name, name);
@@ -677,7 +678,10 @@ TEST(Decide, BuiltinProfilesRunOnACompleteStudy) {
                               {"kld_mean", {0.01 * f * f * f}},
                               {"ppl", {6 + 0.1 * f * f}},
                               {"gsm8k.exact_match_strict", {0.5 - 0.02 * f * f}},
-                              {"hellaswag.acc", {0.7 - 0.01 * f * f}}},
+                              {"hellaswag.acc", {0.7 - 0.01 * f * f}},
+                              {"goodput_rps", {2 + 0.5 * f}},
+                              {"slo_attainment", {1.0}},
+                              {"max_concurrency_at_slo", {4 + 2 * f}}},
                              i == 0);
     variants.push_back(v);
   }

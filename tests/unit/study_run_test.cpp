@@ -162,6 +162,27 @@ TEST_F(StudyRunTest, StreamingWorkloadOnAnEngineWithoutStreamingIsRefusedBeforeA
   EXPECT_EQ(run_study(engine_, s, engine_.clock()).failed_variants, 0);
 }
 
+TEST_F(StudyRunTest, ServingProfileWithoutAServingWorkloadIsRefusedBeforeAnyWork) {
+  auto s = study({"f16"}, "no-serving");
+  s.profile = "serving";
+  const std::string message = refusal(engine_, s);
+  EXPECT_EQ(message,
+            "variant '16-bit' cannot give goodput_rps, which profile \"serving\" needs: it is measured by serving the "
+            "variant with llama-server, and the study has no [workload.serving]");
+  EXPECT_EQ(engine_.quantize_calls(), 0);
+  EXPECT_EQ(engine_.load_calls(), 0);
+  EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
+}
+
+TEST_F(StudyRunTest, ServingMetricInAConstraintIsRefusedToo) {
+  auto s = study({"f16"}, "no-serving-constraint");
+  s.constraints = {"serving_ttft_p99_ms <= 300"};
+  const std::string message = refusal(engine_, s);
+  EXPECT_NE(message.find("cannot give serving_ttft_p99_ms, which profile \"interactive\" needs"), std::string::npos)
+      << message;
+  EXPECT_EQ(engine_.load_calls(), 0);
+}
+
 TEST_F(StudyRunTest, UnknownKvCacheTypeIsRefusedBeforeAnyWork) {
   const std::string message = refusal(engine_, study({"f16", "q3_x"}, "bad-kv"));
   EXPECT_NE(message.find("unknown KV-cache type 'q3_x'"), std::string::npos) << message;

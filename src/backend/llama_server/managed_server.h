@@ -15,6 +15,10 @@
 
 namespace uaqf::backend {
 
+// The engine name served variants go by, and what a llama-server endpoint can do for a unit.
+inline constexpr const char* kLlamaServerEngine = "llama-server";
+Capabilities llama_server_capabilities();
+
 struct ServerLaunch {
   std::filesystem::path server_binary;                     // llama-server (find_llama_server())
   std::filesystem::path model;                             // GGUF

@@ -87,6 +87,11 @@ fs::path find_llama_server_in(const char* env_value, const fs::path& exe_dir, co
                           (exe_dir / "llama-server").string()));
 }
 
+Capabilities llama_server_capabilities() {
+  return {.supported = {Capability::kGenerate, Capability::kStreaming, Capability::kPromptLogprobs,
+                        Capability::kTopLogprobs}};
+}
+
 fs::path find_llama_server() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);

@@ -1,0 +1,130 @@
+// The serving unit of a study: a variant served by a managed llama-server with the variant's own
+// runtime settings, driven by the serving load generator over HTTP, then stopped. Its numbers come
+// from the server; the variant's quality stays with the in-process engine (exact logits).
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "backend/llama_server/managed_server.h"
+#include "backend/openai/client.h"
+#include "core/error.h"
+#include "core/terminal.h"
+#include "perf/serving.h"
+#include "report/serving_report.h"
+#include "results/study_record.h"
+#include "study/metric_table.h"
+#include "study/units.h"
+
+namespace uaqf::study {
+namespace {
+
+using nlohmann::json;
+
+// llama-server's default micro-batch, never above the variant's batch.
+constexpr int kDefaultMicroBatch = 512;
+
+perf::ServingPlan serving_plan(const ServingWorkload& w, const std::vector<std::string>& prompts, uint32_t seed) {
+  perf::ServingPlan plan;
+  plan.prompts = prompts;
+  plan.api = backend::openai::Api::kChat;
+  plan.max_new_tokens = w.max_new_tokens;
+  plan.ignore_eos = w.ignore_eos;
+  plan.requests_per_level = w.requests;
+  plan.duration_s = w.duration_s;
+  plan.arrivals = perf::parse_arrivals(w.arrivals);
+  plan.seed = seed;
+  plan.warmup_requests = w.warmup_requests;
+  for (const auto& text : w.slos) {
+    plan.slos.push_back(perf::parse_slo(text));
+  }
+  plan.attainment_target = w.attainment;
+  plan.search_budget_s = w.search_budget_s;
+  return plan;
+}
+
+std::vector<perf::LoadLevel> serving_levels(const ServingWorkload& w) {
+  std::vector<perf::LoadLevel> levels;
+  for (double rate : w.rates) {
+    levels.push_back({.mode = perf::LoadMode::kRate, .value = rate});
+  }
+  for (int concurrency : w.concurrency) {
+    levels.push_back({.mode = perf::LoadMode::kConcurrency, .value = static_cast<double>(concurrency)});
+  }
+  std::sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) { return a.value < b.value; });
+  return levels;
+}
+
+backend::ServerLaunch server_launch(const VariantPlan& plan, const ServingWorkload& w) {
+  backend::ServerLaunch launch;
+  launch.server_binary = backend::find_llama_server();
+  launch.model = plan.file;
+  launch.n_ctx = w.context_tokens();
+  launch.n_parallel = w.slots();
+  launch.kv_cache_type = plan.runtime.kv_cache_type;
+  launch.flash_attention = plan.runtime.flash_attention;
+  launch.n_gpu_layers = plan.runtime.n_gpu_layers;
+  launch.n_threads = plan.runtime.n_threads;
+  launch.n_batch = plan.runtime.n_batch;
+  launch.n_ubatch = std::min(kDefaultMicroBatch, plan.runtime.n_batch);
+  return launch;
+}
+
+UnitRecord from_stored(const json& stored) {
+  UnitRecord record;
+  record.payload = stored.at("serving");
+  record.metrics = results::metrics_from_json(stored.at("metrics"));
+  record.notes = stored.at("notes").get<std::vector<std::string>>();
+  return record;
+}
+
+}  // namespace
+
+UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
+  const ServingWorkload& w = *run.study.serving;
+  const auto serving = serving_plan(w, run.serving_prompts, run.study.seed);
+  const auto levels = serving_levels(w);
+  const auto launch = server_launch(plan, w);
+  json level_values = json::array();
+  for (const auto& level : levels) {
+    level_values.push_back(perf::to_string(level));
+  }
+  const json inputs = {{"variant", run.variant_inputs(plan)},
+                       {"runtime", runtime_to_json(plan.runtime)},
+                       {"server", {{"binary", launch.server_binary.string()}, {"n_ctx", launch.n_ctx}}},
+                       {"plan", report::serving_to_json(serving, {}).at("plan")},
+                       {"levels", level_values},
+                       {"prompts", run.serving_prompts}};
+  const std::string key = "serving/" + plan.name;
+  if (auto stored = run.units.find(plan.name, key, inputs)) {
+    return from_stored(*stored);
+  }
+  Progress progress(fmt::format("serve {} (llama-server, {} slots)", plan.name, launch.n_parallel));
+  auto server = backend::ManagedServer::start(launch);
+  backend::openai::Client client({.base_url = server->base_url()});
+  perf::ClientEndpoint endpoint(client);
+  const auto result = perf::run_serving(endpoint, serving, levels, [&](const perf::LoadLevel&, int done, int planned) {
+    progress.update(done, planned);
+  });
+  const auto argv = server->argv();
+  server->stop();
+  if (result.interrupted) {
+    progress.finish("FAILED");
+    throw Error(ErrorCode::kEngine, fmt::format("serving {} with llama-server: {}", plan.name, result.interruption));
+  }
+  UnitRecord record;
+  record.metrics = decision_metrics(result, record.notes);
+  record.payload = report::serving_to_json(serving, result);
+  record.payload["server"] = {{"engine", backend::kLlamaServerEngine},
+                              {"argv", argv},
+                              {"n_ctx", launch.n_ctx},
+                              {"parallel", launch.n_parallel}};
+  record.payload["notes"] = record.notes;
+  run.units.put(
+      plan.name, key, "serving", inputs,
+      {{"serving", record.payload}, {"metrics", results::metrics_to_json(record.metrics)}, {"notes", record.notes}});
+  progress.finish("done");
+  return record;
+}
+
+}  // namespace uaqf::study
