@@ -391,6 +391,33 @@
     });
   }
 
+  // Goodput against load for each served variant (the section exists only with serving data).
+  function renderServingChart() {
+    const canvas = document.getElementById('serving-chart');
+    if (!canvas || !data.serving) return;
+    const variants = data.serving.variants;
+    const mode = variants.length > 0 && variants[0].levels.length > 0 ? variants[0].levels[0].mode : 'level';
+    new Chart(canvas, {
+      type: 'line',
+      data: {
+        datasets: variants.map((v, i) => ({
+          label: v.variant,
+          data: v.levels.map((l) => ({ x: l.value, y: l.goodput_rps })),
+          borderColor: palette[i % palette.length],
+          backgroundColor: palette[i % palette.length],
+        })),
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { type: 'linear', title: { display: true, text: mode === 'rate' ? 'offered rate (req/s)' : 'concurrency' } },
+          y: { beginAtZero: true, title: { display: true, text: 'goodput (req/s within the SLOs)' } },
+        },
+      },
+    });
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Tables: values, paired tests, sensitivity, failures, notes
 
@@ -502,6 +529,7 @@
     checkAgainstDecision();
     renderSensitivity();
     renderMetricCharts();
+    renderServingChart();
     renderMetricTable();
     renderBaselineTests();
     renderFailuresAndNotes();

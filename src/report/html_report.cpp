@@ -176,6 +176,38 @@ std::string answers_html(const json& report) {
   return out + "</section>\n";
 }
 
+std::string percent(const json& x) { return x.is_number() ? fmt::format("{:.0f}%", 100 * x.get<double>()) : "–"; }
+
+// The served variants' latency-throughput curves (tables and one chart); empty without [workload.serving].
+std::string serving_html(const json& report) {
+  if (!report.contains("serving")) return "";
+  const json& serving = report["serving"];
+  std::string out = fmt::format(
+      "<section id=\"serving-section\">\n<h2>Serving (llama-server)</h2>\n<p>{}.</p>\n"
+      "<div class=\"chart-box wide\"><canvas id=\"serving-chart\" aria-label=\"Goodput by load level\" "
+      "role=\"img\"></canvas></div>\n",
+      h(serving["source"]));
+  for (const auto& v : serving["variants"]) {
+    std::string slos;
+    for (const auto& slo : v["slos"]) slos += (slos.empty() ? "" : ", ") + text(slo);
+    out += fmt::format("<h3>{}</h3>\n<p class=\"serving-limit\">{} slots; SLOs: {}. It {}.</p>\n", h(v["variant"]),
+                       h(v["parallel"]), html_escape(slos.empty() ? "none" : slos), h(v["slo_limit"]));
+    out +=
+        "<div class=\"scroll\"><table class=\"serving\">\n<thead><tr><th>level</th><th>req/s</th><th>output tok/s</th>"
+        "<th>ttft p99 (ms)</th><th>tpot p99 (ms)</th><th>SLO attainment</th><th>goodput (req/s)</th></tr></thead>\n"
+        "<tbody>\n";
+    for (const auto& l : v["levels"]) {
+      out += fmt::format(
+          "<tr><td>{} {}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", h(l["mode"]),
+          num(l["value"]), l["searched"].get<bool>() ? " (search)" : "", num(l["request_rps"]), num(l["output_tps"]),
+          num(l["ttft_p99_ms"]), num(l["tpot_p99_ms"]), percent(l["slo_attainment"]), num(l["goodput_rps"]));
+    }
+    out += "</tbody>\n</table></div>\n";
+    for (const auto& note : v["notes"]) out += "<p class=\"note\">" + h(note) + "</p>\n";
+  }
+  return out + "</section>\n";
+}
+
 std::string licenses_html() {
   return fmt::format(
       "<footer>\n<details><summary>Chart library: {}</summary>\n<pre>{}</pre>\n<pre>{}</pre>\n</details>\n"
@@ -246,6 +278,7 @@ std::string study_report_html(const json& report) {
       {"RECOMMENDATION", recommendation_html(report)},
       {"ENVIRONMENT", environment_html(report)},
       {"ANSWERS", answers_html(report)},
+      {"SERVING", serving_html(report)},
       {"LICENSES", licenses_html()},
       {"DATA", json_for_script(report)},
       {"CHART_JS", inline_script("chart.js", assets::chart_js())},

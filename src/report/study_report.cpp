@@ -303,6 +303,70 @@ json notes_json(const StudyResults& study) {
   return notes;
 }
 
+// Where a served variant stops meeting the SLOs, in words, from its level at SLO.
+std::string slo_limit_text(const json& serving) {
+  const json slos = serving.at("plan").value("slos", json::array());
+  if (slos.empty() || !serving.contains("at_slo")) return "no SLOs were given";
+  const json& at = serving["at_slo"];
+  const std::string mode = at.value("mode", "concurrency");
+  const auto level = [&](const json& value) { return fmt::format("{} {:g}", mode, value.get<double>()); };
+  const std::string target = fmt::format("{:g}%", 100 * at.value("attainment_target", 0.0));
+  if (at["value"].is_null()) {
+    return fmt::format("misses {} attainment already at the lowest level tried", target);
+  }
+  if (at.value("lower_bound", false)) {
+    return fmt::format("meets {} attainment at every level tried, up to {} (a lower bound: higher was not tried)",
+                       target, level(at["value"]));
+  }
+  return fmt::format("meets {} attainment up to {}; misses it at {}", target, level(at["value"]),
+                     level(at["next_failing"]));
+}
+
+json serving_variant_json(const std::string& name, const json& serving) {
+  std::vector<json> levels;
+  for (const auto& l : serving.at("levels")) {
+    levels.push_back({{"mode", l.at("mode")},
+                      {"value", l.at("value")},
+                      {"searched", l.value("searched", false)},
+                      {"request_rps", l.at("request_rps")},
+                      {"output_tps", l.at("output_tps")},
+                      {"ttft_p99_ms", l.at("ttft_ms").at("n") == 0 ? json(nullptr) : l["ttft_ms"]["p99"]["value"]},
+                      {"tpot_p99_ms", l.at("tpot_ms").at("n") == 0 ? json(nullptr) : l["tpot_ms"]["p99"]["value"]},
+                      {"slo_attainment", l.at("slo_attainment")},
+                      {"goodput_rps", l.at("goodput_rps")}});
+  }
+  // The curve in load order, the search's levels among the sweep's.
+  std::stable_sort(levels.begin(), levels.end(),
+                   [](const json& a, const json& b) { return a["value"].get<double>() < b["value"].get<double>(); });
+  const json server = serving.value("server", json::object());
+  return json{{"variant", name},
+              {"slos", serving.at("plan").value("slos", json::array())},
+              {"attainment_target", serving.at("plan").value("attainment_target", 0.0)},
+              {"at_slo", serving.contains("at_slo") ? serving["at_slo"] : json(nullptr)},
+              {"slo_limit", slo_limit_text(serving)},
+              {"parallel", server.value("parallel", json(nullptr))},
+              {"levels", levels},
+              {"notes", serving.value("notes", json::array())}};
+}
+
+// The served variants' latency-throughput curves; null when no variant was served.
+json serving_json(const StudyResults& study) {
+  json variants = json::array();
+  for (const auto& entry : study.results.value("variants", json::array())) {
+    if (entry.contains("serving") && entry["serving"].is_object()) {
+      variants.push_back(serving_variant_json(entry.value("name", ""), entry["serving"]));
+    }
+  }
+  if (variants.empty()) return nullptr;
+  return json{{"engine", "llama-server"},
+              {"source",
+               "goodput_rps, slo_attainment, serving_output_tps, serving_ttft_p99_ms, serving_tpot_p99_ms and "
+               "max_concurrency_at_slo / max_rps_at_slo were measured through llama-server (the pinned build, over "
+               "HTTP, one server per variant started with its runtime settings); every other metric, quality "
+               "included, comes from the in-process engine on the same GGUF files"},
+              {"variants", variants}};
+}
+
 json recommendation_json(const decide::Decision& d) {
   json recommendation{{"variant", d.recommended ? json(*d.recommended) : json(nullptr)},
                       {"utility", nullptr},
@@ -374,7 +438,8 @@ json build_study_report(const StudyResults& study) {
   json recommendation = recommendation_json(study.decision);
   json source = source_json(study);
   json differences = environment_differences(variants.manifests.list);
-  return json{{"schema", kStudyReportSchema},
+  json serving = serving_json(study);
+  json report{{"schema", kStudyReportSchema},
               {"source", std::move(source)},
               {"profile", decide::to_json(study.profile)},
               {"recommendation", std::move(recommendation)},
@@ -386,6 +451,8 @@ json build_study_report(const StudyResults& study) {
               {"environments", std::move(variants.manifests.list)},
               {"environment_differences", std::move(differences)},
               {"answers", std::move(variants.answers)}};
+  if (!serving.is_null()) report["serving"] = std::move(serving);  // only for studies with [workload.serving]
+  return report;
 }
 
 // ---------------------------------------------------------------------------------------------

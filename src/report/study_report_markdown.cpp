@@ -272,6 +272,34 @@ void markdown_metrics(std::ostringstream& out, const json& report) {
   out << '\n';
 }
 
+// Shown only for studies with [workload.serving]: each served variant's latency-throughput curve
+// and where it stops meeting the SLOs.
+void markdown_serving(std::ostringstream& out, const json& report) {
+  if (!report.contains("serving")) return;
+  const json& serving = report["serving"];
+  out << "## Serving (llama-server)\n\n" << md(serving["source"]) << ".\n\n";
+  for (const auto& v : serving["variants"]) {
+    std::string slos;
+    for (const auto& slo : v["slos"]) slos += (slos.empty() ? "`" : ", `") + str(slo) + "`";  // parse_slo's form
+    out << "### " << md(v["variant"]) << "\n\n";
+    out << fmt::format("{} slots; SLOs: {}. It {}.\n\n", str(v["parallel"]), slos.empty() ? "none" : slos,
+                       md(v["slo_limit"]));
+    Rows rows;
+    for (const auto& l : v["levels"]) {
+      rows.push_back({md(fmt::format("{} {:g}{}", str(l["mode"]), l["value"].get<double>(),
+                                     l["searched"].get<bool>() ? " (search)" : "")),
+                      num(l["request_rps"]), num(l["output_tps"]), num(l["ttft_p99_ms"]), num(l["tpot_p99_ms"]),
+                      percent(l["slo_attainment"]), num(l["goodput_rps"])});
+    }
+    table(out,
+          {"level", "req/s", "output tok/s", "ttft p99 (ms)", "tpot p99 (ms)", "SLO attainment", "goodput (req/s)"},
+          rows);
+    if (!v["notes"].empty()) out << '\n';
+    for (const auto& note : v["notes"]) out << "- " << md(note) << '\n';
+    out << '\n';
+  }
+}
+
 // Shown only when some variant was tested against the baseline.
 void markdown_against_baseline(std::ostringstream& out, const json& report) {
   const json& resamples = report["recommendation"]["bootstrap_resamples"];
@@ -356,6 +384,7 @@ std::string study_report_markdown(const json& report) {
   markdown_pareto_front(out, report);
   markdown_sensitivity(out, report);
   markdown_metrics(out, report);
+  markdown_serving(out, report);
   markdown_against_baseline(out, report);
   markdown_failed_variants(out, report);
   markdown_environment(out, report);
