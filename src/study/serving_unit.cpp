@@ -107,6 +107,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
     progress.update(done, planned);
   });
   const auto argv = server->argv();
+  const int pid = server->pid();
   server->stop();
   if (result.interrupted) {
     progress.finish("FAILED");
@@ -117,6 +118,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
   record.payload = report::serving_to_json(serving, result);
   record.payload["server"] = {{"engine", backend::kLlamaServerEngine},
                               {"argv", argv},
+                              {"pid", pid},
                               {"n_ctx", launch.n_ctx},
                               {"parallel", launch.n_parallel}};
   record.payload["notes"] = record.notes;
