@@ -160,6 +160,18 @@ Action add_run_command(CLI::App& app) {
   };
 }
 
+// The profile fitted to a served study's sweep as `uaqf run` fitted it (rates: max_rps_at_slo; the
+// study's attainment target); unchanged for results without serving data.
+decide::Profile fit_to_serving_sweep(const decide::Profile& profile, const json& results) {
+  for (const auto& variant : results.value("variants", json::array())) {
+    if (!variant.contains("serving") || variant["serving"]["levels"].empty()) continue;
+    const json& serving = variant["serving"];
+    return decide::serving_profile_for(profile, serving["levels"][0].value("mode", "") == "rate",
+                                       serving["plan"].value("attainment_target", 0.99));
+  }
+  return profile;
+}
+
 Action add_rank_command(CLI::App& app) {
   struct Flags {
     std::string results;
@@ -187,7 +199,7 @@ Action add_rank_command(CLI::App& app) {
     if (results.value("schema", "") != results::kStudyResultsSchema) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a uaqf study results file", flags->results));
     }
-    auto profile = load_profile(flags->profile);
+    auto profile = fit_to_serving_sweep(load_profile(flags->profile), results);
     const auto variants = results::decision_inputs_from_json(results);
     std::vector<std::string> notes;
     if (results.value("synthetic_weights", false)) {

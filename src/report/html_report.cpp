@@ -198,9 +198,10 @@ std::string serving_html(const json& report) {
         "<tbody>\n";
     for (const auto& l : v["levels"]) {
       out += fmt::format(
-          "<tr><td>{} {}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", h(l["mode"]),
-          num(l["value"]), l["searched"].get<bool>() ? " (search)" : "", num(l["request_rps"]), num(l["output_tps"]),
-          num(l["ttft_p99_ms"]), num(l["tpot_p99_ms"]), percent(l["slo_attainment"]), num(l["goodput_rps"]));
+          "<tr><td>{} {}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+          h(l["mode"]), num(l["value"]), l["mode"] == "rate" ? "/s" : "", l["searched"].get<bool>() ? " (search)" : "",
+          num(l["request_rps"]), num(l["output_tps"]), num(l["ttft_p99_ms"]), num(l["tpot_p99_ms"]),
+          percent(l["slo_attainment"]), num(l["goodput_rps"]));
     }
     out += "</tbody>\n</table></div>\n";
     for (const auto& note : v["notes"]) out += "<p class=\"note\">" + h(note) + "</p>\n";

@@ -309,7 +309,9 @@ std::string slo_limit_text(const json& serving) {
   if (slos.empty() || !serving.contains("at_slo")) return "no SLOs were given";
   const json& at = serving["at_slo"];
   const std::string mode = at.value("mode", "concurrency");
-  const auto level = [&](const json& value) { return fmt::format("{} {:g}", mode, value.get<double>()); };
+  const auto level = [&](const json& value) {
+    return fmt::format("{} {:.4g}{}", mode, value.get<double>(), mode == "rate" ? "/s" : "");
+  };
   const std::string target = fmt::format("{:g}%", 100 * at.value("attainment_target", 0.0));
   if (at["value"].is_null()) {
     return fmt::format("misses {} attainment already at the lowest level tried", target);

@@ -286,8 +286,8 @@ void markdown_serving(std::ostringstream& out, const json& report) {
                        md(v["slo_limit"]));
     Rows rows;
     for (const auto& l : v["levels"]) {
-      rows.push_back({md(fmt::format("{} {:g}{}", str(l["mode"]), l["value"].get<double>(),
-                                     l["searched"].get<bool>() ? " (search)" : "")),
+      rows.push_back({md(fmt::format("{} {:.4g}{}{}", str(l["mode"]), l["value"].get<double>(),
+                                     l["mode"] == "rate" ? "/s" : "", l["searched"].get<bool>() ? " (search)" : "")),
                       num(l["request_rps"]), num(l["output_tps"]), num(l["ttft_p99_ms"]), num(l["tpot_p99_ms"]),
                       percent(l["slo_attainment"]), num(l["goodput_rps"])});
     }
