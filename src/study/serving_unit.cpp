@@ -45,11 +45,14 @@ perf::ServingPlan serving_plan(const ServingWorkload& w, const std::vector<std::
 
 std::vector<perf::LoadLevel> serving_levels(const ServingWorkload& w) {
   std::vector<perf::LoadLevel> levels;
-  for (double rate : w.rates) {
-    levels.push_back({.mode = perf::LoadMode::kRate, .value = rate});
-  }
-  for (int concurrency : w.concurrency) {
-    levels.push_back({.mode = perf::LoadMode::kConcurrency, .value = static_cast<double>(concurrency)});
+  if (w.uses_rates()) {
+    for (double rate : w.rates) {
+      levels.push_back({.mode = perf::LoadMode::kRate, .value = rate});
+    }
+  } else {
+    for (int concurrency : w.concurrency) {
+      levels.push_back({.mode = perf::LoadMode::kConcurrency, .value = static_cast<double>(concurrency)});
+    }
   }
   std::sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) { return a.value < b.value; });
   return levels;

@@ -287,9 +287,7 @@ ServingWorkload read_serving(const Reader& r, const toml::table& t) {
       r.fail(*node, "give either 'concurrency' (closed loop) or 'rates' (open loop), not both");
     }
     s.rates = read_rates(r, *node, "rates");
-  }
-  if (s.concurrency.empty() && s.rates.empty()) {
-    s.concurrency = {1, 4, 8};
+    s.concurrency.clear();
   }
   if (t.get("arrivals") != nullptr && s.rates.empty()) {
     r.fail(*t.get("arrivals"), "'arrivals' applies to 'rates' (open loop) only");
@@ -389,7 +387,7 @@ int ServingWorkload::slots() const {
   if (parallel > 0) {
     return parallel;
   }
-  return uses_rates() ? 8 : *std::max_element(concurrency.begin(), concurrency.end());
+  return uses_rates() || concurrency.empty() ? 8 : *std::max_element(concurrency.begin(), concurrency.end());
 }
 
 int ServingWorkload::context_tokens() const { return slots() * ctx_per_slot; }

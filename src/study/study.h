@@ -29,7 +29,7 @@ struct ServingWorkload {
   std::string prompts = "gsm8k";              // gsm8k | ifeval | file
   std::optional<std::filesystem::path> file;  // one prompt per line, for prompts = "file"
   int requests = 32;                          // per level (open loop: at most)
-  std::vector<int> concurrency;               // closed-loop levels; [1, 4, 8] when neither is given
+  std::vector<int> concurrency{1, 4, 8};      // closed-loop levels (empty when rates are given)
   std::vector<double> rates;                  // open-loop levels, requests/s
   std::string arrivals = "poisson";           // poisson | constant (rates only)
   double duration_s = 60;                     // open loop: arrivals stop; closed loop: sending stops

@@ -117,6 +117,16 @@ TEST_F(ServingStudyFile, UnknownKeysAndBadValuesNameTheKeyAndLine) {
   EXPECT_NE(error_of("ignore_eos = 1\n").find("study.toml:6: 'ignore_eos' must be true or false"), std::string::npos);
 }
 
+TEST(ServingExample, ParsesWithTheServingProfile) {
+  const Study s = load_study(fs::path(UAQF_SOURCE_DIR) / "examples" / "serving.toml");
+  ASSERT_TRUE(s.serving);
+  EXPECT_EQ(s.serving->concurrency, (std::vector<int>{1, 4, 8}));
+  EXPECT_EQ(s.serving->slots(), 8);
+  EXPECT_EQ(s.serving->context_tokens(), 8 * 1024);
+  EXPECT_EQ(s.profile, "serving");
+  EXPECT_TRUE(s.kld);
+}
+
 perf::LevelResult level(perf::LoadMode mode, double value, double goodput, double attainment, bool searched = false) {
   perf::LevelResult l;
   l.level = {.mode = mode, .value = value};
