@@ -94,7 +94,11 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
   }
   const json inputs = {{"variant", run.variant_inputs(plan)},
                        {"runtime", runtime_to_json(plan.runtime)},
-                       {"server", {{"binary", launch.server_binary.string()}, {"n_ctx", launch.n_ctx}}},
+                       {"server",
+                        {{"binary", launch.server_binary.string()},
+                         {"n_ctx", launch.n_ctx},
+                         {"parallel", launch.n_parallel},
+                         {"n_ubatch", launch.n_ubatch}}},
                        {"plan", report::serving_to_json(serving, {}).at("plan")},
                        {"levels", level_values},
                        {"prompts", run.serving_prompts}};
