@@ -22,6 +22,7 @@
 #include "perf/serving.h"
 #include "report/bench_report.h"
 #include "report/serving_report.h"
+#include "study/serving_workload.h"
 #include "study/workload.h"
 #include "tasks/datasets.h"
 #include "uaqf/build_info.h"
@@ -117,18 +118,27 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
   return values;
 }
 
-std::vector<perf::LoadLevel> load_levels(const ServeBenchFlags& flags) {
-  std::vector<perf::LoadLevel> levels;
+// The flags as a study's serving workload: one mapping to the load generator and the server.
+study::ServingWorkload to_workload(const ServeBenchFlags& flags) {
+  study::ServingWorkload w;
+  w.requests = flags.requests;
   if (!flags.rates.empty()) {
-    for (const double rate : parse_number_list(flags.rates, "--rate")) {
-      levels.push_back({perf::LoadMode::kRate, rate});
-    }
-    return levels;
+    w.rates = parse_number_list(flags.rates, "--rate");
+    w.concurrency.clear();
+  } else {
+    w.concurrency = parse_int_list(flags.concurrency.empty() ? "1" : flags.concurrency, "--concurrency");
   }
-  for (const int concurrency : parse_int_list(flags.concurrency.empty() ? "1" : flags.concurrency, "--concurrency")) {
-    levels.push_back({perf::LoadMode::kConcurrency, static_cast<double>(concurrency)});
-  }
-  return levels;
+  w.arrivals = flags.arrivals;
+  w.duration_s = flags.duration_s;
+  w.max_new_tokens = flags.max_new_tokens;
+  w.ignore_eos = flags.ignore_eos;
+  w.slos = flags.slos;
+  w.attainment = flags.attainment;
+  w.search_budget_s = flags.search_budget_s;
+  w.warmup_requests = flags.warmup;
+  w.parallel = flags.parallel;
+  w.ctx_per_slot = flags.ctx_per_slot;
+  return w;
 }
 
 std::vector<std::string> file_prompts(const std::filesystem::path& file) {
@@ -178,48 +188,18 @@ std::vector<std::string> load_prompts(const ServeBenchFlags& flags) {
   return prompts;
 }
 
-perf::ServingPlan to_plan(const ServeBenchFlags& flags) {
-  perf::ServingPlan plan;
+perf::ServingPlan to_plan(const ServeBenchFlags& flags, const study::ServingWorkload& w) {
   if (flags.api != "chat" && flags.api != "completions") {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("--api must be chat or completions, not '{}'", flags.api));
   }
+  auto plan = study::serving_plan(w, {}, flags.seed);
   plan.api = flags.api == "chat" ? backend::openai::Api::kChat : backend::openai::Api::kCompletions;
-  plan.max_new_tokens = flags.max_new_tokens;
-  plan.ignore_eos = flags.ignore_eos;
-  plan.requests_per_level = flags.requests;
-  plan.duration_s = flags.duration_s;
-  plan.arrivals = perf::parse_arrivals(flags.arrivals);
-  plan.seed = flags.seed;
-  plan.warmup_requests = flags.warmup;
-  for (const auto& slo : flags.slos) {
-    plan.slos.push_back(perf::parse_slo(slo));
-  }
-  plan.attainment_target = flags.attainment;
-  plan.search_budget_s = flags.search_budget_s;
   return plan;
 }
 
-std::unique_ptr<backend::ManagedServer> start_server(const ServeBenchFlags& flags,
-                                                     const std::vector<perf::LoadLevel>& levels) {
-  backend::ServerLaunch launch;
-  launch.model = flags.serve_model;
-  int slots = flags.parallel;
-  if (slots <= 0) {
-    slots = levels.front().mode == perf::LoadMode::kConcurrency ? 1 : 8;
-    for (const auto& level : levels) {
-      slots = std::max(slots, level.mode == perf::LoadMode::kConcurrency ? static_cast<int>(level.value) : 0);
-    }
-  }
-  launch.n_parallel = slots;
-  launch.n_ctx = slots * flags.ctx_per_slot;
-  const auto runtime = to_runtime_options(flags.runtime, 0);
-  launch.kv_cache_type = runtime.kv_cache_type;
-  launch.flash_attention = runtime.flash_attention;
-  launch.n_gpu_layers = runtime.n_gpu_layers;
-  launch.n_threads = runtime.n_threads;
-  launch.n_batch = runtime.n_batch;
-  launch.n_ubatch = runtime.n_ubatch;
-  auto progress = Progress(fmt::format("starting llama-server ({} slots)", slots));
+std::unique_ptr<backend::ManagedServer> start_server(const ServeBenchFlags& flags, const study::ServingWorkload& w) {
+  const auto launch = study::server_launch(flags.serve_model, to_runtime_options(flags.runtime, 0), w);
+  auto progress = Progress(fmt::format("starting llama-server ({} slots)", launch.n_parallel));
   auto server = backend::ManagedServer::start(launch);
   progress.finish(server->base_url());
   return server;
@@ -243,12 +223,13 @@ int run_serve_bench(const ServeBenchFlags& flags) {
   }
   require_output_file_writable(flags.json_path, "JSON output");
   require_output_file_writable(flags.csv_path, "CSV output");
-  const auto levels = load_levels(flags);
-  auto plan = to_plan(flags);
+  const auto workload = to_workload(flags);
+  const auto levels = study::serving_levels(workload);
+  auto plan = to_plan(flags, workload);
   plan.prompts = load_prompts(flags);
   std::unique_ptr<backend::ManagedServer> server;
   if (!flags.serve_model.empty()) {
-    server = start_server(flags, levels);
+    server = start_server(flags, workload);
   }
   backend::openai::EndpointConfig config{.base_url = server ? server->base_url() : flags.url,
                                          .model = flags.model_name,

@@ -14,15 +14,10 @@
 #include "report/serving_report.h"
 #include "results/study_record.h"
 #include "study/metric_table.h"
+#include "study/serving_workload.h"
 #include "study/units.h"
 
 namespace uaqf::study {
-namespace {
-
-using nlohmann::json;
-
-// llama-server's default micro-batch, never above the variant's batch.
-constexpr int kDefaultMicroBatch = 512;
 
 perf::ServingPlan serving_plan(const ServingWorkload& w, const std::vector<std::string>& prompts, uint32_t seed) {
   perf::ServingPlan plan;
@@ -58,20 +53,25 @@ std::vector<perf::LoadLevel> serving_levels(const ServingWorkload& w) {
   return levels;
 }
 
-backend::ServerLaunch server_launch(const VariantPlan& plan, const ServingWorkload& w) {
+backend::ServerLaunch server_launch(const std::filesystem::path& model, const backend::RuntimeOptions& runtime,
+                                    const ServingWorkload& w) {
   backend::ServerLaunch launch;
   launch.server_binary = backend::find_llama_server();
-  launch.model = plan.file;
+  launch.model = model;
   launch.n_ctx = w.context_tokens();
   launch.n_parallel = w.slots();
-  launch.kv_cache_type = plan.runtime.kv_cache_type;
-  launch.flash_attention = plan.runtime.flash_attention;
-  launch.n_gpu_layers = plan.runtime.n_gpu_layers;
-  launch.n_threads = plan.runtime.n_threads;
-  launch.n_batch = plan.runtime.n_batch;
-  launch.n_ubatch = std::min(kDefaultMicroBatch, plan.runtime.n_batch);
+  launch.kv_cache_type = runtime.kv_cache_type;
+  launch.flash_attention = runtime.flash_attention;
+  launch.n_gpu_layers = runtime.n_gpu_layers;
+  launch.n_threads = runtime.n_threads;
+  launch.n_batch = runtime.n_batch;
+  launch.n_ubatch = std::min(runtime.n_ubatch, runtime.n_batch);  // llama-server refuses a larger micro-batch
   return launch;
 }
+
+namespace {
+
+using nlohmann::json;
 
 UnitRecord from_stored(const json& stored) {
   UnitRecord record;
@@ -87,7 +87,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
   const ServingWorkload& w = *run.study.serving;
   const auto serving = serving_plan(w, run.serving_prompts, run.study.seed);
   const auto levels = serving_levels(w);
-  const auto launch = server_launch(plan, w);
+  const auto launch = server_launch(plan.file, plan.runtime, w);
   json level_values = json::array();
   for (const auto& level : levels) {
     level_values.push_back(perf::to_string(level));

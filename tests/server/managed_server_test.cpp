@@ -317,8 +317,8 @@ TEST_F(ManagedServerTest, PortsTakenEveryTimeGiveUpAfterThreeRetries) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("could not bind any of the ports"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("couldn't bind HTTP server socket"), std::string::npos) << e.what();
   }
+  // The server may exit before its log thread writes the bind error: the port, still held, tells.
   EXPECT_EQ(n_picked, 4);
 }
 

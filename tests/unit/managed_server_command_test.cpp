@@ -89,6 +89,22 @@ TEST(PickFreePort, GivesABindableLoopbackPort) {
   close(fd);
 }
 
+TEST(LoopbackPortInUse, TrueWhileAnotherSocketListensThereOnly) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int port = ntohs(address.sin_port);
+  EXPECT_TRUE(loopback_port_in_use(port));
+  close(fd);
+  EXPECT_FALSE(loopback_port_in_use(port));
+}
+
 class FindLlamaServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -162,7 +162,9 @@ bool wait_until_ready(int pid, int port, double timeout_s, const fs::path& log) 
       if (const auto exit = detail::child_exit_now(pid)) {
         detail::reap_child(pid);
         reaped = true;
-        if (!exit->signaled && log_says_port_taken(log)) {
+        // The log says so, or (its last lines may not be flushed when the server exits at once) the
+        // port is still held by someone else.
+        if (!exit->signaled && (log_says_port_taken(log) || loopback_port_in_use(port))) {
           return false;
         }
         throw Error(ErrorCode::kEngine,

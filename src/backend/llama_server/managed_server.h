@@ -94,5 +94,7 @@ std::filesystem::path find_llama_server_in(const char* env_value, const std::fil
 
 // A port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed).
 int pick_free_port();
+// Whether another socket holds 127.0.0.1:port (bind fails with EADDRINUSE).
+bool loopback_port_in_use(int port);
 
 }  // namespace uaqf::backend
