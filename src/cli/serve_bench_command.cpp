@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -141,26 +140,18 @@ study::ServingWorkload to_workload(const ServeBenchFlags& flags) {
   return w;
 }
 
+// A .jsonl file with a "prompt" per line, or (as a study's prompt file) a prompt per line.
 std::vector<std::string> file_prompts(const std::filesystem::path& file) {
+  if (file.extension() != ".jsonl") {
+    return study::workload_prompts({.source = "file", .file = file, .count = 1 << 20}, {});
+  }
   std::vector<std::string> prompts;
-  if (file.extension() == ".jsonl") {
-    for (const auto& row : tasks::read_jsonl(file)) {
-      if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string()) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("{}: every line needs a string field \"prompt\"", file.string()));
-      }
-      prompts.push_back(row["prompt"].get<std::string>());
+  for (const auto& row : tasks::read_jsonl(file)) {
+    if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: every line needs a string field \"prompt\"", file.string()));
     }
-    return prompts;
-  }
-  std::ifstream in(file);
-  if (!in) {
-    throw Error(ErrorCode::kNotFound, fmt::format("prompt file not found: {}", file.string()));
-  }
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) {
-      prompts.push_back(line);
-    }
+    prompts.push_back(row["prompt"].get<std::string>());
   }
   return prompts;
 }

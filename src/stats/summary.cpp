@@ -105,8 +105,10 @@ std::vector<std::string> stability_warnings(const Summary& s, double max_cv) {
 }
 
 PercentileInterval percentile_interval(std::span<const double> samples, double p) {
-  const double value = percentile(samples, p);
-  const auto sorted = sorted_copy(samples);
+  if (samples.empty()) throw std::invalid_argument("percentile_interval: no samples");
+  if (!(p >= 0 && p <= 100)) throw std::invalid_argument("percentile_interval: p must be in [0, 100]");
+  const auto sorted = sorted_copy(samples);  // one sort for the value and both bounds
+  const double value = sorted_percentile(sorted, p);
   const auto n = static_cast<double>(sorted.size());
   const boost::math::binomial_distribution<double> below(n, p / 100.0);  // samples below the true percentile
   // Lower bound: the largest rank l (1-based) with P(B <= l - 1) <= 2.5 %; upper: the smallest rank u
