@@ -54,6 +54,7 @@ struct ServeBenchFlags {
   double stall_timeout_s = 60;
   int parallel = 0;
   int ctx_per_slot = 2048;
+  int prompt_cache_mib = 0;
   std::string json_path;
   std::string csv_path;
   RuntimeFlags runtime;
@@ -96,6 +97,11 @@ void add_serve_bench_options(CLI::App& command, ServeBenchFlags& flags) {
       ->capture_default_str();
   command.add_option("--parallel", flags.parallel, "--serve: server slots (default: the highest concurrency, or 8)");
   command.add_option("--ctx-per-slot", flags.ctx_per_slot, "--serve: context tokens per slot")->capture_default_str();
+  command
+      .add_option("--cache-ram", flags.prompt_cache_mib,
+                  "--serve: MiB for llama-server's prompt cache (0: off; saving a slot to it delays TTFT)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   command.add_option("--json", flags.json_path, "write the levels and every request's record as JSON");
   command.add_option("--csv", flags.csv_path, "write a row per level as CSV");
   add_runtime_flags(command, flags.runtime);
@@ -137,6 +143,7 @@ study::ServingWorkload to_workload(const ServeBenchFlags& flags) {
   w.warmup_requests = flags.warmup;
   w.parallel = flags.parallel;
   w.ctx_per_slot = flags.ctx_per_slot;
+  w.prompt_cache_mib = flags.prompt_cache_mib;
   return w;
 }
 

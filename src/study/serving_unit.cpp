@@ -66,6 +66,7 @@ backend::ServerLaunch server_launch(const std::filesystem::path& model, const ba
   launch.n_threads = runtime.n_threads;
   launch.n_batch = runtime.n_batch;
   launch.n_ubatch = std::min(runtime.n_ubatch, runtime.n_batch);  // llama-server refuses a larger micro-batch
+  launch.prompt_cache_mib = w.prompt_cache_mib;
   return launch;
 }
 
@@ -98,7 +99,8 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
                         {{"binary", launch.server_binary.string()},
                          {"n_ctx", launch.n_ctx},
                          {"parallel", launch.n_parallel},
-                         {"n_ubatch", launch.n_ubatch}}},
+                         {"n_ubatch", launch.n_ubatch},
+                         {"prompt_cache_mib", launch.prompt_cache_mib}}},
                        {"plan", report::serving_to_json(serving, {}).at("plan")},
                        {"levels", level_values},
                        {"prompts", run.serving_prompts}};

@@ -263,6 +263,9 @@ void check_serving_values(const Reader& r, const toml::table& t, const ServingWo
   if (!(s.attainment > 0 && s.attainment <= 1)) {
     r.fail(at("attainment"), fmt::format("'attainment' must be in (0, 1], not {}", s.attainment));
   }
+  if (s.prompt_cache_mib < 0) {
+    r.fail(at("prompt_cache_mib"), "'prompt_cache_mib' must not be negative");
+  }
   if (s.search_budget_s < 0) {
     r.fail(at("search_budget_s"), "'search_budget_s' must not be negative");
   }
@@ -274,9 +277,10 @@ void check_serving_values(const Reader& r, const toml::table& t, const ServingWo
 }
 
 ServingWorkload read_serving(const Reader& r, const toml::table& t) {
-  r.only(t, "workload.serving",
-         {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens",
-          "ignore_eos", "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot"});
+  r.only(
+      t, "workload.serving",
+      {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens", "ignore_eos",
+       "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot", "prompt_cache_mib"});
   ServingWorkload s;
   r.read(t, "prompts", s.prompts);
   r.read_path(t, "file", s.file);
@@ -309,6 +313,7 @@ ServingWorkload read_serving(const Reader& r, const toml::table& t) {
   r.read(t, "warmup_requests", s.warmup_requests);
   r.read(t, "parallel", s.parallel);
   r.read(t, "ctx_per_slot", s.ctx_per_slot);
+  r.read(t, "prompt_cache_mib", s.prompt_cache_mib);
   check_serving_values(r, t, s);
   return s;
 }

@@ -46,7 +46,9 @@ TEST(ServerCommandLine, DefaultsSpelledAsThePinnedServerTakesThem) {
                                              "-b",
                                              "2048",
                                              "-ub",
-                                             "512"};
+                                             "512",
+                                             "--cache-ram",
+                                             "0"};
   EXPECT_EQ(server_command_line(launch, 8123), expected);
 }
 
@@ -63,16 +65,19 @@ TEST(ServerCommandLine, EverySettingReachesItsFlag) {
   launch.n_batch = 1024;
   launch.n_ubatch = 256;
   launch.extra_args = {"--no-warmup", "--seed", "7"};
+  launch.prompt_cache_mib = 0;
   const std::vector<std::string> expected = {
-      "llama-server", "-m",   "m.gguf", "--host",      "127.0.0.1", "--port", "9",    "-c", "8192", "-np", "4",
-      "-ctk",         "q8_0", "-ctv",   "q8_0",        "-fa",       "on",     "-ngl", "0",  "-t",   "6",   "-b",
-      "1024",         "-ub",  "256",    "--no-warmup", "--seed",    "7"};
+      "llama-server", "-m",   "m.gguf", "--host",      "127.0.0.1", "--port",      "9",      "-c", "8192", "-np", "4",
+      "-ctk",         "q8_0", "-ctv",   "q8_0",        "-fa",       "on",          "-ngl",   "0",  "-t",   "6",   "-b",
+      "1024",         "-ub",  "256",    "--cache-ram", "0",         "--no-warmup", "--seed", "7"};
   EXPECT_EQ(server_command_line(launch, 9), expected);
   launch.flash_attention = FlashAttention::kOff;
   launch.n_gpu_layers = 33;
   const auto argv = server_command_line(launch, 9);
   EXPECT_EQ(argv[16], "off");
   EXPECT_EQ(argv[18], "33");
+  launch.prompt_cache_mib = 4096;
+  EXPECT_EQ(server_command_line(launch, 9)[26], "4096");
 }
 
 TEST(PickFreePort, GivesABindableLoopbackPort) {

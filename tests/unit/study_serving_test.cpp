@@ -51,7 +51,8 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
   const Study s = load_study(
       write("prompts = \"file\"\nfile = \"prompts.txt\"\nrequests = 12\nconcurrency = [1, 4]\nduration_s = 30\n"
             "max_new_tokens = 32\nignore_eos = false\nslos = [\"ttft_ms<=800\", \"tpot_ms <= 60\"]\n"
-            "attainment = 0.95\nsearch_budget_s = 10\nwarmup_requests = 1\nctx_per_slot = 512\n"));
+            "attainment = 0.95\nsearch_budget_s = 10\nwarmup_requests = 1\nctx_per_slot = 512\n"
+            "prompt_cache_mib = 2048\n"));
   ASSERT_TRUE(s.serving);
   const ServingWorkload& w = *s.serving;
   EXPECT_EQ(w.prompts, "file");
@@ -66,6 +67,7 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
   EXPECT_EQ(w.attainment, 0.95);
   EXPECT_EQ(w.search_budget_s, 10);
   EXPECT_EQ(w.warmup_requests, 1);
+  EXPECT_EQ(w.prompt_cache_mib, 2048);
   // Slots default to the highest concurrency level; the server's context is slots x ctx_per_slot.
   EXPECT_EQ(w.slots(), 4);
   EXPECT_EQ(w.context_tokens(), 2048);
@@ -79,6 +81,7 @@ TEST_F(ServingStudyFile, DefaultsAndRates) {
   EXPECT_EQ(defaults.serving->slos, (std::vector<std::string>{"ttft_ms<=500", "tpot_ms<=50"}));
   EXPECT_EQ(defaults.serving->attainment, 0.99);
   EXPECT_EQ(defaults.serving->context_tokens(), 8 * 2048);
+  EXPECT_EQ(defaults.serving->prompt_cache_mib, 0);  // off: saving a slot there delays TTFT
 
   const Study rates = load_study(write("rates = [0.5, 2, 4.5]\narrivals = \"constant\"\nparallel = 6\n"));
   EXPECT_TRUE(rates.serving->uses_rates());
@@ -113,6 +116,8 @@ TEST_F(ServingStudyFile, UnknownKeysAndBadValuesNameTheKeyAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("requests = 0\n").find("study.toml:6: 'requests' must be at least 1"), std::string::npos);
   EXPECT_NE(error_of("max_new_tokens = 600\nctx_per_slot = 512\n").find("study.toml:6: 'max_new_tokens' (600)"),
+            std::string::npos);
+  EXPECT_NE(error_of("prompt_cache_mib = -1\n").find("study.toml:6: 'prompt_cache_mib' must not be negative"),
             std::string::npos);
   EXPECT_NE(error_of("ignore_eos = 1\n").find("study.toml:6: 'ignore_eos' must be true or false"), std::string::npos);
 }

@@ -29,7 +29,12 @@ struct ServerLaunch {
   int n_gpu_layers = -1;                                   // -ngl; -1: all layers (-ngl all)
   int n_threads = 0;                                       // -t; 0: the server's default
   int n_batch = 2048, n_ubatch = 512;                      // -b, -ub
-  std::vector<std::string> extra_args;                     // passed through, after ours
+  // --cache-ram: host memory for llama-server's prompt cache. When a slot takes a new prompt, the
+  // server first copies the slot's KV cache there, outside its own timers: milliseconds on a tiny
+  // model, tens of them for a 7B slot on a GPU, added to every TTFT. Independent benchmark prompts
+  // never come back to it, so 0 (off) unless a workload asks for it.
+  int prompt_cache_mib = 0;
+  std::vector<std::string> extra_args;  // passed through, after ours
   double startup_timeout_s = 120;
   std::filesystem::path
       log_file;  // the server's stdout+stderr go here (empty: a temp file); errors quote its last lines

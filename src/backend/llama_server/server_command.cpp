@@ -44,7 +44,8 @@ std::vector<std::string> server_command_line(const ServerLaunch& launch, int por
   if (launch.n_threads > 0) {
     argv.insert(argv.end(), {"-t", std::to_string(launch.n_threads)});
   }
-  argv.insert(argv.end(), {"-b", std::to_string(launch.n_batch), "-ub", std::to_string(launch.n_ubatch)});
+  argv.insert(argv.end(), {"-b", std::to_string(launch.n_batch), "-ub", std::to_string(launch.n_ubatch), "--cache-ram",
+                           std::to_string(launch.prompt_cache_mib)});
   argv.insert(argv.end(), launch.extra_args.begin(), launch.extra_args.end());
   return argv;
 }
