@@ -103,6 +103,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
                          {"prompt_cache_mib", launch.prompt_cache_mib}}},
                        {"plan", report::serving_to_json(serving, {}).at("plan")},
                        {"levels", level_values},
+                       {"extra_body", w.extra_body},
                        {"prompts", run.serving_prompts}};
   const std::string key = "serving/" + plan.name;
   if (auto stored = run.units.find(plan.name, key, inputs)) {
@@ -110,7 +111,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
   }
   Progress progress(fmt::format("serve {} (llama-server, {} slots)", plan.name, launch.n_parallel));
   auto server = backend::ManagedServer::start(launch);
-  backend::openai::Client client({.base_url = server->base_url()});
+  backend::openai::Client client({.base_url = server->base_url(), .extra_body = w.extra_body});
   perf::ClientEndpoint endpoint(client);
   const auto result = perf::run_serving(endpoint, serving, levels, [&](const perf::LoadLevel&, int done, int planned) {
     progress.update(done, planned);

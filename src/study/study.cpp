@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -277,10 +278,10 @@ void check_serving_values(const Reader& r, const toml::table& t, const ServingWo
 }
 
 ServingWorkload read_serving(const Reader& r, const toml::table& t) {
-  r.only(
-      t, "workload.serving",
-      {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens", "ignore_eos",
-       "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot", "prompt_cache_mib"});
+  r.only(t, "workload.serving",
+         {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens",
+          "ignore_eos", "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot",
+          "prompt_cache_mib", "extra_body"});
   ServingWorkload s;
   r.read(t, "prompts", s.prompts);
   r.read_path(t, "file", s.file);
@@ -314,6 +315,14 @@ ServingWorkload read_serving(const Reader& r, const toml::table& t) {
   r.read(t, "parallel", s.parallel);
   r.read(t, "ctx_per_slot", s.ctx_per_slot);
   r.read(t, "prompt_cache_mib", s.prompt_cache_mib);
+  if (const auto* node = t.get("extra_body")) {
+    if (!node->is_table()) {
+      r.fail(*node, "'extra_body' must be a table (merged as JSON into every request, e.g. { top_k = 1 })");
+    }
+    std::ostringstream json_text;
+    json_text << toml::json_formatter{*node->as_table()};
+    s.extra_body = json_text.str();
+  }
   check_serving_values(r, t, s);
   return s;
 }

@@ -42,6 +42,7 @@ struct ServingWorkload {
   int parallel = 0;  // server slots; 0: the highest concurrency level, or 8 for rates
   int ctx_per_slot = 2048;
   int prompt_cache_mib = 0;  // llama-server's --cache-ram (ServerLaunch::prompt_cache_mib says why 0)
+  std::string extra_body;    // JSON object merged into every request (a TOML table in the file)
 
   bool uses_rates() const { return !rates.empty(); }
   int slots() const;           // parallel, or its default

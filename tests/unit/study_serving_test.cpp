@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "decide/profile.h"
 #include "study/metric_table.h"
@@ -52,7 +54,7 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
       write("prompts = \"file\"\nfile = \"prompts.txt\"\nrequests = 12\nconcurrency = [1, 4]\nduration_s = 30\n"
             "max_new_tokens = 32\nignore_eos = false\nslos = [\"ttft_ms<=800\", \"tpot_ms <= 60\"]\n"
             "attainment = 0.95\nsearch_budget_s = 10\nwarmup_requests = 1\nctx_per_slot = 512\n"
-            "prompt_cache_mib = 2048\n"));
+            "prompt_cache_mib = 2048\nextra_body = { top_k = 1, logit_bias = { \"131\" = -100 } }\n"));
   ASSERT_TRUE(s.serving);
   const ServingWorkload& w = *s.serving;
   EXPECT_EQ(w.prompts, "file");
@@ -68,6 +70,7 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
   EXPECT_EQ(w.search_budget_s, 10);
   EXPECT_EQ(w.warmup_requests, 1);
   EXPECT_EQ(w.prompt_cache_mib, 2048);
+  EXPECT_EQ(nlohmann::json::parse(w.extra_body), nlohmann::json::parse(R"({"top_k": 1, "logit_bias": {"131": -100}})"));
   // Slots default to the highest concurrency level; the server's context is slots x ctx_per_slot.
   EXPECT_EQ(w.slots(), 4);
   EXPECT_EQ(w.context_tokens(), 2048);
@@ -119,6 +122,7 @@ TEST_F(ServingStudyFile, UnknownKeysAndBadValuesNameTheKeyAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("prompt_cache_mib = -1\n").find("study.toml:6: 'prompt_cache_mib' must not be negative"),
             std::string::npos);
+  EXPECT_NE(error_of("extra_body = \"{}\"\n").find("study.toml:6: 'extra_body' must be a table"), std::string::npos);
   EXPECT_NE(error_of("ignore_eos = 1\n").find("study.toml:6: 'ignore_eos' must be true or false"), std::string::npos);
 }
 
