@@ -104,15 +104,23 @@ std::map<std::string, decide::MetricValue> decision_metrics(const tasks::Perplex
 }
 
 std::map<std::string, decide::MetricValue> decision_metrics(const perf::ServingResult& serving,
-                                                            std::vector<std::string>& notes) {
+                                                            std::vector<std::string>& notes,
+                                                            std::optional<double> service_level) {
   const perf::LevelResult* top = nullptr;
   for (const auto& level : serving.levels) {
-    if (!level.searched && (top == nullptr || level.level.value > top->level.value)) {
+    if (level.searched) {
+      continue;
+    }
+    const bool better =
+        service_level ? level.level.value == *service_level : top == nullptr || level.level.value > top->level.value;
+    if (better) {
       top = &level;
     }
   }
   if (top == nullptr) {
-    throw Error(ErrorCode::kEngine, "serving: the sweep measured no level");
+    throw Error(ErrorCode::kEngine,
+                service_level ? fmt::format("serving: the sweep did not measure service_level {:g}", *service_level)
+                              : std::string("serving: the sweep measured no level"));
   }
   std::map<std::string, decide::MetricValue> metrics;
   metrics["goodput_rps"] = {{top->goodput_rps}, false};

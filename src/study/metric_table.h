@@ -5,6 +5,7 @@
 // row here.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,11 @@ std::map<std::string, decide::MetricValue> decision_metrics(const tasks::Perplex
 // SLOs, max_concurrency_at_slo or max_rps_at_slo (0 when not even the lowest level held). When that
 // level is only a lower bound (the highest level tried still held), `notes` gets a line saying so.
 // Throws Error when the sweep measured no level.
+// `service_level`: the sweep level whose numbers enter the decision (the load the service must carry);
+// nullopt: the highest level of the sweep. Throws Error when it was not measured.
 std::map<std::string, decide::MetricValue> decision_metrics(const perf::ServingResult& serving,
-                                                            std::vector<std::string>& notes);
+                                                            std::vector<std::string>& notes,
+                                                            std::optional<double> service_level = std::nullopt);
 
 // "<task>.<metric>" for every metric of a task, and its per-item correctness (for McNemar's test).
 void add_task_metrics(const tasks::TaskResult& task, decide::Variant& variant);

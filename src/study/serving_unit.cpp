@@ -104,6 +104,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
                        {"plan", report::serving_to_json(serving, {}).at("plan")},
                        {"levels", level_values},
                        {"extra_body", w.extra_body},
+                       {"service_level", w.service_level ? nlohmann::json(*w.service_level) : nlohmann::json()},
                        {"prompts", run.serving_prompts}};
   const std::string key = "serving/" + plan.name;
   if (auto stored = run.units.find(plan.name, key, inputs)) {
@@ -124,7 +125,7 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
     throw Error(ErrorCode::kEngine, fmt::format("serving {} with llama-server: {}", plan.name, result.interruption));
   }
   UnitRecord record;
-  record.metrics = decision_metrics(result, record.notes);
+  record.metrics = decision_metrics(result, record.notes, w.service_level);
   record.payload = report::serving_to_json(serving, result);
   record.payload["server"] = {{"engine", backend::kLlamaServerEngine},
                               {"argv", argv},

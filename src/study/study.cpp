@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "core/error.h"
@@ -264,9 +265,6 @@ void check_serving_values(const Reader& r, const toml::table& t, const ServingWo
   if (!(s.attainment > 0 && s.attainment <= 1)) {
     r.fail(at("attainment"), fmt::format("'attainment' must be in (0, 1], not {}", s.attainment));
   }
-  if (s.prompt_cache_mib < 0) {
-    r.fail(at("prompt_cache_mib"), "'prompt_cache_mib' must not be negative");
-  }
   if (s.search_budget_s < 0) {
     r.fail(at("search_budget_s"), "'search_budget_s' must not be negative");
   }
@@ -281,7 +279,7 @@ ServingWorkload read_serving(const Reader& r, const toml::table& t) {
   r.only(t, "workload.serving",
          {"prompts", "file", "requests", "concurrency", "rates", "arrivals", "duration_s", "max_new_tokens",
           "ignore_eos", "slos", "attainment", "search_budget_s", "warmup_requests", "parallel", "ctx_per_slot",
-          "prompt_cache_mib", "extra_body"});
+          "prompt_cache_mib", "extra_body", "service_level"});
   ServingWorkload s;
   r.read(t, "prompts", s.prompts);
   r.read_path(t, "file", s.file);
@@ -322,6 +320,19 @@ ServingWorkload read_serving(const Reader& r, const toml::table& t) {
     std::ostringstream json_text;
     json_text << toml::json_formatter{*node->as_table()};
     s.extra_body = json_text.str();
+  }
+  if (const auto* node = t.get("service_level")) {
+    double level = 0;
+    r.read(t, "service_level", level);
+    std::vector<double> levels = s.rates;
+    for (int concurrency : s.concurrency) {
+      levels.push_back(concurrency);
+    }
+    if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
+      r.fail(*node,
+             fmt::format("'service_level' {:g} is not a level of the sweep ({})", level, fmt::join(levels, ", ")));
+    }
+    s.service_level = level;
   }
   check_serving_values(r, t, s);
   return s;

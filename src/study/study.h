@@ -43,6 +43,9 @@ struct ServingWorkload {
   int ctx_per_slot = 2048;
   int prompt_cache_mib = 0;  // llama-server's --cache-ram (ServerLaunch::prompt_cache_mib says why 0)
   std::string extra_body;    // JSON object merged into every request (a TOML table in the file)
+  // The level (a concurrency or a rate of the sweep) the service must carry: its goodput, attainment
+  // and p99s enter the decision. nullopt: the sweep's highest level.
+  std::optional<double> service_level;
 
   bool uses_rates() const { return !rates.empty(); }
   int slots() const;           // parallel, or its default

@@ -54,7 +54,8 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
       write("prompts = \"file\"\nfile = \"prompts.txt\"\nrequests = 12\nconcurrency = [1, 4]\nduration_s = 30\n"
             "max_new_tokens = 32\nignore_eos = false\nslos = [\"ttft_ms<=800\", \"tpot_ms <= 60\"]\n"
             "attainment = 0.95\nsearch_budget_s = 10\nwarmup_requests = 1\nctx_per_slot = 512\n"
-            "prompt_cache_mib = 2048\nextra_body = { top_k = 1, logit_bias = { \"131\" = -100 } }\n"));
+            "prompt_cache_mib = 2048\nextra_body = { top_k = 1, logit_bias = { \"131\" = -100 } }\n"
+            "service_level = 4\n"));
   ASSERT_TRUE(s.serving);
   const ServingWorkload& w = *s.serving;
   EXPECT_EQ(w.prompts, "file");
@@ -70,6 +71,7 @@ TEST_F(ServingStudyFile, ConcurrencySweepWithEveryKey) {
   EXPECT_EQ(w.search_budget_s, 10);
   EXPECT_EQ(w.warmup_requests, 1);
   EXPECT_EQ(w.prompt_cache_mib, 2048);
+  EXPECT_EQ(w.service_level, 4.0);
   EXPECT_EQ(nlohmann::json::parse(w.extra_body), nlohmann::json::parse(R"({"top_k": 1, "logit_bias": {"131": -100}})"));
   // Slots default to the highest concurrency level; the server's context is slots x ctx_per_slot.
   EXPECT_EQ(w.slots(), 4);
@@ -94,6 +96,8 @@ TEST_F(ServingStudyFile, DefaultsAndRates) {
   EXPECT_EQ(rates.serving->slots(), 6);
   EXPECT_EQ(load_study(write("rates = [1]\n")).serving->slots(), 8);
   EXPECT_FALSE(load_study(write("")).prompts.has_value());
+  EXPECT_FALSE(defaults.serving->service_level.has_value());
+  EXPECT_EQ(load_study(write("rates = [1, 2.5]\nservice_level = 2.5\n")).serving->service_level, 2.5);
 }
 
 TEST_F(ServingStudyFile, UnknownKeysAndBadValuesNameTheKeyAndLine) {
@@ -121,6 +125,9 @@ TEST_F(ServingStudyFile, UnknownKeysAndBadValuesNameTheKeyAndLine) {
   EXPECT_NE(error_of("max_new_tokens = 600\nctx_per_slot = 512\n").find("study.toml:6: 'max_new_tokens' (600)"),
             std::string::npos);
   EXPECT_NE(error_of("prompt_cache_mib = -1\n").find("study.toml:6: 'prompt_cache_mib' must not be negative"),
+            std::string::npos);
+  EXPECT_NE(error_of("concurrency = [1, 4]\nservice_level = 2\n")
+                .find("study.toml:7: 'service_level' 2 is not a level of the sweep (1, 4)"),
             std::string::npos);
   EXPECT_NE(error_of("extra_body = \"{}\"\n").find("study.toml:6: 'extra_body' must be a table"), std::string::npos);
   EXPECT_NE(error_of("ignore_eos = 1\n").find("study.toml:6: 'ignore_eos' must be true or false"), std::string::npos);
@@ -171,6 +178,14 @@ TEST(ServingMetrics, TakenAtTheSweepsHighestLevelWithTheLevelAtSlo) {
     EXPECT_FALSE(value.unstable) << name;
   }
   EXPECT_TRUE(notes.empty());
+
+  // The service's level instead of the highest: the numbers of concurrency 4.
+  const auto at_four = decision_metrics(result, notes, 4.0);
+  EXPECT_EQ(at_four.at("goodput_rps").samples, std::vector<double>{3.0});
+  EXPECT_EQ(at_four.at("slo_attainment").samples, std::vector<double>{1.0});
+  EXPECT_EQ(at_four.at("serving_ttft_p99_ms").samples, std::vector<double>{200});
+  EXPECT_EQ(at_four.at("max_concurrency_at_slo").samples, std::vector<double>{6});
+  EXPECT_THROW(decision_metrics(result, notes, 6.0), Error);  // a searched level is not the service's
 }
 
 TEST(ServingMetrics, RateSweepLowerBoundAndNothingHeld) {
