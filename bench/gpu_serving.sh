@@ -6,7 +6,11 @@
 # within both. Resumable across the device tool's 10-minute calls: every step skips what is
 # already in out/gpu-serving (the build and the models survive while the machine stays warm).
 #   bench/make_carry.sh                     here, once (carry/: headers, vocabulary, llama.cpp tree, prompts)
-#   bench/gpu_serving.sh [build|prepare|serve|study|all] [--budget SECONDS]
+#   bench/gpu_serving.sh [build|prepare|study|serve|all] [--budget SECONDS]
+# `study` runs the four variants as one study (in-process benchmark + the closed-loop sweep behind
+# managed llama-servers) and ranks it under the interactive and the serving profile; `serve` adds an
+# open-loop Poisson sweep per variant (serve-bench). Managed servers run without llama-server's host
+# prompt cache (--cache-ram 0, uaqf's default).
 # Results: out/gpu-serving, and one archive of it in $OUT after every step when $OUT is set.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,13 +78,6 @@ serve_variant() {
   local common=(--serve "$model" --gpu-layers -1 --api completions --prompts "$prompts" --max-new-tokens 128
     --ignore-eos --slo 'ttft_ms<=500' --slo 'tpot_ms<=50' --ctx-per-slot 512 --timeout 120
     --extra-body "$ban_bytes")
-  if [ ! -f "$out/closed-$name.json" ] && time_left; then
-    "$bin/uaqf" serve-bench "${common[@]}" --concurrency 1,4,16,64 --requests 64 --duration 15 --search-budget 40 \
-      --json "$out/closed-$name.json.tmp" --csv "$out/closed-$name.csv" >"$out/closed-$name.txt" 2>&1 &&
-      mv "$out/closed-$name.json.tmp" "$out/closed-$name.json" || log "closed loop failed on $name"
-    log "closed loop $name"
-    save_out
-  fi
   if [ ! -f "$out/open-$name.json" ] && time_left; then
     "$bin/uaqf" serve-bench "${common[@]}" --parallel 64 --rate 4,16,64 --arrivals poisson --duration 12 --requests 1000 \
       --search-budget 40 --json "$out/open-$name.json.tmp" --csv "$out/open-$name.csv" >"$out/open-$name.txt" 2>&1 &&
@@ -88,6 +85,64 @@ serve_variant() {
     log "open loop $name"
     save_out
   fi
+}
+
+# The study: the baseline and three quantized types, benchmarked in-process (pp512, tg128) and served
+# at 1..64 requests in flight (chat API); the service must carry 16 in flight. Then the decision
+# under `interactive` (single-user speed and memory) next to `serving` (goodput at 16 in flight and
+# the most load within the SLOs). Random weights: no quality unit, the profiles drop quality.
+study() {
+  local dir="$out/study" toml="$out/study.toml" text_prompts="$out/prompts-gsm8k.txt"
+  [ -f "$dir/results.json" ] && { log "study present"; return; }
+  python3 -c 'import json,sys; [print(json.loads(l)["prompt"].replace("\n", " ")) for l in open(sys.argv[1])]' \
+    "$prompts" >"$text_prompts"
+  local bias
+  bias=$(python3 -c 'print(", ".join(f"\"{t}\" = -100" for t in range(131, 259)))')
+  cat >"$toml" <<EOF
+[study]
+name = "gpu-7b-serving"
+output = "$dir"
+seed = 42
+
+[model]
+path = "$models/llama2-7b-f16.gguf"
+types = ["Q8_0", "Q4_K_M", "Q4_0"]
+variants_dir = "$models"
+
+[runtime]
+gpu_layers = -1
+
+[workload]
+prompt_tokens = [512]
+gen_tokens = 128
+reps = 5
+warmup = 1
+
+[workload.serving]
+prompts = "file"
+file = "$text_prompts"
+requests = 64
+concurrency = [1, 4, 16, 64]
+duration_s = 10
+max_new_tokens = 128
+ignore_eos = true
+slos = ["ttft_ms<=500", "tpot_ms<=50"]
+search_budget_s = 30
+parallel = 64
+ctx_per_slot = 512
+service_level = 16
+extra_body = { logit_bias = { $bias } }
+
+[profile]
+name = "serving"
+EOF
+  "$bin/uaqf" run "$toml" >"$out/study.txt" 2>&1 || log "study failed"
+  for profile in interactive serving; do
+    "$bin/uaqf" rank "$dir/results.json" --profile "$profile" --json "$out/rank-$profile.json" \
+      >"$out/rank-$profile.txt" 2>&1 || log "rank $profile failed"
+  done
+  log "study"
+  save_out
 }
 
 serve() {
@@ -100,9 +155,10 @@ serve() {
 case "$step" in
   build) build ;;
   prepare) prepare ;;
+  study) study ;;
   serve) serve ;;
-  all) build; prepare; serve ;;
-  *) echo "usage: bench/gpu_serving.sh [build|prepare|serve|all] [--budget SECONDS]" >&2; exit 2 ;;
+  all) build; prepare; study; serve ;;
+  *) echo "usage: bench/gpu_serving.sh [build|prepare|study|serve|all] [--budget SECONDS]" >&2; exit 2 ;;
 esac
 log "end of $step"
 save_out
