@@ -47,8 +47,7 @@
 
 #include "core/error.h"
 #include "tasks/ifeval_checkers.h"
-#include "tasks/ifeval_language.h"
-#include "tasks/ifeval_sentences.h"
+#include "tasks/ifeval_reference.h"
 #include "tasks/ifeval_unicode.h"
 #include "tasks/ifeval_words.h"
 
@@ -211,7 +210,7 @@ namespace detail {
 std::size_t count_words(const std::string& text) { return count_words_u32(decode(text)); }
 std::size_t count_sentences(const std::string& text) { return sentence_spans(decode(text)).size(); }
 std::size_t count_capital_words(const std::string& text) { return count_capital_words_u32(decode(text)); }
-std::string detect_language(const std::string& text) { return detect_language_u32(decode(text)); }
+std::string detect_language(const std::string& text) { return detect_language_u32(decode(text)).value_or(""); }
 }  // namespace detail
 
 }  // namespace uaqf::tasks::ifeval

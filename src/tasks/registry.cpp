@@ -93,6 +93,12 @@ void load_ifeval(const TaskDefinition&, const SuiteOptions& options, PreparedSui
     }
     lines.push_back(line);
   }
+  // The checkers split sentences with the reference's punkt model, which comes with the data.
+  const auto punkt = options.data_dir / ifeval::kPunktParametersFile;
+  require_dataset_file(punkt, "IFEval's punkt english parameters",
+                       "nltk_data tokenizers/punkt/PY3/english.pickle, exported as JSON");
+  ifeval::use_reference_files(
+      {.punkt_parameters = punkt, .langdetect_dir = ifeval::default_reference_files().langdetect_dir});
   suite.ifeval_lines = pick(lines, select_items(lines.size(), options.limit, options.seed));
 }
 

@@ -1,0 +1,125 @@
+// IFEval against the official implementation on GPT-4's published responses: every verdict of
+// the reference file (shared/data/ifeval/reference/), and the counting primitives against nltk's
+// and langdetect's own output (tests/data/ifeval/, made by scripts/ifeval/reference_counts.py).
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tasks/ifeval.h"
+
+namespace uaqf::tasks::ifeval {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+fs::path reference_dir() {
+  const char* shared = std::getenv("UAQF_SHARED_DIR");
+  if (shared == nullptr || *shared == '\0') return {};
+  return fs::path(shared) / "data" / "ifeval" / "reference";
+}
+
+std::vector<json> read_jsonl(const fs::path& file) {
+  std::vector<json> rows;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) rows.push_back(json::parse(line));
+  }
+  return rows;
+}
+
+#define REQUIRE_REFERENCE()                                                                               \
+  do {                                                                                                    \
+    ASSERT_FALSE(reference_dir().empty()) << "UAQF_SHARED_DIR is not set (it must name the shared/ dir)"; \
+    ASSERT_TRUE(fs::is_directory(reference_dir())) << "missing " << reference_dir();                      \
+  } while (false)
+
+TEST(IfevalReference, GptFourVerdictsEqualTheOfficialOnes) {
+  REQUIRE_REFERENCE();
+  std::map<std::string, Item> items_by_prompt;
+  std::ifstream data(reference_dir().parent_path() / "input_data.jsonl");
+  for (std::string line; std::getline(data, line);) {
+    if (line.empty()) continue;
+    Item item = parse_item(line);
+    items_by_prompt.emplace(item.prompt, std::move(item));
+  }
+  std::map<std::string, json> official;
+  for (const json& row : read_jsonl(reference_dir() / "gpt4_official_verdicts.jsonl")) {
+    official[std::to_string(row.at("key").get<long>())] = row;
+  }
+  const std::vector<json> responses = read_jsonl(reference_dir() / "gpt4_responses.jsonl");
+  ASSERT_EQ(responses.size(), 541U);
+  std::size_t compared = 0, seed_dependent = 0, prompts_strict = 0, prompts_loose = 0;
+  std::size_t instructions = 0, followed_strict = 0, followed_loose = 0;
+  for (const json& row : responses) {
+    const auto item = items_by_prompt.find(row.at("prompt").get<std::string>());
+    ASSERT_NE(item, items_by_prompt.end()) << row.at("prompt");
+    const json& expected = official.at(item->second.key);
+    const Result result = evaluate(item->second, row.at("response").get<std::string>());
+    prompts_strict += result.prompt_strict() ? 1 : 0;
+    prompts_loose += result.prompt_loose() ? 1 : 0;
+    for (std::size_t k = 0; k < result.strict.size(); ++k) {
+      ++instructions;
+      followed_strict += result.strict[k] ? 1 : 0;
+      followed_loose += result.loose[k] ? 1 : 0;
+      if (expected.at("seed_dependent").at(k).get<bool>()) {
+        ++seed_dependent;
+        continue;
+      }
+      ++compared;
+      const std::string what = "key " + item->second.key + " " + item->second.instruction_ids[k];
+      EXPECT_EQ(result.strict[k], expected.at("strict").at(k).get<bool>()) << what << " (strict)";
+      EXPECT_EQ(result.loose[k], expected.at("loose").at(k).get<bool>()) << what << " (loose)";
+    }
+  }
+  const auto percent = [](std::size_t part, std::size_t whole) {
+    return 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+  };
+  std::cout << "compared " << compared << " verdicts per mode (" << seed_dependent << " seed-dependent); accuracies "
+            << percent(prompts_strict, 541) << " / " << percent(followed_strict, instructions) << " / "
+            << percent(prompts_loose, 541) << " / " << percent(followed_loose, instructions) << " %\n";
+  EXPECT_EQ(compared + seed_dependent, 834U);
+  EXPECT_EQ(seed_dependent, 2U);  // as the reference file marks them
+  EXPECT_NEAR(percent(prompts_strict, 541), 77.08, 0.2);
+  EXPECT_NEAR(percent(followed_strict, instructions), 83.69, 0.2);
+  EXPECT_NEAR(percent(prompts_loose, 541), 79.67, 0.2);
+  EXPECT_NEAR(percent(followed_loose, instructions), 85.61, 0.2);
+}
+
+TEST(IfevalReference, CountsEqualNltksAndLanguagesLangdetectsOnGptFourResponses) {
+  REQUIRE_REFERENCE();
+  const std::vector<json> expected =
+      read_jsonl(fs::path(UAQF_SOURCE_DIR) / "tests/data/ifeval/gpt4_reference_counts.jsonl");
+  const std::vector<json> responses = read_jsonl(reference_dir() / "gpt4_responses.jsonl");
+  ASSERT_EQ(expected.size(), responses.size());
+  std::size_t sentences = 0, words = 0, capitals = 0, languages = 0;
+  for (std::size_t i = 0; i < responses.size(); ++i) {
+    ASSERT_EQ(expected[i].at("prompt"), responses[i].at("prompt")) << "line " << i + 1;
+    const std::string text = responses[i].at("response").get<std::string>();
+    const std::string where = "response " + std::to_string(i + 1);
+    sentences += detail::count_sentences(text) == expected[i].at("sentences").get<std::size_t>() ? 1 : 0;
+    EXPECT_EQ(detail::count_sentences(text), expected[i].at("sentences").get<std::size_t>()) << where;
+    words += detail::count_words(text) == expected[i].at("words").get<std::size_t>() ? 1 : 0;
+    EXPECT_EQ(detail::count_words(text), expected[i].at("words").get<std::size_t>()) << where;
+    capitals += detail::count_capital_words(text) == expected[i].at("capital_words").get<std::size_t>() ? 1 : 0;
+    EXPECT_EQ(detail::count_capital_words(text), expected[i].at("capital_words").get<std::size_t>()) << where;
+    const json& language = expected[i].at("language");
+    const std::string want = language.is_null() ? "" : language.get<std::string>();
+    languages += detail::detect_language(text) == want ? 1 : 0;
+    EXPECT_EQ(detail::detect_language(text), want) << where;
+  }
+  std::cout << "agree with nltk/langdetect on " << responses.size() << " responses: sentences " << sentences
+            << ", words " << words << ", capital words " << capitals << ", languages " << languages << "\n";
+}
+
+}  // namespace
+}  // namespace uaqf::tasks::ifeval
