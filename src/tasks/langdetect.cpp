@@ -325,7 +325,9 @@ U32 LanguageDetector::prepare(const U32& raw) const {
   for (char32_t c : kept) {
     if (c >= 'A' && c <= 'z') {
       ++latin;
-    } else if (c >= 0x300 && !in_block(c, 0x1E00, 0x1EFF)) {
+    } else if (c >= 0x300) {
+      // langdetect means to skip Latin Extended Additional here, but compares unicode_block()'s
+      // number with the block's name, so that every character from U+0300 counts.
       ++non_latin;
     }
   }

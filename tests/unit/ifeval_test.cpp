@@ -298,6 +298,16 @@ TEST(IfevalLanguage, AgreesWithLangdetectSeededWithZero) {
       {"Bonjour tout le monde", "fr"},
   };
   for (const auto& [text, code] : samples) EXPECT_EQ(detail::detect_language(text), code) << text;
+  // Mostly Devanagari with Vietnamese letters: langdetect counts Latin Extended Additional (the
+  // precomposed letters) as non-Latin, drops the Latin letters, and says Hindi (not Vietnamese).
+  EXPECT_EQ(detail::detect_language(
+                "70  i\u0111\u01a0  a\u0111e\u01b0o\u01b0\u0301,  \u0927\u0918\u0941\u0908  \u0906  "
+                "\u00eai\u01b0\u00f4u  5969949\u0301  \u01a0\u00ca\u0309.  \u0948\u0938  02853  "
+                "\u0917\u0908\u090f\u091b\u0905  \u0111\u01af\u00c2u\u0102\u00ca  "
+                "\u0938\u0908\u092d\u0909\u0909\u091c\u0914\u0924...  \u0915\u092f\u0948\u092c\u0905  Mr.  "
+                "a.b@c  \u00ca\u01a1\u01a1e\u0103  \u0103\u00e2\u0111\u00eaa\u01afu\u00ea?  "
+                "\u0941\u090f\u0906\u091c"),
+            "hi");
   // No n-gram of any profile: langdetect raises, and the checkers count the instruction as followed.
   EXPECT_EQ(detail::detect_language("12345 ... !!!"), "");
   EXPECT_TRUE(follows("language:response_language", {{"language", "de"}}, "12345 ... !!!"));
