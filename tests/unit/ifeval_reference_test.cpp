@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "tasks/ifeval.h"
 
 namespace uaqf::tasks::ifeval {
@@ -119,6 +120,29 @@ TEST(IfevalReference, CountsEqualNltksAndLanguagesLangdetectsOnGptFourResponses)
   }
   std::cout << "agree with nltk/langdetect on " << responses.size() << " responses: sentences " << sentences
             << ", words " << words << ", capital words " << capitals << ", languages " << languages << "\n";
+}
+
+TEST(IfevalReference, MissingModelFilesAreOneClearError) {
+  REQUIRE_REFERENCE();
+  const ReferenceFiles defaults = default_reference_files();
+  const auto expect_not_found = [](const ReferenceFiles& files, const std::string& fragment) {
+    try {
+      use_reference_files(files);
+      ADD_FAILURE() << "accepted " << files.punkt_parameters << ", " << files.langdetect_dir;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect_not_found({.punkt_parameters = defaults.punkt_parameters, .langdetect_dir = "/no/such/langdetect"},
+                   "/no/such/langdetect");
+  expect_not_found({.punkt_parameters = defaults.punkt_parameters, .langdetect_dir = "/no/such/langdetect"},
+                   "UAQF_LANGDETECT_DIR");
+  expect_not_found({.punkt_parameters = "/no/such/punkt.json", .langdetect_dir = defaults.langdetect_dir},
+                   "/no/such/punkt.json");
+  // A failed load leaves the models in use as they were.
+  EXPECT_EQ(detail::count_sentences("My answer is no. Generally, it is fine."), 2U);
+  EXPECT_EQ(detail::detect_language("YES"), "cy");
 }
 
 }  // namespace
