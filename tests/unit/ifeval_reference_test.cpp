@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,30 +97,62 @@ TEST(IfevalReference, GptFourVerdictsEqualTheOfficialOnes) {
   EXPECT_NEAR(percent(followed_loose, instructions), 85.61, 0.2);
 }
 
+// How many of the texts have each primitive equal to the Python libraries' (expected[i] holds
+// "sentences", "words", "capital_words" and "language"); every difference is a failure.
+std::map<std::string, std::size_t> agreement(const std::vector<std::string>& texts, const std::vector<json>& expected) {
+  std::map<std::string, std::size_t> agree;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::string where = "text " + std::to_string(i + 1) + ": " + texts[i].substr(0, 80);
+    const std::map<std::string, std::size_t> counts = {{"sentences", detail::count_sentences(texts[i])},
+                                                       {"words", detail::count_words(texts[i])},
+                                                       {"capital_words", detail::count_capital_words(texts[i])}};
+    for (const auto& [name, count] : counts) {
+      EXPECT_EQ(count, expected[i].at(name).get<std::size_t>()) << name << ", " << where;
+      agree[name] += count == expected[i].at(name).get<std::size_t>() ? 1 : 0;
+    }
+    const json& language = expected[i].at("language");
+    const std::string want = language.is_null() ? "" : language.get<std::string>();
+    EXPECT_EQ(detail::detect_language(texts[i]), want) << where;
+    agree["language"] += detail::detect_language(texts[i]) == want ? 1 : 0;
+  }
+  return agree;
+}
+
+void print_agreement(const std::string& what, std::size_t n, const std::map<std::string, std::size_t>& agree) {
+  std::cout << "agree with nltk/langdetect on " << n << " " << what << ":";
+  for (const auto& [name, count] : agree) std::cout << " " << name << " " << count;
+  std::cout << "\n";
+}
+
 TEST(IfevalReference, CountsEqualNltksAndLanguagesLangdetectsOnGptFourResponses) {
   REQUIRE_REFERENCE();
   const std::vector<json> expected =
       read_jsonl(fs::path(UAQF_SOURCE_DIR) / "tests/data/ifeval/gpt4_reference_counts.jsonl");
   const std::vector<json> responses = read_jsonl(reference_dir() / "gpt4_responses.jsonl");
   ASSERT_EQ(expected.size(), responses.size());
-  std::size_t sentences = 0, words = 0, capitals = 0, languages = 0;
+  std::vector<std::string> texts;
   for (std::size_t i = 0; i < responses.size(); ++i) {
     ASSERT_EQ(expected[i].at("prompt"), responses[i].at("prompt")) << "line " << i + 1;
-    const std::string text = responses[i].at("response").get<std::string>();
-    const std::string where = "response " + std::to_string(i + 1);
-    sentences += detail::count_sentences(text) == expected[i].at("sentences").get<std::size_t>() ? 1 : 0;
-    EXPECT_EQ(detail::count_sentences(text), expected[i].at("sentences").get<std::size_t>()) << where;
-    words += detail::count_words(text) == expected[i].at("words").get<std::size_t>() ? 1 : 0;
-    EXPECT_EQ(detail::count_words(text), expected[i].at("words").get<std::size_t>()) << where;
-    capitals += detail::count_capital_words(text) == expected[i].at("capital_words").get<std::size_t>() ? 1 : 0;
-    EXPECT_EQ(detail::count_capital_words(text), expected[i].at("capital_words").get<std::size_t>()) << where;
-    const json& language = expected[i].at("language");
-    const std::string want = language.is_null() ? "" : language.get<std::string>();
-    languages += detail::detect_language(text) == want ? 1 : 0;
-    EXPECT_EQ(detail::detect_language(text), want) << where;
+    texts.push_back(responses[i].at("response").get<std::string>());
   }
-  std::cout << "agree with nltk/langdetect on " << responses.size() << " responses: sentences " << sentences
-            << ", words " << words << ", capital words " << capitals << ", languages " << languages << "\n";
+  print_agreement("GPT-4 responses", texts.size(), agreement(texts, expected));
+}
+
+// Random texts in many scripts exercise what English responses do not: langdetect's CJK classes,
+// Vietnamese marks, the cleaning of Latin letters from texts in other scripts.
+TEST(IfevalReference, CountsAndLanguagesEqualPythonsOnMixedScriptTexts) {
+  REQUIRE_REFERENCE();
+  const std::vector<json> expected =
+      read_jsonl(fs::path(UAQF_SOURCE_DIR) / "tests/data/ifeval/mixed_script_reference_counts.jsonl");
+  ASSERT_EQ(expected.size(), 300U);
+  std::vector<std::string> texts;
+  std::set<std::string> languages;
+  for (const json& row : expected) {
+    texts.push_back(row.at("text").get<std::string>());
+    if (row.at("language").is_string()) languages.insert(row.at("language").get<std::string>());
+  }
+  EXPECT_GE(languages.size(), 20U);  // the texts reach many of the profiles
+  print_agreement("mixed-script texts", texts.size(), agreement(texts, expected));
 }
 
 TEST(IfevalReference, MissingModelFilesAreOneClearError) {
