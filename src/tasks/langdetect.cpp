@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -147,8 +148,14 @@ std::unordered_map<std::string, U32> read_messages(const fs::path& file) {
     const std::string raw = line.substr(eq + 1);
     U32 value;
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '\\' && i + 5 < raw.size() && raw[i + 1] == 'u') {
-        value.push_back(static_cast<char32_t>(std::stoul(raw.substr(i + 2, 4), nullptr, 16)));
+      if (raw[i] == '\\') {
+        const std::string hex = i + 5 < raw.size() && raw[i + 1] == 'u' ? raw.substr(i + 2, 4) : "";
+        if (hex.size() != 4 || !std::all_of(hex.begin(), hex.end(),
+                                            [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; })) {
+          throw Error(ErrorCode::kInvalidArgument, fmt::format("langdetect: {}: {} holds an escape other than \\uXXXX",
+                                                               file.string(), line.substr(0, eq)));
+        }
+        value.push_back(static_cast<char32_t>(std::stoul(hex, nullptr, 16)));
         i += 5;
       } else if (raw[i] != '\r' && raw[i] != '\n') {
         value.push_back(static_cast<unsigned char>(raw[i]));
