@@ -176,6 +176,7 @@ TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, co
   const auto answers = generate_answers(model, prompts, task.stop_sequences, generation_options(options), &seconds,
                                         {.journal = options.journal, .task = task.name, .ids = &ids});
   std::vector<std::string> responses;
+  responses.reserve(answers.size());
   for (const auto& answer : answers) {
     responses.push_back(model.detokenize(answer));
   }
