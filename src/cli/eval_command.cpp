@@ -427,9 +427,11 @@ int run_responses(const Flags& flags) {
     report.baseline_sha256 = report.models.back().sha256;
   }
   report.models.push_back(responses_result(suite, flags.responses));
-  std::cout << report::eval_reporter(report)->render(report::Format::kTerminal);
   if (report.baseline_path) {
     comparisons = compare_responses(report.models.front(), report.models.back());
+  }
+  std::cout << report::eval_reporter(report)->render(report::Format::kTerminal);
+  if (report.baseline_path) {
     std::cout << "\nPaired per prompt (McNemar), " << fs::path(flags.responses).filename().string() << " against "
               << fs::path(flags.baseline_responses).filename().string() << ":\n";
     for (const auto& c : comparisons) {

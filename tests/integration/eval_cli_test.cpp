@@ -299,6 +299,13 @@ TEST(EvalCli, ResponsesWithAMalformedLineOrAnUnknownPrompt) {
   EXPECT_EQ(result.exit_code, 2);
   expect_one_error_line(result, unknown.string() + ":2: the prompt is not one of IFEval's");
 
+  const fs::path one = work_dir() / "one-response.jsonl";
+  std::ofstream(one) << first_line << "\n";
+  result =
+      run_uaqf("eval --tasks ifeval --responses " + q(gpt4_responses()) + " --baseline-responses " + q(one) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "the paired comparison needs the same prompts");
+
   result = run_uaqf("eval " + q(tiny_model()) + " --tasks ifeval --responses " + q(unknown) + data);
   EXPECT_EQ(result.exit_code, 2);
   expect_one_error_line(result, "give no model files");
