@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache git python3
   nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev
   libssl-dev libcurl4-openssl-dev libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev
+  python3-langdetect  # IFEval language checks read its profiles at run time
 )
 
 missing=()

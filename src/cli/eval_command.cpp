@@ -15,6 +15,7 @@
 #include "core/files.h"
 #include "core/paths.h"
 #include "core/terminal.h"
+#include "decide/significance.h"
 #include "perf/memory.h"
 #include "report/eval_report.h"
 #include "report/reporter.h"
@@ -77,6 +78,8 @@ struct Flags {
   int divergence_tokens = 64;
   int gen_batch = 8;
   bool batch_invariant = false;
+  std::string responses;           // score this file's IFEval responses instead of models
+  std::string baseline_responses;  // and compare them with these, prompt by prompt
   RuntimeFlags runtime;
 };
 
@@ -330,7 +333,137 @@ report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, 
   return result;
 }
 
+// --responses: IFEval's verdicts on responses generated elsewhere, without a model.
+void check_responses_flags(const Flags& flags) {
+  if (!flags.models.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "--responses scores a file of responses: give no model files with it");
+  }
+  if (flags.tasks != "ifeval") {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--responses scores IFEval only: pass --tasks ifeval (not '{}')", flags.tasks));
+  }
+  if (flags.limit != 0 || !flags.baseline.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--responses scores every line of its file: --limit and --baseline do not apply (the baseline's "
+                "responses are --baseline-responses)");
+  }
+}
+
+report::EvalModelResult responses_result(const tasks::PreparedSuite& suite, const fs::path& file) {
+  report::EvalModelResult result;
+  result.path = file;
+  result.info.path = file;
+  result.info.type_name = "responses";
+  result.sha256 = sha256_file(file);
+  result.tasks.push_back(tasks::score_ifeval_responses(suite, file));
+  result.ok = true;
+  return result;
+}
+
+// Per prompt, followed (every instruction) or not, in one mode ("strict" or "loose"), by item id.
+std::map<std::string, bool> prompt_outcomes(const tasks::TaskResult& result, const std::string& mode) {
+  std::map<std::string, bool> outcomes;
+  for (const auto& record : result.records) {
+    const auto verdicts = record.at(mode).get<std::vector<bool>>();
+    outcomes[record.at("id").get<std::string>()] =
+        std::all_of(verdicts.begin(), verdicts.end(), [](bool b) { return b; });
+  }
+  return outcomes;
+}
+
+// McNemar's test per prompt, as studies compare a variant's items with the baseline's; both files
+// must answer the same prompts.
+nlohmann::json compare_responses(const report::EvalModelResult& baseline, const report::EvalModelResult& variant) {
+  nlohmann::json comparisons = nlohmann::json::array();
+  for (const std::string mode : {"strict", "loose"}) {
+    const auto base = prompt_outcomes(baseline.tasks.front(), mode);
+    const auto var = prompt_outcomes(variant.tasks.front(), mode);
+    std::vector<bool> base_followed, variant_followed;
+    for (const auto& [id, followed] : var) {
+      const auto it = base.find(id);
+      if (it == base.end()) {
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("{} answers IFEval item {} but {} does not: the paired "
+                                                             "comparison needs the same prompts in both files",
+                                                             variant.path.string(), id, baseline.path.string()));
+      }
+      base_followed.push_back(it->second);
+      variant_followed.push_back(followed);
+    }
+    if (base.size() != var.size()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} answers {} prompts, {} answers {}: the paired comparison needs the same prompts",
+                              baseline.path.string(), base.size(), variant.path.string(), var.size()));
+    }
+    const decide::McNemarResult test = decide::mcnemar(base_followed, variant_followed);
+    const auto rate = [](const std::vector<bool>& v) {
+      return static_cast<double>(std::count(v.begin(), v.end(), true)) / static_cast<double>(v.size());
+    };
+    comparisons.push_back({{"metric", "prompt_level_" + mode + "_acc"},
+                           {"n", base_followed.size()},
+                           {"baseline", rate(base_followed)},
+                           {"variant", rate(variant_followed)},
+                           {"baseline_only", test.baseline_only},
+                           {"variant_only", test.variant_only},
+                           {"test", test.exact ? "mcnemar_exact" : "mcnemar_chi2"},
+                           {"statistic", test.statistic},
+                           {"p_value", test.p_value}});
+  }
+  return comparisons;
+}
+
+int run_responses(const Flags& flags) {
+  check_responses_flags(flags);
+  validate_flags(flags, parse_tasks({"ifeval"}));
+  report::EvalReport report;
+  report.tasks = {"ifeval"};
+  report.environment = collect_environment();
+  report.suite_options = suite_options(flags);
+  report.suite_options.data_dir = resolve_data_dir(flags.data_dir);
+  const tasks::PreparedSuite suite = tasks::prepare_suite(report.tasks, report.suite_options);
+  nlohmann::json comparisons;
+  if (!flags.baseline_responses.empty()) {
+    report.baseline_path = flags.baseline_responses;
+    report.models.push_back(responses_result(suite, flags.baseline_responses));
+    report.baseline_sha256 = report.models.back().sha256;
+  }
+  report.models.push_back(responses_result(suite, flags.responses));
+  if (report.baseline_path) {
+    comparisons = compare_responses(report.models.front(), report.models.back());
+  }
+  std::cout << report::eval_reporter(report)->render(report::Format::kTerminal);
+  if (report.baseline_path) {
+    std::cout << "\nPaired per prompt (McNemar), " << fs::path(flags.responses).filename().string() << " against "
+              << fs::path(flags.baseline_responses).filename().string() << ":\n";
+    for (const auto& c : comparisons) {
+      std::cout << fmt::format("  {}: {:.4f} -> {:.4f}, baseline only {}, variant only {}, p = {:.4g}\n",
+                               c["metric"].get<std::string>(), c["baseline"].get<double>(), c["variant"].get<double>(),
+                               c["baseline_only"].get<int>(), c["variant_only"].get<int>(), c["p_value"].get<double>());
+    }
+  }
+  if (!flags.json_path.empty()) {
+    auto json = report::eval_to_json(report);
+    json["responses"] = {{"path", flags.responses},
+                         {"baseline_path", flags.baseline_responses.empty() ? nlohmann::json(nullptr)
+                                                                            : nlohmann::json(flags.baseline_responses)},
+                         {"comparisons", report.baseline_path ? comparisons : nlohmann::json(nullptr)}};
+    write_file_atomic(flags.json_path, json.dump(2) + "\n");
+  }
+  if (!flags.csv_path.empty()) {
+    write_file_atomic(flags.csv_path, report::eval_reporter(report)->render(report::Format::kCsv));
+  }
+  return 0;
+}
+
 int run_eval(const Flags& flags) {
+  if (!flags.responses.empty()) {
+    return run_responses(flags);
+  }
+  if (!flags.baseline_responses.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "--baseline-responses needs --responses FILE");
+  }
+  if (flags.models.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "no model files given (or --responses FILE to score IFEval responses)");
+  }
   report::EvalReport report;
   report.tasks = parse_name_list(flags.tasks);
   const EvalTasks tasks = parse_tasks(report.tasks);
@@ -395,7 +528,7 @@ int run_eval(const Flags& flags) {
 Action add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<Flags>();
   CLI::App* command = app.add_subcommand("eval", "quality: perplexity, KL-divergence, task accuracy, divergence");
-  command->add_option("models", flags->models, "GGUF model files")->required();
+  command->add_option("models", flags->models, "GGUF model files");
   command->add_option("--tasks", flags->tasks, "comma-separated: " + tasks::known_task_names())->capture_default_str();
   command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
   command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
@@ -432,6 +565,11 @@ Action add_eval_command(CLI::App& app) {
   command->add_flag("--batch-invariant", flags->batch_invariant,
                     "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
                     "and scores do not depend on batching (needs batch-invariant kernels; slower)");
+  command->add_option("--responses", flags->responses,
+                      "with --tasks ifeval and no models: score this JSONL of {\"prompt\", \"response\"} lines "
+                      "(IFEval's response-file format), prompts matched to the items by text");
+  command->add_option("--baseline-responses", flags->baseline_responses,
+                      "with --responses: the baseline's responses, compared prompt by prompt (McNemar)");
   command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");
   command->add_option("--csv", flags->csv_path, "write every model's metrics as long-form CSV");
   add_runtime_flags(*command, flags->runtime);

@@ -2,9 +2,13 @@
 
 // IFEval (Zhou et al. 2023, google-research instruction_following_eval): the 25 verifiable
 // instruction checkers, scored strictly and loosely as the original evaluation_lib does.
-// Where the C++ cannot match the original exactly (nltk tokenizers, langdetect), ifeval.cpp lists how.
+// Sentences are split by a port of nltk's punkt with the reference english model's parameters,
+// languages detected by a port of langdetect over its profiles (tasks/punkt.h, tasks/langdetect.h);
+// what still differs from the original is listed in ifeval.cpp.
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,6 +23,26 @@ struct Item {
   std::vector<std::string> instruction_ids;
   std::vector<nlohmann::json> kwargs;
 };
+
+// The reference's models. The checkers read them from these files, loaded once; without a call to
+// use_reference_files the first check loads default_reference_files().
+struct ReferenceFiles {
+  std::filesystem::path punkt_parameters;  // punkt's english model as JSON (kPunktParametersFile)
+  std::filesystem::path langdetect_dir;    // langdetect's package folder (profiles/, utils/messages.properties)
+};
+// Relative to the data folder.
+inline constexpr const char* kPunktParametersFile = "ifeval/reference/punkt_english_params.json";
+// langdetect's seed. The official code leaves langdetect unseeded (its verdicts on a few
+// responses vary from run to run); the reference verdicts were made with seed 0.
+inline constexpr std::uint32_t kLangdetectSeed = 0;
+
+// The punkt parameters from the shared folder ($UAQF_SHARED_DIR/data/...), langdetect from
+// $UAQF_LANGDETECT_DIR, else from where the build was told (UAQF_LANGDETECT_DIR, by default
+// Debian's python3-langdetect).
+ReferenceFiles default_reference_files();
+// Loads the models (unless these files are already loaded) for every later check. Throws
+// Error(kNotFound) for a missing file, Error(kInvalidArgument) for a malformed one.
+void use_reference_files(const ReferenceFiles& files);
 
 // Parses one line of input_data.jsonl; throws Error(kInvalidArgument) on malformed input.
 Item parse_item(const std::string& json_line);
@@ -46,9 +70,10 @@ Result evaluate(const Item& item, const std::string& response);
 // The counting primitives, exposed for tests and diagnostics.
 namespace detail {
 std::size_t count_words(const std::string& text);          // runs of Python's Unicode \w
-std::size_t count_sentences(const std::string& text);      // approximation of nltk punkt (english)
+std::size_t count_sentences(const std::string& text);      // nltk punkt, the english model
 std::size_t count_capital_words(const std::string& text);  // nltk word_tokenize tokens with isupper()
-// ISO 639-1 code (langdetect style, "zh-cn" for Chinese), or "" when the text has no letters.
+// langdetect.detect(text) seeded with kLangdetectSeed: its code ("en", "zh-cn"), "unknown", or ""
+// where langdetect raises (no n-gram of any profile in the text).
 std::string detect_language(const std::string& text);
 }  // namespace detail
 

@@ -4,14 +4,14 @@
 #include "tasks/ifeval_checkers.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "tasks/ifeval_language.h"
-#include "tasks/ifeval_sentences.h"
+#include "tasks/ifeval_reference.h"
 #include "tasks/ifeval_words.h"
 
 namespace uaqf::tasks::ifeval::detail {
@@ -220,9 +220,10 @@ std::size_t count_sections(const U32& s, const U32& splitter) {
   return count;
 }
 
+// langdetect.detect(value) == "en", where a LangDetectException counts as followed.
 bool is_english_or_undetectable(const U32& value) {
-  const std::string detected = detect_language_u32(value);
-  return detected.empty() || detected == "en";
+  const std::optional<std::string> detected = detect_language_u32(value);
+  return !detected || *detected == "en";
 }
 
 }  // namespace
@@ -281,8 +282,8 @@ Checker keywords_letter_frequency(const Args& args) {
 Checker language_response_language(const Args& args) {
   const std::string language = encode(args.text("language"));
   return [language](const U32& value) {
-    const std::string detected = detect_language_u32(value);
-    return detected.empty() || detected == language;  // undetectable counts as followed
+    const std::optional<std::string> detected = detect_language_u32(value);
+    return !detected || *detected == language;  // a LangDetectException counts as followed
   };
 }
 

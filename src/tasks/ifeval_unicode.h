@@ -23,7 +23,7 @@ bool is_upper(char32_t c);      // str.isupper() of one character
 bool is_lower(char32_t c);      // str.islower() of one character
 bool is_title(char32_t c);      // a titlecase letter
 bool is_space(char32_t c);      // str.isspace() and re's \s
-char32_t to_lower(char32_t c);  // lower(), one code point to one (deviation 5 in ifeval.cpp)
+char32_t to_lower(char32_t c);  // lower(), one code point to one (deviation 2 in ifeval.cpp)
 
 // UTF-8 to code points and back; an invalid byte decodes to U+FFFD.
 U32 decode(std::string_view s);

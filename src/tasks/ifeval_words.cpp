@@ -7,7 +7,7 @@
 #include <string_view>
 #include <utility>
 
-#include "tasks/ifeval_sentences.h"
+#include "tasks/ifeval_reference.h"
 
 namespace uaqf::tasks::ifeval::detail {
 

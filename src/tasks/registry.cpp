@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -93,6 +94,12 @@ void load_ifeval(const TaskDefinition&, const SuiteOptions& options, PreparedSui
     }
     lines.push_back(line);
   }
+  // The checkers split sentences with the reference's punkt model, which comes with the data.
+  const auto punkt = options.data_dir / ifeval::kPunktParametersFile;
+  require_dataset_file(punkt, "IFEval's punkt english parameters",
+                       "nltk_data tokenizers/punkt/PY3/english.pickle, exported as JSON");
+  ifeval::use_reference_files(
+      {.punkt_parameters = punkt, .langdetect_dir = ifeval::default_reference_files().langdetect_dir});
   suite.ifeval_lines = pick(lines, select_items(lines.size(), options.limit, options.seed));
 }
 
@@ -121,39 +128,59 @@ TaskMetric mean_metric(const std::string& name, const std::vector<double>& value
   return m;
 }
 
-TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
-                           const SuiteOptions& options) {
+std::vector<ifeval::Item> ifeval_items(const PreparedSuite& suite) {
   std::vector<ifeval::Item> items;
-  std::vector<std::string> prompts, ids;
   for (const auto& line : suite.ifeval_lines) {
     items.push_back(ifeval::parse_item(line));
-    prompts.push_back(items.back().prompt);
-    ids.push_back(items.back().key);
   }
-  std::vector<double> seconds;
-  const auto answers = generate_answers(model, prompts, task.stop_sequences, generation_options(options), &seconds,
-                                        {.journal = options.journal, .task = task.name, .ids = &ids});
+  return items;
+}
+
+// One record per item (its verdicts per instruction) and the four accuracies of lm-eval/the original.
+TaskResult ifeval_result(const TaskDefinition& task, const std::vector<const ifeval::Item*>& items,
+                         const std::vector<std::string>& responses) {
   TaskResult result{.task = task.name, .version = task.version};
   std::vector<double> prompt_strict, prompt_loose, inst_strict, inst_loose;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string response = model.detokenize(answers[i]);
-    const auto outcome = ifeval::evaluate(items[i], response);
+    const auto outcome = ifeval::evaluate(*items[i], responses[i]);
     prompt_strict.push_back(outcome.prompt_strict() ? 1 : 0);
     prompt_loose.push_back(outcome.prompt_loose() ? 1 : 0);
     for (std::size_t k = 0; k < outcome.strict.size(); ++k) {
       inst_strict.push_back(outcome.strict[k] ? 1 : 0);
       inst_loose.push_back(outcome.loose[k] ? 1 : 0);
     }
-    result.records.push_back({{"id", items[i].key},
-                              {"prompt", items[i].prompt},
-                              {"instruction_ids", items[i].instruction_ids},
-                              {"response", response},
+    result.records.push_back({{"id", items[i]->key},
+                              {"prompt", items[i]->prompt},
+                              {"instruction_ids", items[i]->instruction_ids},
+                              {"response", responses[i]},
                               {"strict", outcome.strict},
                               {"loose", outcome.loose}});
   }
   result.metrics = {
       mean_metric("prompt_level_strict_acc", prompt_strict), mean_metric("inst_level_strict_acc", inst_strict),
       mean_metric("prompt_level_loose_acc", prompt_loose), mean_metric("inst_level_loose_acc", inst_loose)};
+  return result;
+}
+
+TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
+                           const SuiteOptions& options) {
+  const std::vector<ifeval::Item> items = ifeval_items(suite);
+  std::vector<const ifeval::Item*> item_pointers;
+  std::vector<std::string> prompts, ids;
+  for (const auto& item : items) {
+    item_pointers.push_back(&item);
+    prompts.push_back(item.prompt);
+    ids.push_back(item.key);
+  }
+  std::vector<double> seconds;
+  const auto answers = generate_answers(model, prompts, task.stop_sequences, generation_options(options), &seconds,
+                                        {.journal = options.journal, .task = task.name, .ids = &ids});
+  std::vector<std::string> responses;
+  responses.reserve(answers.size());
+  for (const auto& answer : answers) {
+    responses.push_back(model.detokenize(answer));
+  }
+  TaskResult result = ifeval_result(task, item_pointers, responses);
   result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
   result.items_per_second = items_per_second(seconds);
   return result;
@@ -254,7 +281,7 @@ std::vector<TaskDefinition> multiple_choice_rows() {
 TaskDefinition ifeval_row() {
   return {.name = "ifeval",
           .kind = TaskKind::kGeneration,
-          .version = 1,
+          .version = 2,  // 2: punkt's english model and langdetect, as the reference
           .help = "IFEval: verifiable instructions, greedy answers checked as the original's evaluation_lib",
           .load = load_ifeval,
           .run = run_ifeval_task,
@@ -375,6 +402,57 @@ std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& mode
   generation.max_new_tokens = options.divergence_max_new_tokens;
   return generate_answers(model, suite.divergence_prompts, task.stop_sequences, generation, item_seconds,
                           {.journal = options.journal, .task = task.name, .ids = &suite.divergence_ids});
+}
+
+TaskResult score_ifeval_responses(const PreparedSuite& suite, const std::filesystem::path& file) {
+  const std::vector<ifeval::Item> items = ifeval_items(suite);
+  std::map<std::string, const ifeval::Item*> by_prompt;
+  for (const auto& item : items) {
+    by_prompt.emplace(item.prompt, &item);
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCode::kNotFound, fmt::format("cannot read the responses file {}", file.string()));
+  }
+  std::vector<const ifeval::Item*> answered;
+  std::vector<std::string> responses;
+  std::map<std::string, std::size_t> line_of_key;
+  std::size_t number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    const auto fail = [&](const std::string& why) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", file.string(), number, why));
+    };
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw fail(fmt::format("not valid JSON ({})", e.what()));
+    }
+    if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string() || !row.contains("response") ||
+        !row["response"].is_string()) {
+      throw fail(R"(expected an object {"prompt": string, "response": string})");
+    }
+    const std::string prompt = row["prompt"].get<std::string>();
+    const auto item = by_prompt.find(prompt);
+    if (item == by_prompt.end()) {
+      throw fail(fmt::format("the prompt is not one of IFEval's (\"{}...\")", prompt.substr(0, 60)));
+    }
+    const auto [previous, first] = line_of_key.emplace(item->second->key, number);
+    if (!first) {
+      throw fail(fmt::format("the prompt of IFEval item {} was already answered on line {}", item->second->key,
+                             previous->second));
+    }
+    answered.push_back(item->second);
+    responses.push_back(row["response"].get<std::string>());
+  }
+  if (answered.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no responses in the file", file.string()));
+  }
+  return ifeval_result(find_task("ifeval"), answered, responses);
 }
 
 TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options,

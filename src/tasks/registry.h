@@ -99,6 +99,12 @@ PreparedSuite prepare_suite(const std::vector<std::string>& tasks, const SuiteOp
 // Runs every task except divergence, which needs the baseline's answers (run_divergence).
 std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options);
 
+// IFEval on responses generated elsewhere: each {"prompt": ..., "response": ...} line of `file` is
+// matched to the suite's IFEval items by prompt text and scored as a model's answers are (the same
+// records and metrics). A malformed line, a prompt that is no item's, or a prompt answered twice
+// throws Error(kInvalidArgument) naming file:line; an empty response is scored (it follows nothing).
+TaskResult score_ifeval_responses(const PreparedSuite& suite, const std::filesystem::path& file);
+
 // The baseline's greedy answers to the divergence prompts, and the comparison of a variant's.
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,
                                                             const SuiteOptions& options,

@@ -3,6 +3,8 @@
 #include "cli_support.h"
 
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace {
@@ -104,7 +106,7 @@ TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   for (const auto& task : json["models"][0]["tasks"]) {
     seen.insert(task["task"].get<std::string>());
     EXPECT_EQ(task["records"].size(), 2U) << task["task"];
-    EXPECT_EQ(task["version"], 1);
+    EXPECT_EQ(task["version"], task["task"] == "ifeval" ? 2 : 1) << task["task"];
     for (const auto& metric : task["metrics"]) {
       EXPECT_GE(metric["value"].get<double>(), 0.0);
       EXPECT_TRUE(metric.contains("stderr"));
@@ -205,6 +207,108 @@ TEST(EvalCli, MissingAndMalformedTaskData) {
   std::ofstream(broken / "test.jsonl") << "{\"question\": \"q\", \"answer\": \"#### 1\"}\n{not json\n";
   expect_one_error_line(run_uaqf("eval " + q(variant("Q4_0")) + " --tasks gsm8k --data-dir " + q(broken.parent_path())),
                         "test.jsonl:2: malformed JSON line");
+}
+
+// --responses: IFEval's verdicts on responses made elsewhere (GPT-4's published ones), no model.
+fs::path gpt4_responses() { return shared_dir() / "data" / "ifeval" / "reference" / "gpt4_responses.jsonl"; }
+
+TEST(EvalCli, ResponsesAreScoredWithoutAModel) {
+  const fs::path json_path = work_dir() / "responses.json";
+  const auto result = run_uaqf("eval --tasks ifeval --responses " + q(gpt4_responses()) + " --data-dir " +
+                               q(shared_dir() / "data") + " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("prompt_level_strict_acc"), std::string::npos) << result.out;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  const auto& task = json["models"][0]["tasks"][0];
+  EXPECT_EQ(task["task"], "ifeval");
+  ASSERT_EQ(task["records"].size(), 541U);
+  const auto& record = task["records"][0];
+  EXPECT_EQ(record["id"], "1000");
+  EXPECT_EQ(record["strict"].size(), record["instruction_ids"].size());
+  EXPECT_EQ(record["loose"].size(), record["instruction_ids"].size());
+  // The official aggregates on these responses (langdetect seeded with 0), in %.
+  const std::map<std::string, double> official = {{"prompt_level_strict_acc", 77.08},
+                                                  {"inst_level_strict_acc", 83.69},
+                                                  {"prompt_level_loose_acc", 79.67},
+                                                  {"inst_level_loose_acc", 85.61}};
+  ASSERT_EQ(task["metrics"].size(), 4U);
+  for (const auto& metric : task["metrics"]) {
+    EXPECT_NEAR(100 * metric["value"].get<double>(), official.at(metric["name"].get<std::string>()), 0.2)
+        << metric["name"];
+    EXPECT_GT(metric["stderr"].get<double>(), 0.0);
+  }
+}
+
+TEST(EvalCli, ResponsesComparedWithBaselineResponsesPerPrompt) {
+  // The same responses with every tenth one empty: an empty response is scored and follows nothing.
+  const fs::path worse = work_dir() / "worse-responses.jsonl";
+  {
+    std::ifstream in(gpt4_responses());
+    std::ofstream out(worse);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+      auto row = nlohmann::json::parse(line);
+      if (n % 10 == 0) row["response"] = "";
+      out << row.dump() << '\n';
+    }
+  }
+  const fs::path json_path = work_dir() / "responses-paired.json";
+  const auto result =
+      run_uaqf("eval --tasks ifeval --responses " + q(worse) + " --baseline-responses " + q(gpt4_responses()) +
+               " --data-dir " + q(shared_dir() / "data") + " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("McNemar"), std::string::npos) << result.out;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  ASSERT_EQ(json["models"].size(), 2U);  // the baseline's responses, then the variant's
+  const auto& empty_record = json["models"][1]["tasks"][0]["records"][0];
+  EXPECT_EQ(empty_record["response"], "");
+  for (const auto& verdict : empty_record["strict"]) EXPECT_FALSE(verdict.get<bool>());
+  const auto& comparisons = json["responses"]["comparisons"];
+  ASSERT_EQ(comparisons.size(), 2U);
+  for (const auto& c : comparisons) {
+    EXPECT_EQ(c["n"], 541);
+    EXPECT_EQ(c["variant_only"], 0) << c;  // emptying a response never makes it follow more
+    EXPECT_GT(c["baseline_only"].get<int>(), 20) << c;
+    EXPECT_LT(c["p_value"].get<double>(), 1e-4) << c;
+    EXPECT_LT(c["variant"].get<double>(), c["baseline"].get<double>());
+  }
+}
+
+TEST(EvalCli, ResponsesWithAMalformedLineOrAnUnknownPrompt) {
+  const std::string data = " --data-dir " + q(shared_dir() / "data");
+  std::string first_line;
+  {
+    std::ifstream in(gpt4_responses());
+    std::getline(in, first_line);
+  }
+  const fs::path malformed = work_dir() / "malformed-responses.jsonl";
+  std::ofstream(malformed) << first_line << "\n{\"prompt\": \"p\"\n";
+  auto result = run_uaqf("eval --tasks ifeval --responses " + q(malformed) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, malformed.string() + ":2: not valid JSON");
+
+  const fs::path missing_response = work_dir() / "no-response.jsonl";
+  std::ofstream(missing_response) << "\n" << first_line << "\n{\"prompt\": \"p\"}\n";
+  result = run_uaqf("eval --tasks ifeval --responses " + q(missing_response) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, missing_response.string() + ":3: expected an object");
+
+  const fs::path unknown = work_dir() / "unknown-prompt.jsonl";
+  std::ofstream(unknown) << first_line << "\n{\"prompt\": \"Write a haiku.\", \"response\": \"x\"}\n";
+  result = run_uaqf("eval --tasks ifeval --responses " + q(unknown) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, unknown.string() + ":2: the prompt is not one of IFEval's");
+
+  const fs::path one = work_dir() / "one-response.jsonl";
+  std::ofstream(one) << first_line << "\n";
+  result =
+      run_uaqf("eval --tasks ifeval --responses " + q(gpt4_responses()) + " --baseline-responses " + q(one) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "the paired comparison needs the same prompts");
+
+  result = run_uaqf("eval " + q(tiny_model()) + " --tasks ifeval --responses " + q(unknown) + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "give no model files");
 }
 
 }  // namespace

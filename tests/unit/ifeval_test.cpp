@@ -261,11 +261,57 @@ TEST(IfevalCounting, SentencesFollowPunkt) {
   EXPECT_EQ(detail::count_sentences("   "), 0U);
 }
 
+// Splits as nltk 3.8 with the english model's parameters does (checked with nltk itself).
+TEST(IfevalCounting, SentencesUseTheEnglishModelsParameters) {
+  EXPECT_EQ(detail::count_sentences("My answer is no. Generally, it is fine."), 2U);  // "no" is no abbreviation
+  EXPECT_EQ(detail::count_sentences("I met Mr. Smith. However, he left."), 2U);       // abbreviation, sentence starter
+  EXPECT_EQ(detail::count_sentences("See e.g. the docs. Then stop."), 3U);            // "the" is a frequent starter
+  EXPECT_EQ(detail::count_sentences("It was Jan. 5 when we met."), 1U);
+  EXPECT_EQ(detail::count_sentences("Sales rose 5. Business was good."), 1U);  // collocation (##number##, business)
+  EXPECT_EQ(detail::count_sentences("Sales rose 5. Profits were good."), 2U);
+  EXPECT_EQ(detail::count_sentences("It is here (see above.) Next one."), 2U);  // realigned after ')'
+  EXPECT_EQ(detail::count_sentences("Call me at 5 p.m. Thanks."), 2U);
+  EXPECT_EQ(detail::count_sentences("It was great... And then it ended."), 1U);
+}
+
 TEST(IfevalCounting, CapitalWordsFollowWordTokenize) {
   EXPECT_EQ(detail::count_capital_words("I DON'T KNOW"), 4U);  // I, DO, N'T, KNOW
   EXPECT_EQ(detail::count_capital_words("NASA's AI"), 2U);
   EXPECT_EQ(detail::count_capital_words("HELLO, WORLD! I'M HERE."), 5U);
   EXPECT_EQ(detail::count_capital_words("WELL-KNOWN 2024"), 1U);
+}
+
+// langdetect 1.0.9 seeded with 0 gives these (Python: DetectorFactory.seed = 0; detect(text)).
+TEST(IfevalLanguage, AgreesWithLangdetectSeededWithZero) {
+  const std::vector<std::pair<std::string, std::string>> samples = {
+      {"YES", "cy"},  // too short to be English
+      {"Yes", "tr"},
+      {"ok", "sk"},
+      {"over", "no"},
+      {"I think it is over now.", "en"},
+      {"THIS IS MY ANSWER.", "en"},  // capital words give no n-grams but their first letters
+      {"Hello world", "en"},         // 4 restarts of 7 say en, 3 say nl
+      {"\u0928\u092e\u0938\u094d\u0924\u0947, \u092e\u0947\u0930\u093e \u0928\u093e\u092e \u0930\u093e\u092e "
+       "\u0939\u0948\u0964",
+       "hi"},
+      {"\u092e\u093e\u091d\u0947 \u0928\u093e\u0935 \u0930\u093e\u092e \u0906\u0939\u0947.", "mr"},
+      {"Bonjour tout le monde", "fr"},
+  };
+  for (const auto& [text, code] : samples) EXPECT_EQ(detail::detect_language(text), code) << text;
+  // Mostly Devanagari with Vietnamese letters: langdetect counts Latin Extended Additional (the
+  // precomposed letters) as non-Latin, drops the Latin letters, and says Hindi (not Vietnamese).
+  EXPECT_EQ(detail::detect_language(
+                "70  i\u0111\u01a0  a\u0111e\u01b0o\u01b0\u0301,  \u0927\u0918\u0941\u0908  \u0906  "
+                "\u00eai\u01b0\u00f4u  5969949\u0301  \u01a0\u00ca\u0309.  \u0948\u0938  02853  "
+                "\u0917\u0908\u090f\u091b\u0905  \u0111\u01af\u00c2u\u0102\u00ca  "
+                "\u0938\u0908\u092d\u0909\u0909\u091c\u0914\u0924...  \u0915\u092f\u0948\u092c\u0905  Mr.  "
+                "a.b@c  \u00ca\u01a1\u01a1e\u0103  \u0103\u00e2\u0111\u00eaa\u01afu\u00ea?  "
+                "\u0941\u090f\u0906\u091c"),
+            "hi");
+  // No n-gram of any profile: langdetect raises, and the checkers count the instruction as followed.
+  EXPECT_EQ(detail::detect_language("12345 ... !!!"), "");
+  EXPECT_TRUE(follows("language:response_language", {{"language", "de"}}, "12345 ... !!!"));
+  EXPECT_FALSE(follows("change_case:english_capital", json::object(), "YES"));
 }
 
 TEST(IfevalLanguage, DetectsScriptsAndLatinLanguages) {

@@ -1,12 +1,18 @@
-// Sentence splitting: nltk punkt (3.8) with the english model's parameters replaced by the small
-// lists below (deviation 1 in ifeval.cpp).
+// Sentence splitting: nltk 3.8's punkt (PunktSentenceTokenizer.span_tokenize), step by step:
+// candidate contexts, its word tokenizer, both annotation passes with the model's parameters, and
+// boundary realignment.
 
-#include "tasks/ifeval_sentences.h"
+#include "tasks/punkt.h"
 
 #include <algorithm>
+#include <fstream>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
 
 namespace uaqf::tasks::ifeval::detail {
 namespace {
@@ -16,39 +22,6 @@ bool punkt_non_word(char32_t c) { return std::u32string_view(U"?!)\";}]*:@'({[")
 // Characters punkt's _re_word_start excludes: they become one-character tokens.
 bool punkt_not_word_start(char32_t c) { return std::u32string_view(U"(\"`{[:;&#*@)}]-,").find(c) != kNpos; }
 bool is_sent_end(char32_t c) { return c == '.' || c == '?' || c == '!'; }
-
-// Stand-in for the english model's abbreviation types.
-const std::unordered_set<U32>& punkt_abbreviations() {
-  static const std::unordered_set<U32> words =
-      make_set({"mr",  "mrs",  "ms",  "dr",  "prof", "sr",  "jr",   "st",  "vs",   "etc", "e.g", "i.e",  "u.s", "u.k",
-                "u.n", "a.m",  "p.m", "inc", "ltd",  "co",  "corp", "jan", "feb",  "mar", "apr", "jun",  "jul", "aug",
-                "sep", "sept", "oct", "nov", "dec",  "gen", "gov",  "sen", "rep",  "lt",  "col", "capt", "sgt", "mt",
-                "ft",  "vol",  "no",  "fig", "dept", "cf",  "al",   "ca",  "ph.d", "m.d", "b.a", "m.a",  "b.s", "m.s"});
-  return words;
-}
-
-// Stand-in for the model's orthographic contexts: words seen in lowercase (and never capitalized
-// inside a sentence), so that capitalized after a period they start a sentence.
-const std::unordered_set<U32>& punkt_lowercase_words() {
-  static const std::unordered_set<U32> words = make_set(
-      {"the",         "a",         "an",        "this",      "that",    "these",  "those",  "it",           "its",
-       "i",           "we",        "you",       "he",        "she",     "they",   "there",  "here",         "in",
-       "on",          "at",        "for",       "to",        "of",      "and",    "but",    "or",           "so",
-       "if",          "when",      "while",     "however",   "as",      "after",  "before", "then",         "also",
-       "our",         "my",        "your",      "his",       "her",     "their",  "what",   "why",          "how",
-       "where",       "who",       "which",     "with",      "by",      "from",   "one",    "some",         "many",
-       "most",        "all",       "each",      "every",     "no",      "not",    "is",     "are",          "was",
-       "were",        "be",        "do",        "does",      "did",     "have",   "has",    "had",          "can",
-       "will",        "would",     "should",    "could",     "may",     "might",  "let",    "please",       "thank",
-       "thanks",      "yes",       "overall",   "finally",   "first",   "second", "next",   "additionally", "moreover",
-       "furthermore", "therefore", "thus",      "meanwhile", "instead", "today",  "now",    "just",         "because",
-       "although",    "though",    "since",     "once",      "even",    "still",  "yet",    "both",         "either",
-       "neither",     "other",     "another",   "such",      "more",    "less",   "only",   "well",         "during",
-       "without",     "unlike",    "like",      "any",       "see",     "use",    "make",   "take",         "keep",
-       "remember",    "note",      "consider",  "try",       "get",     "go",     "look",   "check",        "hello",
-       "hi",          "dear",      "sincerely", "best"});
-  return words;
-}
 
 // MultiChar (?:\-{2,}|\.{2,}|(?:\.\s){2,}\.) at i: its length, or 0.
 std::size_t punkt_multichar(const U32& s, std::size_t i) {
@@ -138,57 +111,79 @@ std::vector<PunktToken> punkt_tokens(const U32& text) {
 
 enum class Ortho { kTrue, kFalse, kUnknown };
 
-bool punkt_seen_lowercase(const U32& type) { return punkt_lowercase_words().count(type) != 0; }
+// nltk's orthographic-context flags.
+constexpr int kOrthoMidUc = 1 << 2;
+constexpr int kOrthoUc = (1 << 1) | (1 << 2) | (1 << 3);  // upper case: beginning, middle, unknown position
+constexpr int kOrthoBegLc = 1 << 4;
+constexpr int kOrthoLc = (1 << 4) | (1 << 5) | (1 << 6);  // lower case: beginning, middle, unknown position
 
-// _ortho_heuristic, with the stand-in contexts: listed words are seen only in lowercase (mid- and
-// unknown-position), every other word has no recorded context.
-Ortho punkt_ortho(const PunktToken& t) {
-  if (t.tok.size() == 1 && std::u32string_view(U";:,.!?").find(t.tok[0]) != kNpos) return Ortho::kFalse;
-  if (t.first_upper() && punkt_seen_lowercase(t.type_no_sentperiod())) return Ortho::kTrue;
-  if (t.first_lower()) return Ortho::kFalse;
+int ortho_context(const PunktParameters& params, const U32& type) {
+  auto it = params.ortho_context.find(type);
+  return it == params.ortho_context.end() ? 0 : it->second;
+}
+
+// _ortho_heuristic: whether the token starts a sentence, by how its type was seen in training.
+Ortho punkt_ortho(const PunktToken& t, const PunktParameters& params) {
+  if (std::u32string_view(U";:,.!?").find(t.tok) != kNpos) return Ortho::kFalse;  // Python's `in` on a str
+  const int context = ortho_context(params, t.type_no_sentperiod());
+  if (t.first_upper() && (context & kOrthoLc) != 0 && (context & kOrthoMidUc) == 0) return Ortho::kTrue;
+  if (t.first_lower() && ((context & kOrthoUc) != 0 || (context & kOrthoBegLc) == 0)) return Ortho::kFalse;
   return Ortho::kUnknown;
 }
 
-void punkt_annotate(std::vector<PunktToken>& tokens) {
-  for (PunktToken& t : tokens) {  // first pass
-    if (t.tok == U"." || t.tok == U"?" || t.tok == U"!") {
+void punkt_first_pass(PunktToken& t, const PunktParameters& params) {
+  if (t.tok == U"." || t.tok == U"?" || t.tok == U"!") {
+    t.sentbreak = true;
+  } else if (t.tok.size() >= 2 && t.tok.find_first_not_of(U'.') == kNpos) {
+    t.ellipsis = true;
+  } else if (t.period_final() && !ends_with(t.tok, U"..")) {
+    const U32 word = lower(t.tok.substr(0, t.tok.size() - 1));
+    const std::size_t dash = word.rfind('-');
+    const U32 last = dash == kNpos ? word : word.substr(dash + 1);
+    if (params.abbrev_types.count(word) != 0 || params.abbrev_types.count(last) != 0) {
+      t.abbr = true;
+    } else {
       t.sentbreak = true;
-    } else if (t.tok.size() >= 2 && t.tok.find_first_not_of(U'.') == kNpos) {
-      t.ellipsis = true;
-    } else if (t.period_final() && !ends_with(t.tok, U"..")) {
-      const U32 word = lower(t.tok.substr(0, t.tok.size() - 1));
-      const std::size_t dash = word.rfind('-');
-      const U32 last = dash == kNpos ? word : word.substr(dash + 1);
-      if (punkt_abbreviations().count(word) != 0 || punkt_abbreviations().count(last) != 0) {
-        t.abbr = true;
-      } else {
-        t.sentbreak = true;
-      }
-    }
-  }
-  for (std::size_t k = 0; k + 1 < tokens.size(); ++k) {  // second pass (no collocations known)
-    PunktToken& t1 = tokens[k];
-    const PunktToken& t2 = tokens[k + 1];
-    if (!t1.period_final()) continue;
-    const bool initial = t1.is_initial();
-    if ((t1.abbr || t1.ellipsis) && !initial && punkt_ortho(t2) == Ortho::kTrue) {
-      t1.sentbreak = true;
-      continue;
-    }
-    if (initial || t1.type_no_period() == U"##number##") {
-      const Ortho ortho = punkt_ortho(t2);
-      if (ortho == Ortho::kFalse ||
-          (ortho == Ortho::kUnknown && initial && t2.first_upper() && !punkt_seen_lowercase(t2.type_no_sentperiod()))) {
-        t1.sentbreak = false;
-        t1.abbr = true;
-      }
     }
   }
 }
 
-bool punkt_contains_sentbreak(const U32& context) {
+// _second_pass_annotation of (t1, t2): collocations, abbreviations and ellipses followed by a
+// sentence starter, initials and ordinal numbers.
+void punkt_second_pass(PunktToken& t1, const PunktToken& t2, const PunktParameters& params) {
+  if (!t1.period_final()) return;
+  const U32 type = t1.type_no_period();
+  const U32 next_type = t2.type_no_sentperiod();
+  const bool initial = t1.is_initial();
+  if (params.collocations.count({type, next_type}) != 0) {
+    t1.sentbreak = false;
+    t1.abbr = true;
+    return;
+  }
+  if ((t1.abbr || t1.ellipsis) && !initial) {
+    if (punkt_ortho(t2, params) == Ortho::kTrue || (t2.first_upper() && params.sent_starters.count(next_type) != 0)) {
+      t1.sentbreak = true;
+      return;
+    }
+  }
+  if (initial || type == U"##number##") {
+    const Ortho ortho = punkt_ortho(t2, params);
+    if (ortho == Ortho::kFalse || (ortho == Ortho::kUnknown && initial && t2.first_upper() &&
+                                   (ortho_context(params, next_type) & kOrthoLc) == 0)) {
+      t1.sentbreak = false;
+      t1.abbr = true;
+    }
+  }
+}
+
+void punkt_annotate(std::vector<PunktToken>& tokens, const PunktParameters& params) {
+  for (PunktToken& t : tokens) punkt_first_pass(t, params);
+  for (std::size_t k = 0; k + 1 < tokens.size(); ++k) punkt_second_pass(tokens[k], tokens[k + 1], params);
+}
+
+bool punkt_contains_sentbreak(const U32& context, const PunktParameters& params) {
   std::vector<PunktToken> tokens = punkt_tokens(context);
-  punkt_annotate(tokens);
+  punkt_annotate(tokens, params);
   bool found = false;  // a break counts only when another token follows it
   for (const PunktToken& t : tokens) {
     if (found) return true;
@@ -201,9 +196,31 @@ bool ascii_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0D); }  /
 
 }  // namespace
 
+PunktParameters load_punkt_parameters(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("punkt: cannot read the sentence model's parameters {}", file.string()));
+  }
+  PunktParameters params;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    for (const auto& type : j.at("abbrev_types")) params.abbrev_types.insert(decode(type.get<std::string>()));
+    for (const auto& pair : j.at("collocations")) {
+      params.collocations.emplace(decode(pair.at(0).get<std::string>()), decode(pair.at(1).get<std::string>()));
+    }
+    for (const auto& type : j.at("sent_starters")) params.sent_starters.insert(decode(type.get<std::string>()));
+    for (const auto& [type, flags] : j.at("ortho_context").items())
+      params.ortho_context[decode(type)] = flags.get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("punkt: {} is malformed: {}", file.string(), e.what()));
+  }
+  return params;
+}
+
 // PunktSentenceTokenizer.span_tokenize: _match_potential_end_contexts, _slices_from_text and
 // _realign_boundaries.
-std::vector<std::pair<std::size_t, std::size_t>> sentence_spans(const U32& t) {
+std::vector<std::pair<std::size_t, std::size_t>> sentence_spans(const U32& t, const PunktParameters& params) {
   struct Candidate {
     std::size_t pos;
     std::size_t after_end;           // the lookahead: one punctuation mark, or whitespace and a token
@@ -249,7 +266,7 @@ std::vector<std::pair<std::size_t, std::size_t>> sentence_spans(const U32& t) {
   for (const auto& [c, word] : decided) {
     U32 context = t.substr(word.first, word.second - word.first);
     context += t.substr(c->pos, c->after_end - c->pos);
-    if (!punkt_contains_sentbreak(context)) continue;
+    if (!punkt_contains_sentbreak(context, params)) continue;
     slices.emplace_back(last_break, c->pos + 1);
     last_break = c->next_start != kNpos ? c->next_start : c->pos + 1;
   }
