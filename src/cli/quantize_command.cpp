@@ -37,6 +37,7 @@ Action add_quantize_command(CLI::App& app) {
                     "rows repeated, same layout and speed, much faster)");
 
   return [flags]() -> int {
+    check_thread_count(flags->threads, "--threads");
     auto engine = backend::make_engine(backend::kDefaultEngine);
     quant::QuantizeOptions options;
     options.model = flags->model;

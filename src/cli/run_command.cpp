@@ -98,6 +98,14 @@ decide::Profile load_profile(const std::string& spec) {
     if (table == nullptr) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: [profile] must be a table", spec));
     }
+    for (const auto& [key, node] : *table) {
+      if (!decide::is_profile_key(std::string(key.str()))) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}:{}: unknown profile key '{}' (known: base, name, description, weights, "
+                                "constraints, normalization, pessimistic)",
+                                spec, node.source().begin.line, key.str()));
+      }
+    }
     std::ostringstream text;
     text << toml::json_formatter{*table};
     j = json::parse(text.str());
@@ -112,7 +120,11 @@ decide::Profile load_profile(const std::string& spec) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a JSON profile ({})", spec, error.what()));
     }
   }
-  return decide::profile_from_json(j);
+  try {
+    return decide::profile_from_json(j);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}: {}", spec, error.what()));
+  }
 }
 
 }  // namespace

@@ -279,6 +279,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   const auto base_info = engine.inspect(study.model);
   // Random weights have no quality to measure: speed and memory only, and the report says so.
   const bool synthetic = base_info.synthetic;
+  check_study_settings(engine, study, base_info, std::cerr);
   const auto units = plan_units(study, synthetic);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
   const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
