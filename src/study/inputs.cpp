@@ -16,18 +16,20 @@ void prepare_inputs(StudyRun& run, bool synthetic) {
   run.suite_options.limit = study.limit;
   run.suite_options.seed = study.seed;
   run.suite_options.batch_invariant = study.batch_invariant;
+  run.suite_options.max_item_bytes = study.max_item_bytes;
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
     run.suite = tasks::prepare_suite(study_tasks, run.suite_options);
   }
   run.with_divergence = std::find(study_tasks.begin(), study_tasks.end(), "divergence") != study_tasks.end();
   if (study.prompts) {
-    run.prompts = workload_prompts(*study.prompts, run.data_dir);
+    run.prompts = workload_prompts(*study.prompts, run.data_dir, study.max_item_bytes);
   }
   if (study.serving) {
     const auto& serving = *study.serving;
-    run.serving_prompts = workload_prompts(
-        PromptWorkload{.source = serving.prompts, .file = serving.file, .count = serving.requests}, run.data_dir);
+    run.serving_prompts =
+        workload_prompts(PromptWorkload{.source = serving.prompts, .file = serving.file, .count = serving.requests},
+                         run.data_dir, study.max_item_bytes);
   }
   if (!synthetic && (study.perplexity || study.kld)) {
     const auto corpus_path = study.corpus ? *study.corpus : run.data_dir / tasks::kDefaultCorpus;

@@ -19,6 +19,8 @@
 #include "decide/decide.h"
 #include "decide/profile.h"
 #include "study/study.h"
+#include "study/workload.h"
+#include "tasks/registry.h"
 
 namespace uaqf {
 namespace {
@@ -163,6 +165,92 @@ TEST_F(BadInputTest, BootstrapIsBounded) {
   EXPECT_THROW(decide::decide({base}, profile, {.bootstrap_resamples = decide::kMaxBootstrapResamples + 1}), Error);
   EXPECT_THROW(decide::decide({base}, profile, {.bootstrap_resamples = 0}), Error);
   EXPECT_NO_THROW(decide::decide({base}, profile, {.bootstrap_resamples = 10}));
+}
+
+// One task data file (ARC's JSON lines) with `content`; the message of what preparing it throws.
+std::string arc_error(const fs::path& dir, const std::string& content, std::size_t max_item_bytes = 1 << 16) {
+  fs::create_directories(dir / "arc");
+  std::ofstream(dir / "arc" / "arc_easy.jsonl", std::ios::binary | std::ios::trunc) << content;
+  tasks::SuiteOptions options;
+  options.data_dir = dir;
+  options.max_item_bytes = max_item_bytes;
+  try {
+    tasks::prepare_suite({"arc_easy"}, options);
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument) << error.what();
+    return error.what();
+  }
+  return "";
+}
+
+TEST_F(BadInputTest, TaskDataIsCheckedWithExactLines) {
+  const std::string good = R"({"query": "Question: 2+2?", "choices": ["3", "4"], "gold": 1})";
+  const std::string file = (dir_ / "arc" / "arc_easy.jsonl").string();
+  struct Case {
+    std::string content;
+    std::string fragment;
+  };
+  const std::vector<Case> cases = {
+      // Blank lines count: the bad item is on line 4.
+      {good + "\n\n\n" + R"({"query": "q", "choices": [], "gold": 0})" + "\n",
+       file + ":4: item arc-easy-2 has 0 choices; a multiple-choice item needs at least 2"},
+      {good + "\n" + R"({"query": "q", "choices": ["a", "b"], "gold": 5})" + "\n",
+       file + ":2: item arc-easy-2 has gold index 5, outside its 2 choices (0-1)"},
+      {good + "\n" + R"({"query": "q", "choices": ["a", "b"], "gold": -1})" + "\n",
+       file + ":2: item arc-easy-2 has gold"},
+      {"", file + ": no items (the file is empty)"},
+      {"\n  \n", file + ": no items"},
+      {"\n" + good + "\n\n" + R"({"choices": ["a", "b"], "gold": 0})" + "\n",
+       file + ":4: field 'query' is missing or has the wrong type"},
+      {good + "\n" + R"({"query": "caf\xe9", "choices": ["a", "b"], "gold": 0})" + "\n",
+       file + ":2: malformed JSON line"},
+      {good + "\n[1, 2]\n", file + ":2: not a JSON object"},
+      {good + "\n{\"query\": \"" + std::string(70000, 'x') + "\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n",
+       file + ":2: item arc-easy-2 is 70010 bytes long, above the limit of 65536 bytes per item"},
+  };
+  for (const auto& c : cases) {
+    const std::string message = arc_error(dir_, c.content);
+    EXPECT_NE(message.find(c.fragment), std::string::npos) << "expected: " << c.fragment << "\nmessage: " << message;
+  }
+  EXPECT_EQ(arc_error(dir_, good + "\n"), "");
+}
+
+TEST_F(BadInputTest, CommonsenseAnswerKeyMustNameAChoice) {
+  fs::create_directories(dir_ / "commonsenseqa");
+  std::ofstream(dir_ / "commonsenseqa" / "dev_rand_split.jsonl")
+      << R"({"id": "q1", "answerKey": "Z", "question": {"stem": "s", "choices": [{"label": "A", "text": "a"}, )"
+      << R"({"label": "B", "text": "b"}]}})"
+      << "\n";
+  tasks::SuiteOptions options;
+  options.data_dir = dir_;
+  try {
+    tasks::prepare_suite({"commonsense_qa"}, options);
+    FAIL() << "an answer key that names no choice scored as choice 0";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("dev_rand_split.jsonl:1: item q1 has gold index -1"), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST_F(BadInputTest, PromptFilesAreCheckedWithExactLines) {
+  const auto prompts_error = [&](const std::string& content, std::size_t max_bytes = 1 << 16) -> std::string {
+    std::ofstream(dir_ / "prompts.txt", std::ios::binary | std::ios::trunc) << content;
+    try {
+      study::workload_prompts({.source = "file", .file = dir_ / "prompts.txt", .count = 10}, dir_, max_bytes);
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument) << error.what();
+      return error.what();
+    }
+    return "";
+  };
+  const std::string file = (dir_ / "prompts.txt").string();
+  EXPECT_NE(prompts_error("").find(file + ": no prompts"), std::string::npos);
+  EXPECT_NE(prompts_error("\n\n").find(file + ": no prompts"), std::string::npos);
+  EXPECT_NE(prompts_error("fine\n\nbad \xff byte\n").find(file + ":3: not UTF-8 text (byte 5)"), std::string::npos)
+      << prompts_error("fine\n\nbad \xff byte\n");
+  EXPECT_NE(prompts_error("short\n" + std::string(100, 'x') + "\n", 64).find(file + ":2: the prompt is 100 bytes long"),
+            std::string::npos);
+  EXPECT_EQ(prompts_error("one\ntwo\n"), "");
 }
 
 }  // namespace
