@@ -201,6 +201,13 @@ std::vector<backend::ModelInfo> inspect_models(backend::Engine& engine, const Fl
     return infos;
   }
   baseline_info = engine.inspect(flags.baseline);
+  if (baseline_info->synthetic) {
+    // Random weights are no reference: every KLD against them would be a number about noise.
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--baseline {} has synthetic (random) weights: it cannot be the reference for KLD or "
+                            "divergence",
+                            flags.baseline));
+  }
   for (const auto& info : infos) {
     if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -400,8 +407,11 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
   command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
   command->add_option("--data-dir", flags->data_dir, "folder of the task data sets (default: the shared data folder)");
-  command->add_option("-c,--ctx", flags->n_ctx, "tokens per perplexity chunk")->capture_default_str();
-  command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)");
+  command->add_option("-c,--ctx", flags->n_ctx, "tokens per perplexity chunk")
+      ->check(CLI::Range(2, 1 << 24))
+      ->capture_default_str();
+  command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--top-k", flags->top_k, "baseline log-probs kept exactly per token for KLD")
       ->capture_default_str();
   command
@@ -409,7 +419,8 @@ Action add_eval_command(CLI::App& app) {
                    "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
       ->capture_default_str();
   command->add_option("--cache-dir", flags->cache_dir, "where baseline distributions are cached");
-  command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset");
+  command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--seed", flags->seed, "seed of the --limit subset")->capture_default_str();
   command->add_option("--gsm8k-shots", flags->gsm8k_shots, "GSM8K exemplars from the train split")
       ->capture_default_str();
@@ -425,10 +436,13 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--chat-template", flags->chat_template,
                       "chat template to use instead of the model's (template text or a llama.cpp name, e.g. chatml)");
   command->add_option("--max-new-tokens", flags->max_new_tokens, "generation limit for gsm8k and ifeval")
+      ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   command->add_option("--divergence-tokens", flags->divergence_tokens, "generation limit for divergence")
       ->capture_default_str();
-  command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")->capture_default_str();
+  command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   command->add_flag("--batch-invariant", flags->batch_invariant,
                     "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
                     "and scores do not depend on batching (needs batch-invariant kernels; slower)");

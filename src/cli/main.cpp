@@ -34,8 +34,16 @@ int main(int argc, char** argv) {
   add("types", uaqf::cli::add_types_command);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // Usage errors in uaqf's one format and with its usage exit status (CLI11 uses 105-109).
+    std::fprintf(stderr, "uaqf: error: %s (see uaqf --help)\n", error.what());
+    return 2;
   }
   try {
     for (auto* sub : app.get_subcommands()) {

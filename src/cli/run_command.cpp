@@ -197,7 +197,9 @@ Action add_rank_command(CLI::App& app) {
   command->add_option("results", flags->results, "results.json of a study")->required();
   command->add_option("--profile", flags->profile, "a built-in profile name, or a profile file (.toml or .json)")
       ->required();
-  command->add_option("--bootstrap", flags->bootstrap, "bootstrap resamples")->capture_default_str();
+  command->add_option("--bootstrap", flags->bootstrap, "bootstrap resamples")
+      ->check(CLI::Range(1, decide::kMaxBootstrapResamples))
+      ->capture_default_str();
   command->add_option("--seed", flags->seed, "bootstrap seed")->capture_default_str();
   command->add_option("--json", flags->json_path, "write the decision as JSON");
   return [flags]() -> int {
