@@ -1,6 +1,7 @@
 #include "study/runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <ostream>
 #include <set>
@@ -73,7 +74,27 @@ std::vector<WeightFile> quantize_variants(backend::Engine& engine, const Study& 
   return weights;
 }
 
+// A NaN or inf measurement fails its unit with the reason: a model with NaN weights reported
+// "status ok" and PPL nan, and such a number must never reach the decision silently.
+void require_finite(const UnitRecord& unit) {
+  for (const auto& [name, value] : unit.metrics) {
+    for (const double sample : value.samples) {
+      if (!std::isfinite(sample)) {
+        throw Error(ErrorCode::kEngine,
+                    fmt::format("{} is {}, not a finite number (NaN or inf weights or outputs?)", name, sample));
+      }
+    }
+  }
+  for (const auto& [series, values] : unit.chunk_values) {
+    if (std::any_of(values.begin(), values.end(), [](double v) { return !std::isfinite(v); })) {
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("per-chunk {} has a value that is not finite (NaN or inf weights or outputs?)", series));
+    }
+  }
+}
+
 void merge(const UnitRecord& unit, decide::Variant& variant) {
+  require_finite(unit);
   for (const auto& [name, value] : unit.metrics) {
     variant.metrics[name] = value;
   }
@@ -148,6 +169,14 @@ void measure_serving(StudyRun& run, const VariantPlan& plan, VariantState& state
   }
 }
 
+// Every variant is compared with the baseline: when it fails, nothing else is worth measuring.
+void stop_unless_baseline_ok(const VariantState& state) {
+  if (state.record.is_baseline && !state.record.ok) {
+    throw Error(ErrorCode::kEngine, fmt::format("the baseline {} failed, so no variant can be compared with it: {}",
+                                                state.record.name, state.record.error));
+  }
+}
+
 // 3. Measure every variant; a failure is a row marked failed and the study goes on. The variants
 // of one file share its load: first every unit that runs on the deployed weights, then the tasks
 // (which, batch-invariant, need a load of their own).
@@ -172,11 +201,13 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
     std::size_t end = begin;
     while (end < plans.size() && plans[end].file == plans[begin].file) {
       measure_speed_and_quality(run, plans[end], units, states[end]);
+      stop_unless_baseline_ok(states[end]);
       ++end;
     }
     for (std::size_t i = begin; with_tasks && i < end; ++i) {
       if (states[i].record.ok) {
         measure_tasks(run, plans[i], states[i]);
+        stop_unless_baseline_ok(states[i]);
       }
     }
     begin = end;

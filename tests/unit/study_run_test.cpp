@@ -190,5 +190,32 @@ TEST_F(StudyRunTest, UnknownKvCacheTypeIsRefusedBeforeAnyWork) {
   EXPECT_EQ(engine_.load_calls(), 0);
 }
 
+TEST_F(StudyRunTest, NonFiniteMeasurementsFailTheirVariantWithTheReason) {
+  engine_.add_model(quant::output_path_for(model_, "Q8_0", dir_ / "variants"),
+                    backend::FakeModelSpec{.bits_per_weight = 8.5, .kv_bytes_per_token = 4096, .nan_logits = true});
+  const auto outcome = run_study(engine_, study({"f16"}, "nan-variant"), engine_.clock());
+  EXPECT_EQ(outcome.failed_variants, 1);
+  ASSERT_EQ(outcome.record.variants.size(), 2U);
+  const auto& failed = outcome.record.variants[1];
+  EXPECT_EQ(failed.name, "Q8_0");
+  EXPECT_FALSE(failed.ok);
+  EXPECT_NE(failed.error.find("not a finite number"), std::string::npos) << failed.error;
+  // Only the baseline reaches the decision.
+  ASSERT_EQ(outcome.record.decision_inputs.size(), 1U);
+  EXPECT_TRUE(outcome.record.decision_inputs[0].is_baseline);
+}
+
+TEST_F(StudyRunTest, AFailedBaselineStopsTheStudyAtOnce) {
+  engine_.add_model(model_,
+                    backend::FakeModelSpec{.bits_per_weight = 16, .kv_bytes_per_token = 4096, .nan_logits = true});
+  const auto s = study({"f16"}, "nan-baseline");
+  const std::string message = refusal(engine_, s);
+  EXPECT_NE(message.find("the baseline 16-bit failed, so no variant can be compared with it"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("not a finite number"), std::string::npos) << message;
+  // Stopped before the quantized variant was loaded.
+  EXPECT_EQ(engine_.loads_of(quant::output_path_for(model_, "Q8_0", dir_ / "variants")), 0);
+}
+
 }  // namespace
 }  // namespace uaqf::study
