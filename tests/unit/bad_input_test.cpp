@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "decide/decide.h"
 #include "decide/profile.h"
+#include "report/table.h"
 #include "study/study.h"
 #include "study/workload.h"
 #include "tasks/registry.h"
@@ -251,6 +252,22 @@ TEST_F(BadInputTest, PromptFilesAreCheckedWithExactLines) {
   EXPECT_NE(prompts_error("short\n" + std::string(100, 'x') + "\n", 64).find(file + ":2: the prompt is 100 bytes long"),
             std::string::npos);
   EXPECT_EQ(prompts_error("one\ntwo\n"), "");
+}
+
+TEST_F(BadInputTest, CsvCellsCannotBeFormulas) {
+  EXPECT_EQ(report::csv_field("=1+1"), "'=1+1");
+  EXPECT_EQ(report::csv_field("+cmd"), "'+cmd");
+  EXPECT_EQ(report::csv_field("-2+3"), "'-2+3");
+  EXPECT_EQ(report::csv_field("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(report::csv_field("\tx"), "'\tx");
+  EXPECT_EQ(report::csv_field("\rx"), "\"'\rx\"");
+  EXPECT_EQ(report::csv_field("=HYPERLINK(\"a\",\"b\")"), "\"'=HYPERLINK(\"\"a\"\",\"\"b\"\")\"");
+  // Numbers stay numbers; plain text is unchanged.
+  EXPECT_EQ(report::csv_field("-1.5"), "-1.5");
+  EXPECT_EQ(report::csv_field("-2e-05"), "-2e-05");
+  EXPECT_EQ(report::csv_field("-inf"), "-inf");
+  EXPECT_EQ(report::csv_field("Q4_K_M"), "Q4_K_M");
+  EXPECT_EQ(report::csv_field("a,b"), "\"a,b\"");
 }
 
 }  // namespace
