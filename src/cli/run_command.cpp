@@ -140,20 +140,25 @@ Action add_run_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("run", "run a study: quantize, measure, evaluate, decide, report");
   command->add_option("study", flags->study, "study file (TOML), e.g. examples/default.toml")->required();
   command->add_option("--model", flags->model, "use this baseline model instead of the study's [model] path");
-  command->add_option("--output", flags->output, "use this results folder instead of the study's");
+  command->add_option("--output", flags->output,
+                      "use this results folder instead of the study's (variants go to its variants/ unless the "
+                      "study names a variants_dir, which is kept)");
   command->add_flag("--fresh", flags->fresh,
                     "measure everything again (default: resume, reusing every result already in the study's "
                     "results store whose inputs are unchanged)");
   return [flags]() -> int {
     auto study = study::load_study(flags->study);
-    if (!flags->model.empty()) {
-      study.model = flags->model;
-      study.variants_dir = (flags->output.empty() ? study.output_dir : fs::path(flags->output)) / "variants";
-    }
     study.fresh = flags->fresh;
     if (!flags->output.empty()) {
       study.output_dir = flags->output;
+    }
+    // An explicit variants_dir is never overridden silently: it is kept, and the run says so.
+    const bool kept_variants_dir = study.variants_dir_given && (!flags->output.empty() || !flags->model.empty());
+    if (!study.variants_dir_given && (!flags->output.empty() || !flags->model.empty())) {
       study.variants_dir = study.output_dir / "variants";
+    }
+    if (!flags->model.empty()) {
+      study.model = flags->model;
     }
     auto engine = backend::make_engine(backend::kDefaultEngine);
     const auto outcome = study::run_study(*engine, study, SteadyClock());
@@ -163,6 +168,10 @@ Action add_run_command(CLI::App& app) {
     print_measurements(std::cout, outcome.record.decision_inputs);
     study::print_decision(std::cout, outcome.record.decision);
     std::cout << fmt::format("\nresults: {}\n", results.string());
+    if (kept_variants_dir) {
+      std::cout << fmt::format("variants: {} (the study's variants_dir, {}, kept over --output)\n",
+                               study.variants_dir.string(), study.where("model.variants_dir"));
+    }
     if (outcome.failed_variants > 0) {
       std::cerr << fmt::format("uaqf: error: {} variants failed (marked in {})\n", outcome.failed_variants,
                                results.string());
