@@ -69,6 +69,9 @@ std::optional<MetricSource> metric_source(const std::string& metric) {
   if (std::find(serving.begin(), serving.end(), metric) != serving.end()) {
     return MetricSource{UnitKind::kServing, "[workload.serving]"};
   }
+  if (metric == "parallel_decode_tps" || metric == "parallel_itl_ms") {
+    return MetricSource{UnitKind::kBench, "[workload] parallel = [N, ...]"};
+  }
   if (metric == "ppl") {
     return MetricSource{UnitKind::kQuality, "[quality] perplexity = true"};
   }
@@ -139,7 +142,11 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic) {
   if (!study.types.empty()) {
     units.push_back({UnitKind::kQuantize, {{Capability::kQuantize, "quantizing to " + study.types.front()}}});
   }
-  units.push_back({UnitKind::kBench, {{Capability::kTokenDecode, "the speed benchmark"}}});
+  UnitPlan bench{UnitKind::kBench, {{Capability::kTokenDecode, "the speed benchmark"}}};
+  if (!study.parallel.empty()) {
+    bench.gives = {"parallel_decode_tps", "parallel_itl_ms"};
+  }
+  units.push_back(bench);
   if (study.prompts) {
     units.push_back(
         {UnitKind::kPromptWorkload,

@@ -40,7 +40,8 @@ struct UnitPlan {
   // The engine that carries it out: "" for the study's engine, "llama-server" for the serving unit.
   std::string engine;
   // Decision metrics it gives, for the profile check: names, or "<task>." for a task's metrics.
-  // Empty for the benchmark, whose metrics depend on the machine (energy, device memory).
+  // For the benchmark only those that depend on the study (parallel_*): the others depend on the
+  // machine (energy, device memory).
   std::vector<std::string> gives;
 };
 

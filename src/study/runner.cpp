@@ -281,6 +281,17 @@ fs::path study_data_dir(const Study& study) {
 
 }  // namespace
 
+namespace {
+
+bool profile_needs(const decide::Profile& profile, const std::string& metric) {
+  const auto weight = profile.weights.find(metric);
+  return (weight != profile.weights.end() && weight->second > 0) ||
+         std::any_of(profile.constraints.begin(), profile.constraints.end(),
+                     [&](const decide::Constraint& c) { return c.metric == metric; });
+}
+
+}  // namespace
+
 decide::Profile study_profile(const Study& study) {
   try {
     decide::Profile profile = decide::builtin_profile(study.profile);
@@ -315,8 +326,20 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
   const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
   check_plan(engine, planned, units);
-  // A metric the profile needs that no planned unit gives refuses the study too.
-  check_profile_metrics(profile, planned, units, synthetic);
+  // A metric the profile needs that no planned unit gives refuses the study too, as does energy
+  // on a machine without NVML; both point at the study's [profile].
+  const auto nvml = perf::Nvml::open();
+  try {
+    check_profile_metrics(profile, planned, units, synthetic);
+    if (!nvml && profile_needs(profile, "energy_j_per_token")) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("profile \"{}\" needs energy_j_per_token, which is measured through NVML (an NVIDIA "
+                              "GPU and its driver), and this machine has none",
+                              profile.name));
+    }
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}:{}: {}", study.file.string(), study.profile_line, error.what()));
+  }
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {
@@ -325,7 +348,6 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   Environment env = collect_environment();
   env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
   // Energy where NVML is there (loaded at run time); its absence leaves energy missing, never 0.
-  const auto nvml = perf::Nvml::open();
   env.extra["energy"] = nvml ? "NVML total energy counter" : "unavailable (no NVML)";
   if (nvml) {
     perf::add_gpu_manifest(*nvml, "start", env.extra);

@@ -166,9 +166,10 @@ TEST_F(StudyRunTest, ServingProfileWithoutAServingWorkloadIsRefusedBeforeAnyWork
   auto s = study({"f16"}, "no-serving");
   s.profile = "serving";
   const std::string message = refusal(engine_, s);
-  EXPECT_EQ(message,
-            "variant '16-bit' cannot give goodput_rps, which profile \"serving\" needs: it is measured by serving the "
-            "variant with llama-server, and the study has no [workload.serving]");
+  EXPECT_EQ(message, (dir_ / "study.toml").string() +
+                         ":0: variant '16-bit' cannot give goodput_rps, which profile \"serving\" needs: it is "
+                         "measured by serving the "
+                         "variant with llama-server, and the study has no [workload.serving]");
   EXPECT_EQ(engine_.quantize_calls(), 0);
   EXPECT_EQ(engine_.load_calls(), 0);
   EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
@@ -215,6 +216,18 @@ TEST_F(StudyRunTest, AFailedBaselineStopsTheStudyAtOnce) {
   EXPECT_NE(message.find("not a finite number"), std::string::npos) << message;
   // Stopped before the quantized variant was loaded.
   EXPECT_EQ(engine_.loads_of(quant::output_path_for(model_, "Q8_0", dir_ / "variants")), 0);
+}
+
+TEST_F(StudyRunTest, ParallelMetricWithoutParallelLevelsIsRefusedBeforeAnyWork) {
+  auto s = study({"f16"}, "no-parallel");
+  s.profile_line = 30;
+  s.constraints = {"parallel_decode_tps >= 10"};
+  const std::string message = refusal(engine_, s);
+  EXPECT_NE(message.find("study.toml:30: variant '16-bit' cannot give parallel_decode_tps"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("[workload] parallel = [N, ...]"), std::string::npos) << message;
+  EXPECT_EQ(engine_.load_calls(), 0);
+  EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
 }
 
 }  // namespace
