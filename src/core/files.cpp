@@ -206,12 +206,16 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     if (!out) {
       throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
     }
+    errno = 0;
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out) {
+      // errno names the cause (ENOSPC, EDQUOT, EIO); the stream itself only says that it failed.
+      const int cause = errno;
       std::error_code ignored;
       fs::remove(partial, ignored);
-      throw Error(ErrorCode::kIo, fmt::format("write error on {} (disk full?)", path.string()));
+      throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(),
+                                              cause != 0 ? std::strerror(cause) : "write error (disk full?)"));
     }
   }
   std::error_code ec;
