@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "perf/memory.h"
 #include "uaqf/build_info.h"
 
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "uaqf: error: %s (see uaqf --help)\n", error.what());
     return 2;
   }
+  // Commands that keep something say what (uaqf run: its store); the others keep nothing.
+  uaqf::say_on_interrupt("no results were written");
   try {
     for (auto* sub : app.get_subcommands()) {
       return actions.at(sub)();

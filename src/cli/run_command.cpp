@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "decide/profile.h"
 #include "report/table.h"
 #include "results/study_record.h"
@@ -160,6 +161,8 @@ Action add_run_command(CLI::App& app) {
     if (!flags->model.empty()) {
       study.model = flags->model;
     }
+    say_on_interrupt(fmt::format("every finished unit is kept in {}; run the same command again to resume",
+                                 (study.output_dir / "study.db").string()));
     auto engine = backend::make_engine(backend::kDefaultEngine);
     const auto outcome = study::run_study(*engine, study, SteadyClock());
     const fs::path results = study.output_dir / "results.json";
