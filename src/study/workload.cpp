@@ -1,7 +1,9 @@
 #include "study/workload.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <iostream>
 
 #include <fmt/format.h>
 
@@ -139,6 +141,14 @@ json run_prompt_workload(backend::Model& model, const std::vector<std::string>& 
   std::size_t longest = 0;
   for (const auto& tokens : tokenized) {
     longest = std::max(longest, tokens.size());
+  }
+  const auto trained = static_cast<std::size_t>(std::max(0, model.info().n_ctx_train));
+  static std::atomic<bool> warned{false};  // once a run: every variant has the same prompts
+  if (trained > 0 && longest + static_cast<std::size_t>(workload.max_new_tokens) > trained && !warned.exchange(true)) {
+    std::cerr << fmt::format(
+        "uaqf: warning: the longest workload prompt ({} tokens) and max_new_tokens ({}) exceed "
+        "the {} tokens {} was trained on: its latencies are measured past that context\n",
+        longest, workload.max_new_tokens, trained, model.info().path.filename().string());
   }
   const auto parallel = static_cast<std::size_t>(workload.parallel);
   auto ctx = model.new_context(
