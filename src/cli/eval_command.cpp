@@ -301,6 +301,27 @@ BaselineOutputs run_baseline(backend::Engine& engine, const Flags& flags, const 
   return outputs;
 }
 
+// A NaN or inf result fails the model with the reason instead of a table row of "nan".
+void require_finite(const report::EvalModelResult& result) {
+  const auto check = [](const std::string& name, double value) {
+    if (!std::isfinite(value)) {
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("{} is {}, not a finite number (NaN or inf weights or outputs?)", name, value));
+    }
+  };
+  if (result.perplexity) {
+    check("PPL", result.perplexity->ppl);
+    if (result.perplexity->kld) {
+      check("KLD", result.perplexity->kld->mean);
+    }
+  }
+  for (const auto& task : result.tasks) {
+    for (const auto& metric : task.metrics) {
+      check(task.task + " " + metric.name, metric.value);
+    }
+  }
+}
+
 report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, const EvalTasks& tasks,
                                    const backend::ModelInfo& info, const backend::RuntimeOptions& runtime,
                                    CorpusTokens* corpus, const tasks::PreparedSuite& suite,
@@ -328,6 +349,7 @@ report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, 
         result.tasks.push_back(tasks::run_divergence(*model, suite, report.suite_options, baseline.answers));
       }
     }
+    require_finite(result);
     result.ok = true;
     progress.finish(result.perplexity ? fmt::format("PPL {:.4f}", result.perplexity->ppl) : "done");
   } catch (const Error& error) {

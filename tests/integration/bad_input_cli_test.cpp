@@ -5,6 +5,13 @@
 
 #include "cli_support.h"
 
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "gguf.h"
+
 namespace {
 
 using namespace uaqf_test;
@@ -87,6 +94,32 @@ TEST(BadInputCli, ADamagedStoreIsAnEnvironmentFaultWithWhatToDo) {
   const auto result = run_uaqf("run " + q(study));
   expect_one_error_line(result, "the results store is damaged: move it aside");
   EXPECT_EQ(result.exit_code, 1) << result.err;
+}
+
+// A copy of the tiny model whose output norm is all NaN (an F32 tensor): every logit is NaN.
+fs::path nan_model() {
+  const fs::path out = work_dir() / "nan-weights-f16.gguf";
+  fs::copy_file(tiny_model(), out, fs::copy_options::overwrite_existing);
+  gguf_context* ctx = gguf_init_from_file(out.c_str(), {.no_alloc = true, .ctx = nullptr});
+  EXPECT_NE(ctx, nullptr);
+  const int64_t id = gguf_find_tensor(ctx, "output_norm.weight");
+  EXPECT_GE(id, 0);
+  const auto offset = static_cast<std::streamoff>(gguf_get_data_offset(ctx) + gguf_get_tensor_offset(ctx, id));
+  const std::size_t n = gguf_get_tensor_size(ctx, id) / sizeof(float);
+  gguf_free(ctx);
+  const std::vector<float> nans(n, std::numeric_limits<float>::quiet_NaN());
+  std::fstream file(out, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekp(offset);
+  file.write(reinterpret_cast<const char*>(nans.data()), static_cast<std::streamsize>(n * sizeof(float)));
+  return out;
+}
+
+TEST(BadInputCli, NanWeightsFailTheModelWithTheReason) {
+  const auto result = run_uaqf("eval " + q(nan_model()) + " --chunks 2 --ctx 64 --threads 2");
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.out.find("FAILED: PPL is"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("not a finite number"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("(0 tokens)"), std::string::npos) << result.out;
 }
 
 }  // namespace
