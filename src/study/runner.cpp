@@ -340,6 +340,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   } catch (const Error& error) {
     throw Error(error.code(), fmt::format("{}:{}: {}", study.file.string(), study.profile_line, error.what()));
   }
+  // Task data, prompt files and the corpus next: bad data is refused before the store exists.
+  const fs::path data_dir = study_data_dir(study);
+  auto inputs = read_inputs(study, data_dir, synthetic);
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {
@@ -366,8 +369,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
                .pool = pool,
                .clock = clock,
                .energy = nvml.get(),
-               .data_dir = study_data_dir(study)};
-  prepare_inputs(run, synthetic);
+               .data_dir = data_dir};
+  prepare_inputs(run, std::move(inputs), synthetic);
   const auto plans = plan_variants(study, quantize_variants(engine, study, base_info), engine_info.default_threads);
   prepare_baseline(run, plans.front());
   const auto states = measure_variants(run, plans, units);

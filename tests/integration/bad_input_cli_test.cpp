@@ -76,7 +76,7 @@ TEST(BadInputCli, BadTaskDataIsRefusedWithItsLineBeforeAnyUnit) {
       run_uaqf("run " + q(bad_study("bad-data", "", "tasks = [\"arc_easy\"]\ndata_dir = \"" + data.string() + "\"\n")));
   expect_usage_error(result, (data / "arc" / "arc_easy.jsonl").string() + ":3: item arc-easy-2 has 0 choices");
   EXPECT_EQ(result.out.find("measure"), std::string::npos) << result.out;
-  EXPECT_FALSE(fs::exists(work_dir() / "bad-data" / "results.json"));
+  EXPECT_FALSE(fs::exists(work_dir() / "bad-data" / "study.db")) << "refused after the store was opened";
 }
 
 TEST(BadInputCli, ProfileFileWithAMisspeltKeyNamesItsLine) {
