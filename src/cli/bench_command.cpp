@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -143,7 +144,16 @@ int run_bench(const BenchFlags& flags) {
   for (const auto& model : flags.models) {
     backend::require_capabilities(engine->capabilities(), {{backend::Capability::kTokenDecode, "the speed benchmark"}},
                                   std::filesystem::path(model).filename().string(), engine_info.name);
-    engine->inspect(model);
+    const auto info = engine->inspect(model);
+    // Longer than the model was trained for: timings are still taken, but the user is told.
+    const int depth = *std::max_element(options.depths.begin(), options.depths.end());
+    const int prompt = *std::max_element(options.prompt_tokens.begin(), options.prompt_tokens.end());
+    if (info.n_ctx_train > 0 && static_cast<int64_t>(prompt) + options.gen_tokens + depth > info.n_ctx_train) {
+      std::cerr << fmt::format(
+          "uaqf: warning: --prompt-tokens {} + --gen-tokens {} + --depth {} is longer than the {} "
+          "tokens {} was trained on\n",
+          prompt, options.gen_tokens, depth, info.n_ctx_train, std::filesystem::path(model).filename().string());
+    }
   }
 
   perf::BenchReport report = new_report(engine_info, options);

@@ -5,12 +5,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "backend/fake/fake_engine.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "quant/quantize.h"
+#include "study/plan.h"
 #include "study/runner.h"
 
 namespace uaqf::study {
@@ -228,6 +230,22 @@ TEST_F(StudyRunTest, ParallelMetricWithoutParallelLevelsIsRefusedBeforeAnyWork) 
   EXPECT_NE(message.find("[workload] parallel = [N, ...]"), std::string::npos) << message;
   EXPECT_EQ(engine_.load_calls(), 0);
   EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
+}
+
+TEST_F(StudyRunTest, ContextsAboveTheTrainingContextAreWarnedAtPlanTime) {
+  auto s = study({"f16"}, "long-context");
+  s.lines = {{"quality.ctx", 12}, {"workload.prompt_tokens", 7}};
+  std::ostringstream warnings;
+  check_study_settings(engine_, s, engine_.inspect(model_), warnings);
+  EXPECT_EQ(warnings.str(), "");
+  s.ctx = 8192;  // the fake model was trained on 4096
+  s.prompt_tokens = {4090};
+  check_study_settings(engine_, s, engine_.inspect(model_), warnings);
+  EXPECT_NE(warnings.str().find("study.toml:12: ctx = 8192 is longer than the 4096 tokens"), std::string::npos)
+      << warnings.str();
+  EXPECT_NE(warnings.str().find("study.toml:7: prompt_tokens 4090 + gen_tokens 8 + depth 0 is longer"),
+            std::string::npos)
+      << warnings.str();
 }
 
 }  // namespace
