@@ -147,6 +147,15 @@ class Reader {
            fmt::format("'{}' must be at least {}, got {}", key, minimum, value));
     }
   }
+  // The same with an upper bound: sizes past any real model or run are typos that would hang or
+  // exhaust memory (reps = 2000000000).
+  template <typename T>
+  void within(const toml::table& t, const char* key, T value, T minimum, T maximum) const {
+    at_least(t, key, value, minimum);
+    if (value > maximum) {
+      fail(*t.get(key), fmt::format("'{}' must be at most {}, got {}", key, maximum, value));
+    }
+  }
 
   fs::path resolve(const std::string& text) const {
     const fs::path path(text);
@@ -156,6 +165,15 @@ class Reader {
  private:
   fs::path file_;
 };
+
+// The longest context a study may ask for (16M tokens): past every model's, so only typos exceed it.
+constexpr int kMaxTokens = 1 << 24;
+
+bool strings_equal_ignoring_case(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::string suite_task_list() {
   std::string list;
@@ -206,6 +224,13 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
   r.read_path(*model, "imatrix", study.imatrix);
   r.read_path(*model, "variants_dir", study.variants_dir);
   study.variants_dir_given = !study.variants_dir.empty();
+  for (std::size_t i = 0; i < study.types.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (strings_equal_ignoring_case(study.types[i], study.types[j])) {
+        r.fail(*model->get("types"), fmt::format("'types' names {} twice", study.types[i]));
+      }
+    }
+  }
   for (const auto& type : study.types) {
     // A type names a file in the variants folder: letters, digits and '_' only (Q4_K_M).
     if (type.empty() || !std::all_of(type.begin(), type.end(), [](char c) {
@@ -396,9 +421,17 @@ void read_workload(const Reader& r, const toml::table& t, Study& study) {
   if (study.reps < 1) {
     r.fail(*t.get("reps"), "'reps' must be at least 1");
   }
-  r.at_least(t, "gen_tokens", study.gen_tokens, 1);
+  r.within(t, "gen_tokens", study.gen_tokens, 1, kMaxTokens);
   for (int tokens : study.prompt_tokens) {
-    r.at_least(t, "prompt_tokens", tokens, 1);
+    r.within(t, "prompt_tokens", tokens, 1, kMaxTokens);
+  }
+  for (int depth : study.depths) {
+    r.within(t, "depths", depth, 0, kMaxTokens);
+  }
+  r.within(t, "reps", study.reps, 1, 10000);
+  r.within(t, "warmup", study.warmup, 0, 1000);
+  for (int level : study.parallel) {
+    r.within(t, "parallel", level, 1, 4096);
   }
   if (!(study.max_cv >= 0 && std::isfinite(study.max_cv))) {
     r.fail(*t.get("max_cv"), "'max_cv' must be a finite number >= 0");
@@ -430,8 +463,8 @@ void read_quality(const Reader& r, const toml::table& t, Study& study) {
   }
   r.read_path(t, "data_dir", study.data_dir);
   // A chunk scores its second half: two tokens at least.
-  r.at_least(t, "ctx", study.ctx, 2);
-  r.at_least(t, "chunks", study.perplexity_chunks, 1);
+  r.within(t, "ctx", study.ctx, 2, kMaxTokens);
+  r.within(t, "chunks", study.perplexity_chunks, 1, 1000000);
   r.at_least(t, "max_item_bytes", study.max_item_bytes, std::size_t{1});
   for (const auto& task : study.tasks) {
     if (!tasks::is_suite_task(task)) {

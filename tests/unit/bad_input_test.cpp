@@ -82,6 +82,10 @@ TEST_F(BadInputTest, EveryBadStudyValueNamesItsLine) {
       {"[study]\nname = \"../escape\"\n", "4: study name '../escape' must not contain '/'"},
       {"[study]\nname = \"..\"\n", "4: study name '..' is not a folder name"},
       {"types = [\"../../x\"]\n", "3: 'types' has '../../x', not a quantization type name"},
+      {"types = [\"Q4_0\", \"q4_0\"]\n", "3: 'types' names q4_0 twice"},
+      {"[workload]\nreps = 2000000000\n", "4: 'reps' must be at most 10000, got 2000000000"},
+      {"[workload]\ndepths = [0, 100000000]\n", "4: 'depths' must be at most 16777216"},
+      {"[quality]\nctx = 100000000\n", "4: 'ctx' must be at most 16777216"},
   };
   for (const auto& c : cases) {
     const std::string message = load_error(c.rest);
