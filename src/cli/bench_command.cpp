@@ -11,6 +11,7 @@
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "core/terminal.h"
 #include "perf/bench.h"
 #include "perf/memory.h"
@@ -156,6 +157,9 @@ int run_bench(const BenchFlags& flags) {
     }
   }
 
+  say_on_interrupt(flags.json_path.empty()
+                       ? std::string("nothing was written (--json keeps the models measured so far)")
+                       : fmt::format("{} holds every model measured so far", flags.json_path));
   perf::BenchReport report = new_report(engine_info, options);
   const auto nvml = perf::Nvml::open();
   if (nvml) {

@@ -46,8 +46,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "uaqf: error: %s (see uaqf --help)\n", error.what());
     return 2;
   }
-  // Commands that keep something say what (uaqf run: its store); the others keep nothing.
-  uaqf::say_on_interrupt("no results were written");
+  // Commands that keep something say what (run: its store; bench: its --json); files written
+  // before stay as they were.
+  uaqf::say_on_interrupt("nothing more was written");
   try {
     for (auto* sub : app.get_subcommands()) {
       return actions.at(sub)();
