@@ -142,6 +142,7 @@ int run_bench(const BenchFlags& flags) {
   require_output_file_writable(flags.csv_path, "CSV output");
   // Every model is checked before any is measured: a typo in the last path must not cost an hour.
   engine->check_context_options(options.runtime.context_options());
+  std::string warnings;  // said once every model has passed its checks: a refusal is one line
   for (const auto& model : flags.models) {
     backend::require_capabilities(engine->capabilities(), {{backend::Capability::kTokenDecode, "the speed benchmark"}},
                                   std::filesystem::path(model).filename().string(), engine_info.name);
@@ -150,13 +151,14 @@ int run_bench(const BenchFlags& flags) {
     const int depth = *std::max_element(options.depths.begin(), options.depths.end());
     const int prompt = *std::max_element(options.prompt_tokens.begin(), options.prompt_tokens.end());
     if (info.n_ctx_train > 0 && static_cast<int64_t>(prompt) + options.gen_tokens + depth > info.n_ctx_train) {
-      std::cerr << fmt::format(
+      warnings += fmt::format(
           "uaqf: warning: --prompt-tokens {} + --gen-tokens {} + --depth {} is longer than the {} "
           "tokens {} was trained on\n",
           prompt, options.gen_tokens, depth, info.n_ctx_train, std::filesystem::path(model).filename().string());
     }
   }
 
+  std::cerr << warnings;
   say_on_interrupt(flags.json_path.empty()
                        ? std::string("nothing was written (--json keeps the models measured so far)")
                        : fmt::format("{} holds every model measured so far", flags.json_path));

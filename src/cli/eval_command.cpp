@@ -66,6 +66,7 @@ struct Flags {
   std::string json_path;
   std::string csv_path;
   int limit = 0;
+  std::size_t max_item_bytes = tasks::kDefaultMaxItemBytes;
   uint32_t seed = 1234;
   int gsm8k_shots = 5;
   int mmlu_shots = 5;
@@ -165,6 +166,7 @@ tasks::SuiteOptions suite_options(const Flags& flags) {
     options.limit = static_cast<std::size_t>(flags.limit);
   }
   options.seed = flags.seed;
+  options.max_item_bytes = flags.max_item_bytes;
   options.gsm8k_shots = flags.gsm8k_shots;
   options.mmlu_shots = flags.mmlu_shots;
   if (flags.mc_normalization == "llama") {
@@ -444,6 +446,11 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--seed", flags->seed, "seed of the --limit subset")->capture_default_str();
+  command
+      ->add_option("--max-item-bytes", flags->max_item_bytes,
+                   "the longest task item accepted, in bytes (a longer one is refused when the data is read)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
   command->add_option("--gsm8k-shots", flags->gsm8k_shots, "GSM8K exemplars from the train split")
       ->capture_default_str();
   command->add_option("--mmlu-shots", flags->mmlu_shots, "MMLU exemplars per subject (dev split)")

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <ostream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -321,7 +322,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   const auto base_info = engine.inspect(study.model);
   // Random weights have no quality to measure: speed and memory only, and the report says so.
   const bool synthetic = base_info.synthetic;
-  check_study_settings(engine, study, base_info, std::cerr);
+  // Warnings wait until every check has passed: a refused study says one line, its error.
+  std::ostringstream warnings;
+  check_study_settings(engine, study, base_info, warnings);
   const auto units = plan_units(study, synthetic);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
   const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
@@ -343,6 +346,7 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   // Task data, prompt files and the corpus next: bad data is refused before the store exists.
   const fs::path data_dir = study_data_dir(study);
   auto inputs = read_inputs(study, data_dir, synthetic);
+  std::cerr << warnings.str();
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {
