@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "core/terminal.h"
 #include "perf/bench.h"
 #include "perf/memory.h"
@@ -140,12 +142,26 @@ int run_bench(const BenchFlags& flags) {
   require_output_file_writable(flags.csv_path, "CSV output");
   // Every model is checked before any is measured: a typo in the last path must not cost an hour.
   engine->check_context_options(options.runtime.context_options());
+  std::string warnings;  // said once every model has passed its checks: a refusal is one line
   for (const auto& model : flags.models) {
     backend::require_capabilities(engine->capabilities(), {{backend::Capability::kTokenDecode, "the speed benchmark"}},
                                   std::filesystem::path(model).filename().string(), engine_info.name);
-    engine->inspect(model);
+    const auto info = engine->inspect(model);
+    // Longer than the model was trained for: timings are still taken, but the user is told.
+    const int depth = *std::max_element(options.depths.begin(), options.depths.end());
+    const int prompt = *std::max_element(options.prompt_tokens.begin(), options.prompt_tokens.end());
+    if (info.n_ctx_train > 0 && static_cast<int64_t>(prompt) + options.gen_tokens + depth > info.n_ctx_train) {
+      warnings += fmt::format(
+          "uaqf: warning: --prompt-tokens {} + --gen-tokens {} + --depth {} is longer than the {} "
+          "tokens {} was trained on\n",
+          prompt, options.gen_tokens, depth, info.n_ctx_train, std::filesystem::path(model).filename().string());
+    }
   }
 
+  std::cerr << warnings;
+  say_on_interrupt(flags.json_path.empty()
+                       ? std::string("nothing was written (--json keeps the models measured so far)")
+                       : fmt::format("{} holds every model measured so far", flags.json_path));
   perf::BenchReport report = new_report(engine_info, options);
   const auto nvml = perf::Nvml::open();
   if (nvml) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -29,9 +30,7 @@ void add_runtime_flags(CLI::App& command, RuntimeFlags& flags) {
 
 backend::RuntimeOptions to_runtime_options(const RuntimeFlags& flags, int default_threads) {
   backend::RuntimeOptions options;
-  if (flags.threads < 0) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("--threads must be positive, got {}", flags.threads));
-  }
+  check_thread_count(flags.threads, "--threads");
   options.n_threads = flags.threads > 0 ? flags.threads : default_threads;
   options.n_batch = flags.batch_size;
   options.n_ubatch = flags.ubatch_size;

@@ -67,6 +67,7 @@ struct Flags {
   std::string json_path;
   std::string csv_path;
   int limit = 0;
+  std::size_t max_item_bytes = tasks::kDefaultMaxItemBytes;
   uint32_t seed = 1234;
   int gsm8k_shots = 5;
   int mmlu_shots = 5;
@@ -168,6 +169,7 @@ tasks::SuiteOptions suite_options(const Flags& flags) {
     options.limit = static_cast<std::size_t>(flags.limit);
   }
   options.seed = flags.seed;
+  options.max_item_bytes = flags.max_item_bytes;
   options.gsm8k_shots = flags.gsm8k_shots;
   options.mmlu_shots = flags.mmlu_shots;
   if (flags.mc_normalization == "llama") {
@@ -204,6 +206,13 @@ std::vector<backend::ModelInfo> inspect_models(backend::Engine& engine, const Fl
     return infos;
   }
   baseline_info = engine.inspect(flags.baseline);
+  if (baseline_info->synthetic) {
+    // Random weights are no reference: every KLD against them would be a number about noise.
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--baseline {} has synthetic (random) weights: it cannot be the reference for KLD or "
+                            "divergence",
+                            flags.baseline));
+  }
   for (const auto& info : infos) {
     if (info.vocab_fingerprint != baseline_info->vocab_fingerprint) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -297,6 +306,27 @@ BaselineOutputs run_baseline(backend::Engine& engine, const Flags& flags, const 
   return outputs;
 }
 
+// A NaN or inf result fails the model with the reason instead of a table row of "nan".
+void require_finite(const report::EvalModelResult& result) {
+  const auto check = [](const std::string& name, double value) {
+    if (!std::isfinite(value)) {
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("{} is {}, not a finite number (NaN or inf weights or outputs?)", name, value));
+    }
+  };
+  if (result.perplexity) {
+    check("PPL", result.perplexity->ppl);
+    if (result.perplexity->kld) {
+      check("KLD", result.perplexity->kld->mean);
+    }
+  }
+  for (const auto& task : result.tasks) {
+    for (const auto& metric : task.metrics) {
+      check(task.task + " " + metric.name, metric.value);
+    }
+  }
+}
+
 report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, const EvalTasks& tasks,
                                    const backend::ModelInfo& info, const backend::RuntimeOptions& runtime,
                                    CorpusTokens* corpus, const tasks::PreparedSuite& suite,
@@ -324,6 +354,7 @@ report::EvalModelResult eval_model(backend::Engine& engine, const Flags& flags, 
         result.tasks.push_back(tasks::run_divergence(*model, suite, report.suite_options, baseline.answers));
       }
     }
+    require_finite(result);
     result.ok = true;
     progress.finish(result.perplexity ? fmt::format("PPL {:.4f}", result.perplexity->ppl) : "done");
   } catch (const Error& error) {
@@ -533,8 +564,11 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--baseline", flags->baseline, "the reference model (e.g. the F16 file); for kld, divergence");
   command->add_option("--data", flags->data, "text corpus (default: WikiText-2 raw test from the shared folder)");
   command->add_option("--data-dir", flags->data_dir, "folder of the task data sets (default: the shared data folder)");
-  command->add_option("-c,--ctx", flags->n_ctx, "tokens per perplexity chunk")->capture_default_str();
-  command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)");
+  command->add_option("-c,--ctx", flags->n_ctx, "tokens per perplexity chunk")
+      ->check(CLI::Range(2, 1 << 24))
+      ->capture_default_str();
+  command->add_option("--chunks", flags->chunks, "perplexity chunks to score (default: all)")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--top-k", flags->top_k, "baseline log-probs kept exactly per token for KLD")
       ->capture_default_str();
   command
@@ -542,8 +576,14 @@ Action add_eval_command(CLI::App& app) {
                    "baseline tokens sampled beyond the top-k per token (unbiased tail estimate)")
       ->capture_default_str();
   command->add_option("--cache-dir", flags->cache_dir, "where baseline distributions are cached");
-  command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset");
+  command->add_option("--limit", flags->limit, "items per task: a seeded, deterministic subset")
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--seed", flags->seed, "seed of the --limit subset")->capture_default_str();
+  command
+      ->add_option("--max-item-bytes", flags->max_item_bytes,
+                   "the longest task item accepted, in bytes (a longer one is refused when the data is read)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
   command->add_option("--gsm8k-shots", flags->gsm8k_shots, "GSM8K exemplars from the train split")
       ->capture_default_str();
   command->add_option("--mmlu-shots", flags->mmlu_shots, "MMLU exemplars per subject (dev split)")
@@ -558,10 +598,13 @@ Action add_eval_command(CLI::App& app) {
   command->add_option("--chat-template", flags->chat_template,
                       "chat template to use instead of the model's (template text or a llama.cpp name, e.g. chatml)");
   command->add_option("--max-new-tokens", flags->max_new_tokens, "generation limit for gsm8k and ifeval")
+      ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   command->add_option("--divergence-tokens", flags->divergence_tokens, "generation limit for divergence")
       ->capture_default_str();
-  command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")->capture_default_str();
+  command->add_option("--gen-batch", flags->gen_batch, "prompts generated side by side")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   command->add_flag("--batch-invariant", flags->batch_invariant,
                     "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
                     "and scores do not depend on batching (needs batch-invariant kernels; slower)");

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "perf/memory.h"
 #include "uaqf/build_info.h"
 
@@ -34,9 +35,20 @@ int main(int argc, char** argv) {
   add("types", uaqf::cli::add_types_command);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // Usage errors in uaqf's one format and with its usage exit status (CLI11 uses 105-109).
+    std::fprintf(stderr, "uaqf: error: %s (see uaqf --help)\n", error.what());
+    return 2;
   }
+  // Commands that keep something say what (run: its store; bench: its --json); files written
+  // before stay as they were.
+  uaqf::say_on_interrupt("nothing more was written");
   try {
     for (auto* sub : app.get_subcommands()) {
       return actions.at(sub)();

@@ -8,6 +8,7 @@
 #include "cli/common_options.h"
 #include "core/environment.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/terminal.h"
 #include "quant/quantize.h"
 
@@ -37,6 +38,10 @@ Action add_quantize_command(CLI::App& app) {
                     "rows repeated, same layout and speed, much faster)");
 
   return [flags]() -> int {
+    check_thread_count(flags->threads, "--threads");
+    say_on_interrupt(
+        "finished variants are kept (an unfinished one only as a .partial file); run the same "
+        "command again to make the rest");
     auto engine = backend::make_engine(backend::kDefaultEngine);
     quant::QuantizeOptions options;
     options.model = flags->model;

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/interrupt.h"
 #include "decide/profile.h"
 #include "report/table.h"
 #include "results/study_record.h"
@@ -98,6 +99,14 @@ decide::Profile load_profile(const std::string& spec) {
     if (table == nullptr) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: [profile] must be a table", spec));
     }
+    for (const auto& [key, node] : *table) {
+      if (!decide::is_profile_key(std::string(key.str()))) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}:{}: unknown profile key '{}' (known: base, name, description, weights, "
+                                "constraints, normalization, pessimistic)",
+                                spec, node.source().begin.line, key.str()));
+      }
+    }
     std::ostringstream text;
     text << toml::json_formatter{*table};
     j = json::parse(text.str());
@@ -112,7 +121,11 @@ decide::Profile load_profile(const std::string& spec) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a JSON profile ({})", spec, error.what()));
     }
   }
-  return decide::profile_from_json(j);
+  try {
+    return decide::profile_from_json(j);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}: {}", spec, error.what()));
+  }
 }
 
 }  // namespace
@@ -128,21 +141,28 @@ Action add_run_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("run", "run a study: quantize, measure, evaluate, decide, report");
   command->add_option("study", flags->study, "study file (TOML), e.g. examples/default.toml")->required();
   command->add_option("--model", flags->model, "use this baseline model instead of the study's [model] path");
-  command->add_option("--output", flags->output, "use this results folder instead of the study's");
+  command->add_option("--output", flags->output,
+                      "use this results folder instead of the study's (variants go to its variants/ unless the "
+                      "study names a variants_dir, which is kept)");
   command->add_flag("--fresh", flags->fresh,
                     "measure everything again (default: resume, reusing every result already in the study's "
                     "results store whose inputs are unchanged)");
   return [flags]() -> int {
     auto study = study::load_study(flags->study);
-    if (!flags->model.empty()) {
-      study.model = flags->model;
-      study.variants_dir = (flags->output.empty() ? study.output_dir : fs::path(flags->output)) / "variants";
-    }
     study.fresh = flags->fresh;
     if (!flags->output.empty()) {
       study.output_dir = flags->output;
+    }
+    // An explicit variants_dir is never overridden silently: it is kept, and the run says so.
+    const bool kept_variants_dir = study.variants_dir_given && (!flags->output.empty() || !flags->model.empty());
+    if (!study.variants_dir_given && (!flags->output.empty() || !flags->model.empty())) {
       study.variants_dir = study.output_dir / "variants";
     }
+    if (!flags->model.empty()) {
+      study.model = flags->model;
+    }
+    say_on_interrupt(fmt::format("every finished unit is kept in {}; run the same command again to resume",
+                                 (study.output_dir / "study.db").string()));
     auto engine = backend::make_engine(backend::kDefaultEngine);
     const auto outcome = study::run_study(*engine, study, SteadyClock());
     const fs::path results = study.output_dir / "results.json";
@@ -151,6 +171,10 @@ Action add_run_command(CLI::App& app) {
     print_measurements(std::cout, outcome.record.decision_inputs);
     study::print_decision(std::cout, outcome.record.decision);
     std::cout << fmt::format("\nresults: {}\n", results.string());
+    if (kept_variants_dir) {
+      std::cout << fmt::format("variants: {} (the study's variants_dir, {}, kept over --output)\n",
+                               study.variants_dir.string(), study.where("model.variants_dir"));
+    }
     if (outcome.failed_variants > 0) {
       std::cerr << fmt::format("uaqf: error: {} variants failed (marked in {})\n", outcome.failed_variants,
                                results.string());
@@ -185,7 +209,9 @@ Action add_rank_command(CLI::App& app) {
   command->add_option("results", flags->results, "results.json of a study")->required();
   command->add_option("--profile", flags->profile, "a built-in profile name, or a profile file (.toml or .json)")
       ->required();
-  command->add_option("--bootstrap", flags->bootstrap, "bootstrap resamples")->capture_default_str();
+  command->add_option("--bootstrap", flags->bootstrap, "bootstrap resamples")
+      ->check(CLI::Range(1, decide::kMaxBootstrapResamples))
+      ->capture_default_str();
   command->add_option("--seed", flags->seed, "bootstrap seed")->capture_default_str();
   command->add_option("--json", flags->json_path, "write the decision as JSON");
   return [flags]() -> int {

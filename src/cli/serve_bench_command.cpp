@@ -24,6 +24,7 @@
 #include "study/serving_workload.h"
 #include "study/workload.h"
 #include "tasks/datasets.h"
+#include "tasks/registry.h"
 #include "uaqf/build_info.h"
 
 namespace uaqf::cli {
@@ -153,10 +154,14 @@ std::vector<std::string> file_prompts(const std::filesystem::path& file) {
     return study::workload_prompts({.source = "file", .file = file, .count = 1 << 20}, {});
   }
   std::vector<std::string> prompts;
-  for (const auto& row : tasks::read_jsonl(file)) {
-    if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string()) {
+  for (const auto& [row, line] : tasks::read_jsonl_lines(file)) {
+    if (!row.contains("prompt") || !row["prompt"].is_string()) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("{}: every line needs a string field \"prompt\"", file.string()));
+                  fmt::format("{}:{}: every line needs a string field \"prompt\"", file.string(), line));
+    }
+    if (row["prompt"].get_ref<const std::string&>().size() > tasks::kDefaultMaxItemBytes) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: the prompt is longer than {} bytes", file.string(),
+                                                           line, tasks::kDefaultMaxItemBytes));
     }
     prompts.push_back(row["prompt"].get<std::string>());
   }

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "uaqf/build_info.h"
 
 namespace uaqf {
@@ -106,6 +107,17 @@ int physical_core_count() {
     return static_cast<int>(cores.size());
   }
   return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+int max_thread_count() { return std::max(16, 4 * static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))); }
+
+void check_thread_count(long long threads, const std::string& what) {
+  if (threads < 0 || threads > max_thread_count()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} must be between 1 and {} on this machine ({} logical processors; 0: the default), "
+                            "got {}",
+                            what, max_thread_count(), std::max(1U, std::thread::hardware_concurrency()), threads));
+  }
 }
 
 Environment collect_environment() {

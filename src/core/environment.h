@@ -29,6 +29,14 @@ Environment collect_environment();
 // Physical cores from /proc/cpuinfo (distinct physical id/core id pairs); logical count if unknown.
 int physical_core_count();
 
+// The most threads a run may ask for: 4x the machine's logical processors (at least 16), so that
+// a typo (--threads 100000) is a usage error, not an out-of-memory crash in the thread pool.
+int max_thread_count();
+
+// Throws Error(kInvalidArgument) naming `what` ("--threads", "study.toml:7: 'threads'") when
+// `threads` is negative or above max_thread_count(); 0 means the default.
+void check_thread_count(long long threads, const std::string& what);
+
 // Now, as 2026-11-27T09:28:27Z.
 std::string utc_now_iso8601();
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <vector>
@@ -121,15 +122,71 @@ int64_t file_mtime_ns(const fs::path& path) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
 }
 
-std::string read_text_file(const fs::path& path) {
+std::string read_text_file(const fs::path& path, uint64_t max_bytes) {
   require_readable_file(path, "input");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) {
-    throw Error(ErrorCode::kIo, fmt::format("read error in {}", path.string()));
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (fs::is_character_file(status) || fs::is_block_file(status)) {
+    // /dev/zero and the like never end: refused at once instead of read until memory runs out.
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is a device, not a text file", path.string()));
   }
-  return content.str();
+  std::ifstream in(path, std::ios::binary);
+  std::string content;
+  std::array<char, 1 << 16> buffer{};
+  // Read in pieces, so that a pipe or an endless file stops at the limit, not at bad_alloc.
+  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+    content.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (content.size() > max_bytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is larger than {} MiB, the limit for a text input", path.string(), max_bytes >> 20));
+    }
+  }
+  if (in.bad()) {
+    throw Error(ErrorCode::kIo, fmt::format("read error in {}: {}", path.string(), std::strerror(errno)));
+  }
+  return content;
+}
+
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t extra = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      code = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      code = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return i;
+    }
+    if (i + extra >= text.size()) {
+      return i;
+    }
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) {
+        return i;
+      }
+      code = (code << 6) | (next & 0x3F);
+    }
+    // Overlong forms, surrogates and code points above U+10FFFF are not UTF-8 either.
+    const uint32_t lowest[] = {0, 0x80, 0x800, 0x10000};
+    if (code < lowest[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
+      return i;
+    }
+    i += extra + 1;
+  }
+  return std::nullopt;
 }
 
 fs::path partial_path_for(const fs::path& path) {
@@ -149,12 +206,16 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     if (!out) {
       throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
     }
+    errno = 0;
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out) {
+      // errno names the cause (ENOSPC, EDQUOT, EIO); the stream itself only says that it failed.
+      const int cause = errno;
       std::error_code ignored;
       fs::remove(partial, ignored);
-      throw Error(ErrorCode::kIo, fmt::format("write error on {} (disk full?)", path.string()));
+      throw Error(ErrorCode::kIo, fmt::format("cannot write {}: {}", path.string(),
+                                              cause != 0 ? std::strerror(cause) : "write error (disk full?)"));
     }
   }
   std::error_code ec;
@@ -190,8 +251,8 @@ void RawFileWriter::write_repeated(std::span<const char> pattern, std::size_t to
     return;
   }
   if (pattern.empty()) {
-    throw Error(ErrorCode::kInternal, fmt::format("writing {}: an empty pattern cannot fill {} bytes", path_,
-                                                  total_bytes));
+    throw Error(ErrorCode::kInternal,
+                fmt::format("writing {}: an empty pattern cannot fill {} bytes", path_, total_bytes));
   }
   if (fd_ < 0) {
     throw Error(ErrorCode::kInternal, fmt::format("writing {} after it was closed", path_));
@@ -215,8 +276,8 @@ void RawFileWriter::write_repeated(std::span<const char> pattern, std::size_t to
       if (errno == EINTR) {
         continue;
       }
-      throw Error(ErrorCode::kIo, fmt::format("writing {} failed after {} bytes: {}", path_, written_,
-                                              std::strerror(errno)));
+      throw Error(ErrorCode::kIo,
+                  fmt::format("writing {} failed after {} bytes: {}", path_, written_, std::strerror(errno)));
     }
     offset += static_cast<std::size_t>(done);
     written_ += static_cast<uint64_t>(done);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,7 +27,17 @@ uint64_t file_size_bytes(const std::filesystem::path& path);
 // Modification time in nanoseconds since the epoch of the file clock; only compared for equality.
 int64_t file_mtime_ns(const std::filesystem::path& path);
 
-std::string read_text_file(const std::filesystem::path& path);
+// Text inputs (corpora, prompt and task files, profiles, results) above this are refused: a
+// whole corpus of a study is far smaller, and an endless input must not grow until bad_alloc.
+inline constexpr uint64_t kMaxTextFileBytes = uint64_t{1} << 30;  // 1 GiB
+
+// The whole file; throws Error naming the file for a device (/dev/zero), a read error, or more
+// than `max_bytes`.
+std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxTextFileBytes);
+
+// The byte offset of the first byte that is not part of valid UTF-8 (overlong forms and
+// surrogates included), or nullopt when all of `text` is valid.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 
 // Writes to "<path>.partial" and renames it over `path`, so a reader never sees half a file
 // and an interrupted run leaves nothing that looks complete.

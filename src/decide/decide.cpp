@@ -660,8 +660,9 @@ RankedVariant ranked_variant(const Study& study, const Profile& profile, const D
 }  // namespace
 
 Decision decide(const std::vector<Variant>& variants, const Profile& profile, const DecideOptions& options) {
-  if (options.bootstrap_resamples < 1) {
-    throw Error(ErrorCode::kInvalidArgument, "decide: bootstrap resamples must be >= 1");
+  if (options.bootstrap_resamples < 1 || options.bootstrap_resamples > kMaxBootstrapResamples) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("bootstrap resamples must be between 1 and {}, got {}",
+                                                         kMaxBootstrapResamples, options.bootstrap_resamples));
   }
   const Study study(variants, profile);
   const Assessment a = assess(study, profile, options);

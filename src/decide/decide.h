@@ -71,6 +71,10 @@ struct Decision {
   std::string explanation;  // plain language, several lines
 };
 
+// The most bootstrap resamples a decision takes: its intervals are stable long before, and memory
+// and time grow with the count (--bootstrap 2000000000 is a usage error, not bad_alloc).
+inline constexpr int kMaxBootstrapResamples = 100000;
+
 struct DecideOptions {
   int bootstrap_resamples = 1000;
   uint32_t seed = 42;
@@ -79,7 +83,8 @@ struct DecideOptions {
 // Ranks `variants` under `profile`. At most one variant may be the baseline; one is required by
 // ratio-to-baseline normalization and by ".retention" metrics. Throws Error(kInvalidArgument) on an
 // invalid profile, no or duplicate variant names, a weighted or constrained metric a variant lacks
-// (naming both), non-finite samples, or bootstrap_resamples < 1. Deterministic for a given seed.
+// (naming both), non-finite samples, or bootstrap_resamples outside [1, kMaxBootstrapResamples]. Deterministic for a
+// given seed.
 Decision decide(const std::vector<Variant>& variants, const Profile& profile, const DecideOptions& options);
 
 // For variants with synthetic (random) weights, whose quality is never measured: the profile

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -184,6 +185,12 @@ std::vector<std::string> builtin_profile_names() {
   return names;
 }
 
+bool is_profile_key(const std::string& key) {
+  static const std::set<std::string> keys{"base",        "name",          "description", "weights",
+                                          "constraints", "normalization", "pessimistic"};
+  return keys.contains(key);
+}
+
 void validate(const Profile& profile) {
   const std::string who = "profile \"" + profile.name + "\"";
   double sum = 0;
@@ -191,8 +198,11 @@ void validate(const Profile& profile) {
     if (find_metric(metric) == nullptr) {
       throw Error(ErrorCode::kInvalidArgument, who + ": unknown metric \"" + metric + "\" in its weights");
     }
-    if (!std::isfinite(weight) || weight < 0) {
-      throw Error(ErrorCode::kInvalidArgument, who + ": the weight of \"" + metric + "\" must be a finite number >= 0");
+    // Weights are relative: a bound keeps their sum and the utilities finite (1e308 overflowed).
+    if (!std::isfinite(weight) || weight < 0 || weight > kMaxWeight) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: the weight of \"{}\" must be a number from 0 to {:g}, got {:g}", who, metric,
+                              kMaxWeight, weight));
     }
     sum += weight;
   }
@@ -209,6 +219,14 @@ void validate(const Profile& profile) {
 
 Profile profile_from_json(const nlohmann::json& json) {
   if (!json.is_object()) throw Error(ErrorCode::kInvalidArgument, "a profile must be a JSON object");
+  // A misspelt key (weigths) would leave the defaults in force without a word.
+  for (const auto& [key, value] : json.items()) {
+    if (!is_profile_key(key)) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown profile key '{}' (known: {})", key,
+                                                           "base, name, description, weights, constraints, "
+                                                           "normalization, pessimistic"));
+    }
+  }
   Profile p;
   try {
     if (json.contains("base")) p = builtin_profile(json.at("base").get<std::string>());

@@ -49,7 +49,13 @@ std::vector<std::string> builtin_profile_names();
 // the study's attainment target. Other metrics are left as they are.
 Profile serving_profile_for(const Profile& profile, bool rates, double attainment_target);
 
-// Checks that every weight's metric is known, every weight is finite and >= 0, the weights sum to
+// The largest weight a profile may give a metric (weights are relative to each other).
+inline constexpr double kMaxWeight = 1e6;
+
+// The keys a profile file may have (JSON object or TOML [profile] table).
+bool is_profile_key(const std::string& key);
+
+// Checks that every weight's metric is known, every weight is in [0, kMaxWeight], the weights sum to
 // more than 0, and every constraint names a known metric and a finite threshold. Throws
 // Error(kInvalidArgument) naming the metric or the profile.
 void validate(const Profile& profile);

@@ -116,8 +116,9 @@ std::vector<std::string> plan(backend::Engine& engine, const QuantizeOptions& op
     for (const auto& type : canonical) {
       if (engine.quantize_needs_imatrix(options.model, type)) {
         throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("{} quantization of {} needs an importance matrix: pass --imatrix FILE", type,
-                                options.model.filename().string()));
+                    fmt::format("{} quantization of {} needs an importance matrix: pass --imatrix FILE (in a study: "
+                                "imatrix = \"FILE\" in [model])",
+                                type, options.model.filename().string()));
       }
     }
   }

@@ -276,7 +276,8 @@ std::string bench_to_csv(const perf::BenchReport& report) {
   const json env = environment_to_json(report.environment, report.engine);
   out << "# schema: " << kBenchSchema << '\n';
   for (const auto& [key, value] : env.items()) {
-    out << "# " << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << '\n';
+    // Through csv_field: a comma in a value would otherwise start a cell a spreadsheet evaluates.
+    out << "# " << key << ": " << csv_field(value.is_string() ? value.get<std::string>() : value.dump()) << '\n';
   }
   const auto quoted = [](const std::string& text) { return csv_field(text); };
   out << "model,model_sha256,status,test,metric,unit,statistic,index,value\n";

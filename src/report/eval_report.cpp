@@ -133,9 +133,12 @@ void print_eval_table(std::ostream& out, const EvalReport& report) {
     rows.push_back(row);
   }
   print_text_table(out, rows, 2);
+  // 0 corpus tokens means only the needed prefix was tokenized: "(0 tokens)" read as an empty corpus.
+  const std::string corpus_size =
+      report.corpus_tokens > 0 ? fmt::format("{} tokens", report.corpus_tokens) : "the prefix needed tokenized";
   out << fmt::format(
-      "\ncorpus {} ({} tokens), n_ctx {}, {} chunks, scored the second half of each chunk",
-      report.corpus_path.filename().string(), report.corpus_tokens, report.options.n_ctx,
+      "\ncorpus {} ({}), n_ctx {}, {} chunks, scored the second half of each chunk",
+      report.corpus_path.filename().string(), corpus_size, report.options.n_ctx,
       report.models.empty() || !report.models.front().perplexity ? 0 : report.models.front().perplexity->n_chunks);
   if (report.baseline_path) {
     out << fmt::format("; baseline {} (PPL {:.4f}, distributions {})", report.baseline_path->filename().string(),

@@ -1,7 +1,9 @@
 #include "report/table.h"
 
 #include <algorithm>
+#include <charconv>
 #include <ostream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -46,10 +48,27 @@ void print_text_table(std::ostream& out, const std::vector<std::vector<std::stri
   }
 }
 
+namespace {
+
+// The whole text is one number as uaqf writes them ("-1.5", "2e-05", "-inf"): never a formula.
+bool is_number(const std::string& text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
 std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string cell = text;
+  // OWASP's CSV-injection advice: a cell that a spreadsheet would read as a formula gets a leading
+  // single quote. Numbers (-1.5) stay numbers, so that the file still reads back as data.
+  if (!cell.empty() && std::string_view("=+-@\t\r").find(cell.front()) != std::string_view::npos && !is_number(cell)) {
+    cell.insert(cell.begin(), '\'');
+  }
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
   std::string quoted = "\"";
-  for (char c : text) {
+  for (char c : cell) {
     if (c == '"') quoted += '"';
     quoted += c;
   }

@@ -10,7 +10,8 @@ namespace uaqf::report {
 // `n_text_columns` columns are left-aligned, the rest (numbers) right-aligned.
 void print_text_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows, std::size_t n_text_columns);
 
-// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, CR or LF.
+// One CSV field: quoted (with doubled quotes) when it holds a comma, quote, CR or LF. Text that
+// begins with =, +, -, @, tab or CR and is not a number gets a leading ' (formula injection, OWASP).
 std::string csv_field(const std::string& text);
 
 }  // namespace uaqf::report

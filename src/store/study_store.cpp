@@ -19,6 +19,35 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// What to do about a failed store operation, by SQLite's primary result code: the user sees the
+// cause and the way out, not only SQLite's words.
+std::string recovery_hint(int code, const fs::path& file) {
+  switch (code & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return fmt::format(
+          "; the results store is damaged: move it aside (mv '{0}' '{0}.damaged') and run the "
+          "study again, which measures its units afresh",
+          file.string());
+    case SQLITE_FULL:
+      return fmt::format("; the disk is full: free space in {} and run again (committed units are kept)",
+                         file.parent_path().string());
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      return fmt::format("; {} must be writable (permissions, a read-only file system?)", file.parent_path().string());
+    default:
+      return "";
+  }
+}
+
+[[noreturn]] void fail_store(sqlite3* db, const fs::path& file, const std::string& what) {
+  const int code = db != nullptr ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+  throw Error(ErrorCode::kIo,
+              fmt::format("{}: results store {} failed: {}{}", file.string(), what,
+                          db != nullptr ? sqlite3_errmsg(db) : "out of memory", recovery_hint(code, file)));
+}
+
 // A prepared statement that finalizes itself.
 class Statement {
  public:
@@ -63,9 +92,7 @@ class Statement {
       fail(what);
     }
   }
-  [[noreturn]] void fail(const char* what) const {
-    throw Error(ErrorCode::kIo, fmt::format("{}: results store {} failed: {}", file_.string(), what, sqlite3_errmsg(db_)));
-  }
+  [[noreturn]] void fail(const char* what) const { fail_store(db_, file_, what); }
   sqlite3* db_;
   const fs::path& file_;
   sqlite3_stmt* stmt_ = nullptr;
@@ -117,16 +144,25 @@ std::unique_ptr<StudyStore> StudyStore::open(const fs::path& output_dir, bool ex
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
       SQLITE_OK) {
     const std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    const std::string hint = recovery_hint(db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM, path);
     sqlite3_close(db);
     if (lock_fd >= 0) {
       ::close(lock_fd);
     }
-    throw Error(ErrorCode::kIo, fmt::format("{}: cannot open the results store: {}", path.string(), why));
+    throw Error(ErrorCode::kIo, fmt::format("{}: cannot open the results store: {}{}", path.string(), why, hint));
   }
   std::unique_ptr<StudyStore> store(new StudyStore(path, db, lock_fd));
   // A reader (uaqf report) may look while a run writes; it waits briefly instead of failing.
   sqlite3_busy_timeout(db, 10000);
   store->exec("PRAGMA journal_mode=WAL");
+  // A damaged page is found now, with what to do, rather than when a unit happens to read it.
+  {
+    Statement check(db, "PRAGMA quick_check", path);
+    if (check.step() && check.text(0) != "ok") {
+      throw Error(ErrorCode::kIo, fmt::format("{}: results store check failed: {}{}", path.string(), check.text(0),
+                                              recovery_hint(SQLITE_CORRUPT, path)));
+    }
+  }
   // FULL: a committed unit survives power loss, not only a crash of the process.
   store->exec("PRAGMA synchronous=FULL");
   store->exec(R"sql(
@@ -175,7 +211,8 @@ void StudyStore::exec(const std::string& sql) const {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
     const std::string why = message ? message : sqlite3_errmsg(db_);
     sqlite3_free(message);
-    throw Error(ErrorCode::kIo, fmt::format("{}: results store: {}", path_.string(), why));
+    throw Error(ErrorCode::kIo, fmt::format("{}: results store: {}{}", path_.string(), why,
+                                            recovery_hint(sqlite3_extended_errcode(db_), path_)));
   }
 }
 
@@ -216,12 +253,18 @@ void StudyStore::put(const std::string& key, const std::string& kind, const std:
   if (run_id_ == 0) {
     throw Error(ErrorCode::kInternal, "results store: a unit was put before the run began");
   }
-  Statement upsert(db_,
-                   "INSERT INTO units (key, kind, inputs_hash, payload, run_id, finished_utc) VALUES (?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, inputs_hash = excluded.inputs_hash, "
-                   "payload = excluded.payload, run_id = excluded.run_id, finished_utc = excluded.finished_utc",
-                   path_);
-  upsert.bind(1, key).bind(2, kind).bind(3, inputs_hash).bind(4, payload.dump()).bind(5, run_id_).bind(6, utc_now_iso8601());
+  Statement upsert(
+      db_,
+      "INSERT INTO units (key, kind, inputs_hash, payload, run_id, finished_utc) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, inputs_hash = excluded.inputs_hash, "
+      "payload = excluded.payload, run_id = excluded.run_id, finished_utc = excluded.finished_utc",
+      path_);
+  upsert.bind(1, key)
+      .bind(2, kind)
+      .bind(3, inputs_hash)
+      .bind(4, payload.dump())
+      .bind(5, run_id_)
+      .bind(6, utc_now_iso8601());
   upsert.step();  // autocommit: durable when step returns
 }
 

@@ -10,28 +10,42 @@
 
 namespace uaqf::study {
 
-void prepare_inputs(StudyRun& run, bool synthetic) {
-  const Study& study = run.study;
-  run.suite_options.data_dir = run.data_dir;
-  run.suite_options.limit = study.limit;
-  run.suite_options.seed = study.seed;
-  run.suite_options.batch_invariant = study.batch_invariant;
+StudyInputs read_inputs(const Study& study, const std::filesystem::path& data_dir, bool synthetic) {
+  StudyInputs inputs;
+  inputs.suite_options.data_dir = data_dir;
+  inputs.suite_options.limit = study.limit;
+  inputs.suite_options.seed = study.seed;
+  inputs.suite_options.batch_invariant = study.batch_invariant;
+  inputs.suite_options.max_item_bytes = study.max_item_bytes;
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
-    run.suite = tasks::prepare_suite(study_tasks, run.suite_options);
+    inputs.suite = tasks::prepare_suite(study_tasks, inputs.suite_options);
   }
-  run.with_divergence = std::find(study_tasks.begin(), study_tasks.end(), "divergence") != study_tasks.end();
+  inputs.with_divergence = std::find(study_tasks.begin(), study_tasks.end(), "divergence") != study_tasks.end();
   if (study.prompts) {
-    run.prompts = workload_prompts(*study.prompts, run.data_dir);
+    inputs.prompts = workload_prompts(*study.prompts, data_dir, study.max_item_bytes);
   }
   if (study.serving) {
     const auto& serving = *study.serving;
-    run.serving_prompts = workload_prompts(
-        PromptWorkload{.source = serving.prompts, .file = serving.file, .count = serving.requests}, run.data_dir);
+    inputs.serving_prompts =
+        workload_prompts(PromptWorkload{.source = serving.prompts, .file = serving.file, .count = serving.requests},
+                         data_dir, study.max_item_bytes);
   }
   if (!synthetic && (study.perplexity || study.kld)) {
-    const auto corpus_path = study.corpus ? *study.corpus : run.data_dir / tasks::kDefaultCorpus;
-    run.corpus = tasks::read_corpus(corpus_path);
+    inputs.corpus = tasks::read_corpus(study.corpus ? *study.corpus : data_dir / tasks::kDefaultCorpus);
+  }
+  return inputs;
+}
+
+void prepare_inputs(StudyRun& run, StudyInputs inputs, bool synthetic) {
+  const Study& study = run.study;
+  run.suite_options = std::move(inputs.suite_options);
+  run.suite = std::move(inputs.suite);
+  run.with_divergence = inputs.with_divergence;
+  run.prompts = std::move(inputs.prompts);
+  run.serving_prompts = std::move(inputs.serving_prompts);
+  run.corpus = std::move(inputs.corpus);
+  if (!synthetic && (study.perplexity || study.kld)) {
     run.ppl_options.n_ctx = study.ctx;
     run.ppl_options.max_chunks = study.perplexity_chunks;
     run.ppl_options.n_threads =

@@ -9,6 +9,7 @@
 #include "backend/llama_server/managed_server.h"
 #include "core/error.h"
 #include "decide/model.h"
+#include "quant/quantize.h"
 #include "tasks/registry.h"
 
 namespace uaqf::study {
@@ -67,6 +68,9 @@ std::optional<MetricSource> metric_source(const std::string& metric) {
   const auto& serving = serving_metrics();
   if (std::find(serving.begin(), serving.end(), metric) != serving.end()) {
     return MetricSource{UnitKind::kServing, "[workload.serving]"};
+  }
+  if (metric == "parallel_decode_tps" || metric == "parallel_itl_ms") {
+    return MetricSource{UnitKind::kBench, "[workload] parallel = [N, ...]"};
   }
   if (metric == "ppl") {
     return MetricSource{UnitKind::kQuality, "[quality] perplexity = true"};
@@ -138,7 +142,11 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic) {
   if (!study.types.empty()) {
     units.push_back({UnitKind::kQuantize, {{Capability::kQuantize, "quantizing to " + study.types.front()}}});
   }
-  units.push_back({UnitKind::kBench, {{Capability::kTokenDecode, "the speed benchmark"}}});
+  UnitPlan bench{UnitKind::kBench, {{Capability::kTokenDecode, "the speed benchmark"}}};
+  if (!study.parallel.empty()) {
+    bench.gives = {"parallel_decode_tps", "parallel_itl_ms"};
+  }
+  units.push_back(bench);
   if (study.prompts) {
     units.push_back(
         {UnitKind::kPromptWorkload,
@@ -189,6 +197,59 @@ void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& v
   }
   if (served) {
     backend::find_llama_server();  // throws, saying how to build it, when there is none
+  }
+}
+
+void check_study_settings(backend::Engine& engine, const Study& study, const backend::ModelInfo& base_info,
+                          std::ostream& warnings) {
+  const auto at = [&](const std::string& key, const Error& error) {
+    return Error(error.code(), fmt::format("{}: {}", study.where(key), error.what()));
+  };
+  for (const auto& kv : study.kv_types) {
+    backend::ContextOptions options;
+    options.kv_cache_type = kv;
+    try {
+      engine.check_context_options(options);
+    } catch (const Error& error) {
+      throw at("runtime.kv_types", error);
+    }
+  }
+  if (!study.types.empty()) {
+    std::vector<std::string> types;
+    try {
+      types = quant::plan(engine, {.model = study.model,
+                                   .types = study.types,
+                                   .out_dir = study.variants_dir,
+                                   .imatrix = study.imatrix,
+                                   .n_threads = study.threads});
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::kInvalidArgument) {
+        throw;
+      }
+      throw at("model.types", error);
+    }
+    const std::string base = base_info.type_name.empty() ? "baseline" : base_info.type_name;
+    if (std::find(types.begin(), types.end(), base) != types.end()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: '{}' is the type of the baseline {} itself, which is measured as variant '{}' "
+                              "already; leave it out of 'types'",
+                              study.where("model.types"), base, study.model.filename().string(), base));
+    }
+  }
+  const int trained = base_info.n_ctx_train;
+  if (trained > 0 && (study.perplexity || study.kld) && !base_info.synthetic && study.ctx > trained) {
+    warnings << fmt::format("uaqf: warning: {}: ctx = {} is longer than the {} tokens {} was trained on\n",
+                            study.where("quality.ctx"), study.ctx, trained, study.model.filename().string());
+  }
+  const int depth = study.depths.empty() ? 0 : *std::max_element(study.depths.begin(), study.depths.end());
+  for (int tokens : study.prompt_tokens) {
+    if (trained > 0 && static_cast<int64_t>(tokens) + study.gen_tokens + depth > trained) {
+      warnings << fmt::format(
+          "uaqf: warning: {}: prompt_tokens {} + gen_tokens {} + depth {} is longer than the {} tokens {} was "
+          "trained on\n",
+          study.where("workload.prompt_tokens"), tokens, study.gen_tokens, depth, trained,
+          study.model.filename().string());
+    }
   }
 }
 

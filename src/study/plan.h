@@ -5,6 +5,7 @@
 // settings, before any work: a study the engine cannot carry out is refused at once.
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,8 @@ struct UnitPlan {
   // The engine that carries it out: "" for the study's engine, "llama-server" for the serving unit.
   std::string engine;
   // Decision metrics it gives, for the profile check: names, or "<task>." for a task's metrics.
-  // Empty for the benchmark, whose metrics depend on the machine (energy, device memory).
+  // For the benchmark only those that depend on the study (parallel_*): the others depend on the
+  // machine (energy, device memory).
   std::vector<std::string> gives;
 };
 
@@ -51,6 +53,13 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic);
 // needs, or naming the setting when a variant's context settings are invalid. Before any work.
 void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& variants,
                 const std::vector<UnitPlan>& units);
+
+// The study's settings against the engine and the baseline model, before any work: KV types the
+// engine takes, quantization types it knows (and an importance matrix where a type needs one), no
+// type that is the baseline's own, with the study's file:line. Warns (on `warnings`) when the
+// context or a benchmark shape is longer than the model was trained for.
+void check_study_settings(backend::Engine& engine, const Study& study, const backend::ModelInfo& base_info,
+                          std::ostream& warnings);
 
 // Throws Error naming the variant, the metric and why when the profile weights or constrains a
 // metric that none of the planned units gives (e.g. goodput_rps without [workload.serving]), before

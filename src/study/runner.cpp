@@ -1,9 +1,11 @@
 #include "study/runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <ostream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -73,7 +75,27 @@ std::vector<WeightFile> quantize_variants(backend::Engine& engine, const Study& 
   return weights;
 }
 
+// A NaN or inf measurement fails its unit with the reason: a model with NaN weights reported
+// "status ok" and PPL nan, and such a number must never reach the decision silently.
+void require_finite(const UnitRecord& unit) {
+  for (const auto& [name, value] : unit.metrics) {
+    for (const double sample : value.samples) {
+      if (!std::isfinite(sample)) {
+        throw Error(ErrorCode::kEngine,
+                    fmt::format("{} is {}, not a finite number (NaN or inf weights or outputs?)", name, sample));
+      }
+    }
+  }
+  for (const auto& [series, values] : unit.chunk_values) {
+    if (std::any_of(values.begin(), values.end(), [](double v) { return !std::isfinite(v); })) {
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("per-chunk {} has a value that is not finite (NaN or inf weights or outputs?)", series));
+    }
+  }
+}
+
 void merge(const UnitRecord& unit, decide::Variant& variant) {
+  require_finite(unit);
   for (const auto& [name, value] : unit.metrics) {
     variant.metrics[name] = value;
   }
@@ -148,6 +170,14 @@ void measure_serving(StudyRun& run, const VariantPlan& plan, VariantState& state
   }
 }
 
+// Every variant is compared with the baseline: when it fails, nothing else is worth measuring.
+void stop_unless_baseline_ok(const VariantState& state) {
+  if (state.record.is_baseline && !state.record.ok) {
+    throw Error(ErrorCode::kEngine, fmt::format("the baseline {} failed, so no variant can be compared with it: {}",
+                                                state.record.name, state.record.error));
+  }
+}
+
 // 3. Measure every variant; a failure is a row marked failed and the study goes on. The variants
 // of one file share its load: first every unit that runs on the deployed weights, then the tasks
 // (which, batch-invariant, need a load of their own).
@@ -172,11 +202,13 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
     std::size_t end = begin;
     while (end < plans.size() && plans[end].file == plans[begin].file) {
       measure_speed_and_quality(run, plans[end], units, states[end]);
+      stop_unless_baseline_ok(states[end]);
       ++end;
     }
     for (std::size_t i = begin; with_tasks && i < end; ++i) {
       if (states[i].record.ok) {
         measure_tasks(run, plans[i], states[i]);
+        stop_unless_baseline_ok(states[i]);
       }
     }
     begin = end;
@@ -250,6 +282,17 @@ fs::path study_data_dir(const Study& study) {
 
 }  // namespace
 
+namespace {
+
+bool profile_needs(const decide::Profile& profile, const std::string& metric) {
+  const auto weight = profile.weights.find(metric);
+  return (weight != profile.weights.end() && weight->second > 0) ||
+         std::any_of(profile.constraints.begin(), profile.constraints.end(),
+                     [&](const decide::Constraint& c) { return c.metric == metric; });
+}
+
+}  // namespace
+
 decide::Profile study_profile(const Study& study) {
   try {
     decide::Profile profile = decide::builtin_profile(study.profile);
@@ -279,12 +322,31 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   const auto base_info = engine.inspect(study.model);
   // Random weights have no quality to measure: speed and memory only, and the report says so.
   const bool synthetic = base_info.synthetic;
+  // Warnings wait until every check has passed: a refused study says one line, its error.
+  std::ostringstream warnings;
+  check_study_settings(engine, study, base_info, warnings);
   const auto units = plan_units(study, synthetic);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
   const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
   check_plan(engine, planned, units);
-  // A metric the profile needs that no planned unit gives refuses the study too.
-  check_profile_metrics(profile, planned, units, synthetic);
+  // A metric the profile needs that no planned unit gives refuses the study too, as does energy
+  // on a machine without NVML; both point at the study's [profile].
+  const auto nvml = perf::Nvml::open();
+  try {
+    check_profile_metrics(profile, planned, units, synthetic);
+    if (!nvml && profile_needs(profile, "energy_j_per_token")) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("profile \"{}\" needs energy_j_per_token, which is measured through NVML (an NVIDIA "
+                              "GPU and its driver), and this machine has none",
+                              profile.name));
+    }
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}:{}: {}", study.file.string(), study.profile_line, error.what()));
+  }
+  // Task data, prompt files and the corpus next: bad data is refused before the store exists.
+  const fs::path data_dir = study_data_dir(study);
+  auto inputs = read_inputs(study, data_dir, synthetic);
+  std::cerr << warnings.str();
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
   if (study.fresh) {
@@ -293,7 +355,6 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   Environment env = collect_environment();
   env.extra["malloc_mmap_threshold_bytes"] = std::to_string(perf::fix_allocator_placement());
   // Energy where NVML is there (loaded at run time); its absence leaves energy missing, never 0.
-  const auto nvml = perf::Nvml::open();
   env.extra["energy"] = nvml ? "NVML total energy counter" : "unavailable (no NVML)";
   if (nvml) {
     perf::add_gpu_manifest(*nvml, "start", env.extra);
@@ -312,8 +373,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
                .pool = pool,
                .clock = clock,
                .energy = nvml.get(),
-               .data_dir = study_data_dir(study)};
-  prepare_inputs(run, synthetic);
+               .data_dir = data_dir};
+  prepare_inputs(run, std::move(inputs), synthetic);
   const auto plans = plan_variants(study, quantize_variants(engine, study, base_info), engine_info.default_threads);
   prepare_baseline(run, plans.front());
   const auto states = measure_variants(run, plans, units);

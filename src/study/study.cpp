@@ -1,7 +1,10 @@
 #include "study/study.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -9,8 +12,11 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "core/environment.h"
 #include "core/error.h"
+#include "decide/decide.h"
 #include "perf/serving.h"
+#include "tasks/registry.h"
 
 namespace uaqf::study {
 namespace {
@@ -79,6 +85,10 @@ class Reader {
       if (value < 0) {
         fail(*node, fmt::format("'{}' must not be negative, got {}", key, value));
       }
+      // Read as 64 bits and range-checked, so that 4294967424 is refused, not narrowed to 128.
+      if (static_cast<uint64_t>(value) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+        fail(*node, fmt::format("'{}' is too large: {} (at most {})", key, value, std::numeric_limits<T>::max()));
+      }
       out = static_cast<T>(value);
     }
   }
@@ -118,11 +128,34 @@ class Reader {
         if (!element.is_integer() || element.as_integer()->get() < 0) {
           fail(element, fmt::format("'{}' must be a list of non-negative integers", key));
         }
+        if (static_cast<uint64_t>(element.as_integer()->get()) > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+          fail(element, fmt::format("'{}' has a value too large: {} (at most {})", key, element.as_integer()->get(),
+                                    std::numeric_limits<T>::max()));
+        }
         out.push_back(static_cast<T>(element.as_integer()->get()));
       }
     }
     if (out.empty() && !allow_empty) {
       fail(*node, fmt::format("'{}' must not be empty", key));
+    }
+  }
+
+  // Fails at `key`'s line (the table's when the key is absent) when value < minimum.
+  template <typename T>
+  void at_least(const toml::table& t, const char* key, T value, T minimum) const {
+    if (value < minimum) {
+      const toml::node* node = t.get(key);
+      fail(node != nullptr ? *node : static_cast<const toml::node&>(t),
+           fmt::format("'{}' must be at least {}, got {}", key, minimum, value));
+    }
+  }
+  // The same with an upper bound: sizes past any real model or run are typos that would hang or
+  // exhaust memory (reps = 2000000000).
+  template <typename T>
+  void within(const toml::table& t, const char* key, T value, T minimum, T maximum) const {
+    at_least(t, key, value, minimum);
+    if (value > maximum) {
+      fail(*t.get(key), fmt::format("'{}' must be at most {}, got {}", key, maximum, value));
     }
   }
 
@@ -134,6 +167,34 @@ class Reader {
  private:
   fs::path file_;
 };
+
+// The longest context a study may ask for (16M tokens): past every model's, so only typos exceed it.
+constexpr int kMaxTokens = 1 << 24;
+
+bool strings_equal_ignoring_case(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string suite_task_list() {
+  std::string list;
+  for (const auto& name : tasks::suite_task_names()) {
+    list += list.empty() ? name : ", " + name;
+  }
+  return list;
+}
+
+// Every key's line, as "section.key" (nested: "workload.prompts.count"), for errors found later.
+void record_lines(const toml::table& table, const std::string& prefix, std::map<std::string, int>& lines) {
+  for (const auto& [key, node] : table) {
+    const std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    lines[name] = static_cast<int>(node.source().begin.line);
+    if (const auto* sub = node.as_table()) {
+      record_lines(*sub, name, lines);
+    }
+  }
+}
 
 toml::table parse_study_file(const fs::path& file) {
   try {
@@ -164,6 +225,27 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
   r.read_list(*model, "types", study.types);
   r.read_path(*model, "imatrix", study.imatrix);
   r.read_path(*model, "variants_dir", study.variants_dir);
+  study.variants_dir_given = !study.variants_dir.empty();
+  for (std::size_t i = 0; i < study.types.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (strings_equal_ignoring_case(study.types[i], study.types[j])) {
+        r.fail(*model->get("types"), fmt::format("'types' names {} twice", study.types[i]));
+      }
+    }
+  }
+  for (const auto& type : study.types) {
+    // A type names a file in the variants folder: letters, digits and '_' only (Q4_K_M).
+    if (type.empty() || !std::all_of(type.begin(), type.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+        })) {
+      r.fail(*model->get("types"), fmt::format("'types' has '{}', not a quantization type name (e.g. Q4_K_M)", type));
+    }
+  }
+  if (const auto* t = r.table(root, "study"); t != nullptr && t->get("name") != nullptr) {
+    if (const std::string why = unsafe_name_reason(study.name); !why.empty()) {
+      r.fail(*t->get("name"), fmt::format("study name '{}' {}", study.name, why));
+    }
+  }
   if (study.name.empty()) {
     study.name = study.model.stem().string();
   }
@@ -178,7 +260,15 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
 void read_runtime(const Reader& r, const toml::table& t, Study& study) {
   r.only(t, "runtime", {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn"});
   r.read(t, "threads", study.threads);
+  if (const auto* node = t.get("threads")) {
+    try {
+      check_thread_count(study.threads, "'threads'");
+    } catch (const Error& error) {
+      r.fail(*node, error.what());
+    }
+  }
   r.read(t, "batch_size", study.batch_size);
+  r.at_least(t, "batch_size", study.batch_size, 1);
   if (const auto* node = t.get("gpu_layers"); node != nullptr) {
     if (!node->is_integer()) {
       r.fail(*node, "'gpu_layers' must be an integer (-1: all)");
@@ -356,6 +446,21 @@ void read_workload(const Reader& r, const toml::table& t, Study& study) {
   if (study.reps < 1) {
     r.fail(*t.get("reps"), "'reps' must be at least 1");
   }
+  r.within(t, "gen_tokens", study.gen_tokens, 1, kMaxTokens);
+  for (int tokens : study.prompt_tokens) {
+    r.within(t, "prompt_tokens", tokens, 1, kMaxTokens);
+  }
+  for (int depth : study.depths) {
+    r.within(t, "depths", depth, 0, kMaxTokens);
+  }
+  r.within(t, "reps", study.reps, 1, 10000);
+  r.within(t, "warmup", study.warmup, 0, 1000);
+  for (int level : study.parallel) {
+    r.within(t, "parallel", level, 1, 4096);
+  }
+  if (!(study.max_cv >= 0 && std::isfinite(study.max_cv))) {
+    r.fail(*t.get("max_cv"), "'max_cv' must be a finite number >= 0");
+  }
   if (const auto* p = r.table(t, "prompts")) {
     study.prompts = read_prompts(r, *p);
   }
@@ -366,7 +471,9 @@ void read_workload(const Reader& r, const toml::table& t, Study& study) {
 
 void read_quality(const Reader& r, const toml::table& t, Study& study) {
   r.only(t, "quality",
-         {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant"});
+         {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant",
+          "max_item_bytes"});
+  r.read(t, "max_item_bytes", study.max_item_bytes);
   r.read(t, "batch_invariant", study.batch_invariant);
   r.read(t, "perplexity", study.perplexity);
   r.read(t, "kld", study.kld);
@@ -380,6 +487,15 @@ void read_quality(const Reader& r, const toml::table& t, Study& study) {
     study.limit = limit;
   }
   r.read_path(t, "data_dir", study.data_dir);
+  // A chunk scores its second half: two tokens at least.
+  r.within(t, "ctx", study.ctx, 2, kMaxTokens);
+  r.within(t, "chunks", study.perplexity_chunks, 1, 1000000);
+  r.at_least(t, "max_item_bytes", study.max_item_bytes, std::size_t{1});
+  for (const auto& task : study.tasks) {
+    if (!tasks::is_suite_task(task)) {
+      r.fail(*t.get("tasks"), fmt::format("unknown task '{}' in 'tasks' (known: {})", task, suite_task_list()));
+    }
+  }
 }
 
 void read_profile(const Reader& r, const toml::table& t, Study& study) {
@@ -404,6 +520,12 @@ void read_profile(const Reader& r, const toml::table& t, Study& study) {
   }
   r.read(t, "pessimistic", study.pessimistic);
   r.read(t, "bootstrap", study.bootstrap_resamples);
+  if (const auto* node = t.get("bootstrap");
+      node != nullptr &&
+      (study.bootstrap_resamples < 1 || study.bootstrap_resamples > decide::kMaxBootstrapResamples)) {
+    r.fail(*node, fmt::format("'bootstrap' must be between 1 and {}, got {}", decide::kMaxBootstrapResamples,
+                              study.bootstrap_resamples));
+  }
 }
 
 }  // namespace
@@ -417,11 +539,31 @@ int ServingWorkload::slots() const {
 
 int ServingWorkload::context_tokens() const { return slots() * ctx_per_slot; }
 
+std::string unsafe_name_reason(const std::string& name) {
+  // The name becomes a folder (out/<name>): it must stay inside the study's output folder.
+  if (name.empty() || name == "." || name == "..") {
+    return "is not a folder name";
+  }
+  if (name.find_first_of("/\\") != std::string::npos) {
+    return "must not contain '/' or '\\' (it names a folder inside the study's output folder)";
+  }
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    return "must not contain control characters";
+  }
+  return "";
+}
+
+std::string Study::where(const std::string& key) const {
+  const auto it = lines.find(key);
+  return it == lines.end() ? file.string() : fmt::format("{}:{}", file.string(), it->second);
+}
+
 Study load_study(const fs::path& file) {
   const toml::table root = parse_study_file(file);
   const Reader r(file);
   Study study;
   study.file = file;
+  record_lines(root, "", study.lines);
   r.only(root, "top level", {"study", "model", "runtime", "workload", "quality", "profile"});
   read_study_and_model(r, root, file, study);
   if (const auto* t = r.table(root, "runtime")) {

@@ -64,6 +64,7 @@ struct Study {
   std::vector<std::string> types;  // quantization types to make and compare
   std::optional<std::filesystem::path> imatrix;
   std::filesystem::path variants_dir;
+  bool variants_dir_given = false;  // written in the study (else the output folder's variants/)
 
   // Runtime settings; lists are crossed with the weight types.
   int threads = 0;
@@ -98,6 +99,9 @@ struct Study {
   // (see tasks::GenerationOptions::batch_invariant); quality then loads its own copy of each model,
   // without weight repacking, so that speed is still measured as deployed.
   bool batch_invariant = false;
+  // The longest task item or prompt, in bytes: the tokenizer's time grows faster than its length
+  // (a 10 MB line took over 10 minutes), so a longer one is refused when the data is read.
+  std::size_t max_item_bytes = std::size_t{64} << 10;
 
   // Decision.
   std::string profile = "interactive";
@@ -107,7 +111,15 @@ struct Study {
   bool pessimistic = true;
   int bootstrap_resamples = 1000;
   int profile_line = 0;  // where [profile] (or its weights) stands, for errors found when it is built
+
+  // Where each key stands ("model.types" -> 7), for errors found when the study is planned.
+  std::map<std::string, int> lines;
+  // "FILE:LINE" of `key` ("runtime.kv_types"), or the file when the study does not write it.
+  std::string where(const std::string& key) const;
 };
+
+// Why `name` cannot be a study name (it becomes a folder inside the output folder), or "".
+std::string unsafe_name_reason(const std::string& name);
 
 // Parses and checks a study file; relative paths are taken from the file's folder.
 // Throws Error("FILE:LINE: ...") on bad TOML, unknown keys and bad values.

@@ -66,9 +66,21 @@ struct StudyRun {
   nlohmann::json suite_inputs() const;
 };
 
-// The prepared inputs of a study (prompts, corpus, chunk plan, task items): read and checked
-// before any model is loaded.
-void prepare_inputs(StudyRun& run, bool synthetic);
+// What a study reads from files: task items, prompts and the corpus. Read and checked (schema,
+// line numbers, sizes, UTF-8) before the results store is opened, so that bad data leaves nothing.
+struct StudyInputs {
+  tasks::SuiteOptions suite_options;
+  tasks::PreparedSuite suite;
+  bool with_divergence = false;
+  std::vector<std::string> prompts;
+  std::vector<std::string> serving_prompts;
+  std::optional<tasks::Corpus> corpus;
+};
+StudyInputs read_inputs(const Study& study, const std::filesystem::path& data_dir, bool synthetic);
+
+// The prepared inputs of a study (prompts, corpus, chunk plan, task items), from what read_inputs
+// read: before any model is loaded.
+void prepare_inputs(StudyRun& run, StudyInputs inputs, bool synthetic);
 
 // The baseline's distributions for KLD and its answers for divergence, once, before the variants.
 void prepare_baseline(StudyRun& run, const VariantPlan& baseline);

@@ -1,12 +1,15 @@
 #include "study/workload.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <iostream>
 
 #include <fmt/format.h>
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "stats/summary.h"
 #include "tasks/datasets.h"
 #include "tasks/suite.h"
@@ -69,31 +72,65 @@ void take_prompts(const Source& source, int count, std::vector<std::string>& pro
 
 }  // namespace
 
-std::vector<std::string> workload_prompts(const PromptWorkload& w, const std::filesystem::path& data_dir) {
+std::vector<std::string> workload_prompts(const PromptWorkload& w, const std::filesystem::path& data_dir,
+                                          std::size_t max_prompt_bytes) {
   std::vector<std::string> prompts;
+  std::string where;  // of the prompts, for "no prompts"
+  const auto check = [&](const std::string& prompt, const std::string& at) {
+    if (prompt.size() > max_prompt_bytes) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: the prompt is {} bytes long, above the limit of {} bytes per prompt "
+                              "([quality] max_item_bytes)",
+                              at, prompt.size(), max_prompt_bytes));
+    }
+  };
   if (w.source == "file") {
-    std::ifstream in(*w.file);
-    if (!in) {
+    where = w.file->string();
+    if (!std::filesystem::exists(*w.file)) {
       throw Error(ErrorCode::kNotFound, fmt::format("prompt file not found: {}", w.file->string()));
     }
-    std::string line;
-    while (std::getline(in, line) && static_cast<int>(prompts.size()) < w.count) {
+    const std::string text = read_text_file(*w.file);
+    std::size_t number = 0;
+    for (std::size_t begin = 0; begin < text.size() && static_cast<int>(prompts.size()) < w.count;) {
+      std::size_t end = text.find('\n', begin);
+      end = end == std::string::npos ? text.size() : end;
+      std::string line = text.substr(begin, end - begin);
+      begin = end + 1;
+      ++number;
+      const std::string at = fmt::format("{}:{}", w.file->string(), number);
+      if (const auto bad = first_invalid_utf8(line)) {
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not UTF-8 text (byte {})", at, *bad + 1));
+      }
       if (!line.empty()) {
-        prompts.push_back(line);
+        check(line, at);
+        prompts.push_back(std::move(line));
       }
     }
   } else if (w.source == "gsm8k") {
+    where = (data_dir / "gsm8k" / "test.jsonl").string();
     std::vector<std::string> questions;
     for (const auto& item : tasks::load_gsm8k(data_dir, "test")) {
+      check(item.question, fmt::format("GSM8K item {}", item.id));
       questions.push_back(item.question);
     }
     take_prompts(questions, w.count, prompts);
   } else {
+    const auto file = data_dir / "ifeval" / "input_data.jsonl";
+    where = file.string();
     std::vector<std::string> texts;
-    for (const auto& row : tasks::read_jsonl(data_dir / "ifeval" / "input_data.jsonl")) {
-      texts.push_back(row.at("prompt").get<std::string>());
+    for (const auto& [row, line] : tasks::read_jsonl_lines(file)) {
+      const auto* prompt = row.contains("prompt") ? &row["prompt"] : nullptr;
+      if (prompt == nullptr || !prompt->is_string()) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}:{}: field 'prompt' is missing or not a string", file.string(), line));
+      }
+      check(prompt->get<std::string>(), fmt::format("{}:{}", file.string(), line));
+      texts.push_back(prompt->get<std::string>());
     }
     take_prompts(texts, w.count, prompts);
+  }
+  if (prompts.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no prompts (the workload needs at least one)", where));
   }
   return prompts;
 }
@@ -104,6 +141,14 @@ json run_prompt_workload(backend::Model& model, const std::vector<std::string>& 
   std::size_t longest = 0;
   for (const auto& tokens : tokenized) {
     longest = std::max(longest, tokens.size());
+  }
+  const auto trained = static_cast<std::size_t>(std::max(0, model.info().n_ctx_train));
+  static std::atomic<bool> warned{false};  // once a run: every variant has the same prompts
+  if (trained > 0 && longest + static_cast<std::size_t>(workload.max_new_tokens) > trained && !warned.exchange(true)) {
+    std::cerr << fmt::format(
+        "uaqf: warning: the longest workload prompt ({} tokens) and max_new_tokens ({}) exceed "
+        "the {} tokens {} was trained on: its latencies are measured past that context\n",
+        longest, workload.max_new_tokens, trained, model.info().path.filename().string());
   }
   const auto parallel = static_cast<std::size_t>(workload.parallel);
   auto ctx = model.new_context(

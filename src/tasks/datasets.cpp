@@ -60,23 +60,71 @@ void require_dataset_file(const fs::path& file, const std::string& dataset, cons
   }
 }
 
-std::vector<json> read_jsonl(const fs::path& file) {
-  require_readable_file(file, "data");
-  std::vector<json> rows;
+std::vector<JsonLine> read_jsonl_lines(const fs::path& file) {
+  const std::string text = read_text_file(file);
+  std::vector<JsonLine> rows;
   std::size_t number = 0;
-  for (const auto& line : read_lines(file)) {
-    ++number;
-    if (line.find_first_not_of(" \t") == std::string::npos) {
+  for (std::size_t begin = 0; begin < text.size();) {
+    std::size_t end = text.find('\n', begin);
+    end = end == std::string::npos ? text.size() : end;
+    std::string_view line(text.data() + begin, end - begin);
+    begin = end + 1;
+    ++number;  // every line counts, blank ones too, so that errors name the line an editor shows
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
       continue;
     }
     try {
-      rows.push_back(json::parse(line));
+      rows.push_back({json::parse(line), number});
     } catch (const json::exception& error) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("{}:{}: malformed JSON line ({})", file.string(), number, error.what()));
     }
+    if (!rows.back().value.is_object()) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: not a JSON object", file.string(), number));
+    }
+  }
+  if (rows.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no items (the file is empty)", file.string()));
   }
   return rows;
+}
+
+std::vector<json> read_jsonl(const fs::path& file) {
+  std::vector<json> values;
+  for (auto& row : read_jsonl_lines(file)) {
+    values.push_back(std::move(row.value));
+  }
+  return values;
+}
+
+void check_mc_items(const std::string& task, const std::vector<McItem>& items, std::size_t max_bytes) {
+  if (items.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("task {}: its data has no items", task));
+  }
+  for (const auto& item : items) {
+    const auto n = static_cast<int>(item.choices.size());
+    if (n < 2) {
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{}: item {} has {} choices; a multiple-choice item needs at least 2", item.where, item.id, n));
+    }
+    if (item.gold < 0 || item.gold >= n) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: item {} has gold index {}, outside its {} choices (0-{})", item.where, item.id,
+                              item.gold, n, n - 1));
+    }
+    for (const auto& choice : item.choices) {
+      if (choice.context.size() + choice.continuation.size() > max_bytes) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: item {} is {} bytes long, above the limit of {} bytes per item "
+                                "([quality] max_item_bytes)",
+                                item.where, item.id, choice.context.size() + choice.continuation.size(), max_bytes));
+      }
+    }
+  }
 }
 
 std::vector<std::vector<std::string>> read_csv(const fs::path& file) {
@@ -130,16 +178,19 @@ std::vector<McItem> load_commonsense_qa(const fs::path& data_dir) {
   const fs::path file = data_dir / "commonsenseqa" / "dev_rand_split.jsonl";
   require_dataset_file(file, "CommonsenseQA", "the CommonsenseQA release, dev_rand_split.jsonl");
   std::vector<McItem> items;
-  std::size_t line = 0;
-  for (const auto& row : read_jsonl(file)) {
-    ++line;
-    const auto& question = row.at("question");
-    const auto choices = question.at("choices");
+  for (const auto& [row, line] : read_jsonl_lines(file)) {
+    const auto question = field<json>(row, "question", file, line);
+    const auto choices = field<json>(question, "choices", file, line);
+    if (!choices.is_array()) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: 'choices' must be a list", file.string(), line));
+    }
     std::string prompt = fmt::format("Question: {}", field<std::string>(question, "stem", file, line));
     // lm-evaluation-harness's commonsense_qa: the options are listed, the answer is a letter.
     std::string listed;
     McItem item;
     item.id = field<std::string>(row, "id", file, line);
+    item.where = fmt::format("{}:{}", file.string(), line);
+    item.gold = -1;  // an answer key that matches no label is an error, not choice 0
     const std::string key = field<std::string>(row, "answerKey", file, line);
     for (std::size_t c = 0; c < choices.size(); ++c) {
       const std::string label = field<std::string>(choices[c], "label", file, line);
@@ -170,6 +221,7 @@ std::vector<McItem> load_hellaswag(const fs::path& data_dir) {
   for (std::size_t i = 0; i + 5 < lines.size(); i += 6) {
     McItem item;
     item.id = fmt::format("hellaswag-{}", i / 6);
+    item.where = fmt::format("{}:{}", file.string(), i + 1);
     try {
       item.gold = std::stoi(lines[i + 1]);
     } catch (const std::exception&) {
@@ -192,11 +244,12 @@ std::vector<McItem> load_arc(const fs::path& data_dir, const std::string& split)
   const fs::path file = data_dir / "arc" / fmt::format("arc_{}.jsonl", split);
   require_dataset_file(file, fmt::format("ARC-{}", split), "AI2 ARC test split (MosaicML gauntlet jsonl)");
   std::vector<McItem> items;
-  std::size_t line = 0;
-  for (const auto& row : read_jsonl(file)) {
-    ++line;
+  std::size_t row_number = 0;
+  for (const auto& [row, line] : read_jsonl_lines(file)) {
+    ++row_number;
     McItem item;
-    item.id = fmt::format("arc-{}-{}", split, line);
+    item.id = fmt::format("arc-{}-{}", split, row_number);
+    item.where = fmt::format("{}:{}", file.string(), line);
     item.gold = field<int>(row, "gold", file, line);
     // The file's query is already "Question: ..."; lm-evaluation-harness appends "\nAnswer:".
     const std::string context = field<std::string>(row, "query", file, line) + "\nAnswer:";
@@ -213,7 +266,7 @@ std::vector<McItem> load_piqa(const fs::path& data_dir) {
   const fs::path labels_file = data_dir / "piqa" / "valid-labels.lst";
   require_dataset_file(file, "PIQA", "the PIQA release, valid.jsonl");
   require_dataset_file(labels_file, "PIQA labels", "the PIQA release, valid-labels.lst");
-  const auto rows = read_jsonl(file);
+  const auto rows = read_jsonl_lines(file);
   const auto labels = read_lines(labels_file);
   if (labels.size() < rows.size()) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -223,10 +276,16 @@ std::vector<McItem> load_piqa(const fs::path& data_dir) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     McItem item;
     item.id = fmt::format("piqa-{}", i);
+    const auto& [row, line] = rows[i];
+    item.where = fmt::format("{}:{}", file.string(), line);
+    if (labels[i] != "0" && labels[i] != "1") {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}:{}: label '{}' is not 0 or 1", labels_file.string(), i + 1, labels[i]));
+    }
     item.gold = labels[i] == "1" ? 1 : 0;
-    const std::string context = "Question: " + field<std::string>(rows[i], "goal", file, i + 1) + "\nAnswer:";
-    item.choices.push_back({context, " " + field<std::string>(rows[i], "sol1", file, i + 1)});
-    item.choices.push_back({context, " " + field<std::string>(rows[i], "sol2", file, i + 1)});
+    const std::string context = "Question: " + field<std::string>(row, "goal", file, line) + "\nAnswer:";
+    item.choices.push_back({context, " " + field<std::string>(row, "sol1", file, line)});
+    item.choices.push_back({context, " " + field<std::string>(row, "sol2", file, line)});
     items.push_back(std::move(item));
   }
   return items;
@@ -236,11 +295,12 @@ std::vector<McItem> load_winogrande(const fs::path& data_dir) {
   const fs::path file = data_dir / "winogrande" / "winogrande.jsonl";
   require_dataset_file(file, "WinoGrande", "WinoGrande dev (MosaicML gauntlet jsonl)");
   std::vector<McItem> items;
-  std::size_t line = 0;
-  for (const auto& row : read_jsonl(file)) {
-    ++line;
+  std::size_t row_number = 0;
+  for (const auto& [row, line] : read_jsonl_lines(file)) {
+    ++row_number;
     McItem item;
-    item.id = fmt::format("winogrande-{}", line);
+    item.id = fmt::format("winogrande-{}", row_number);
+    item.where = fmt::format("{}:{}", file.string(), line);
     item.gold = field<int>(row, "gold", file, line);
     // Partial scoring (lm-evaluation-harness): each option fills the blank; the same rest of the
     // sentence is scored after each.
@@ -289,6 +349,7 @@ std::vector<McItem> load_mmlu(const fs::path& data_dir, int n_shot) {
       }
       McItem item;
       item.id = fmt::format("mmlu-{}-{}", subject, i);
+      item.where = fmt::format("{}: row {}", file.string(), i + 1);
       const std::string answer = rows[i][5];
       item.gold = answer.empty() ? -1 : answer[0] - 'A';
       if (item.gold < 0 || item.gold > 3) {
@@ -309,10 +370,8 @@ std::vector<QaItem> load_gsm8k(const fs::path& data_dir, const std::string& spli
   const fs::path file = data_dir / "gsm8k" / (split + ".jsonl");
   require_dataset_file(file, "GSM8K", "openai/grade-school-math, grade_school_math/data/" + split + ".jsonl");
   std::vector<QaItem> items;
-  std::size_t line = 0;
-  for (const auto& row : read_jsonl(file)) {
-    ++line;
-    items.push_back({fmt::format("gsm8k-{}-{}", split, line - 1), field<std::string>(row, "question", file, line),
+  for (const auto& [row, line] : read_jsonl_lines(file)) {
+    items.push_back({fmt::format("gsm8k-{}-{}", split, items.size()), field<std::string>(row, "question", file, line),
                      field<std::string>(row, "answer", file, line)});
   }
   return items;

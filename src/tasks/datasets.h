@@ -23,6 +23,7 @@ struct McItem {
   std::string id;
   std::vector<McChoice> choices;
   int gold = 0;
+  std::string where;  // "FILE:LINE" (or "FILE: row N") it was read from, for errors found later
 };
 
 struct QaItem {
@@ -31,8 +32,22 @@ struct QaItem {
   std::string answer;  // GSM8K: full worked answer ending in "#### N"
 };
 
-// JSON lines of a file; throws Error naming file:line on a malformed line.
+// One JSON object of a JSON-lines file and its line number (blank lines counted).
+struct JsonLine {
+  nlohmann::json value;
+  std::size_t line = 0;
+};
+
+// The JSON objects of a file, one a line (blank lines skipped); throws Error naming file:line on a
+// malformed line, invalid UTF-8 or a line that is not an object, and naming the file when it has none.
+std::vector<JsonLine> read_jsonl_lines(const std::filesystem::path& file);
+// The same, values only.
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file);
+
+// Throws Error naming the item's file and line when an item has fewer than 2 choices, its gold
+// index is outside its choices, or a choice's text is longer than `max_bytes`; and naming the
+// task when there are no items.
+void check_mc_items(const std::string& task, const std::vector<McItem>& items, std::size_t max_bytes);
 
 // Throws Error(kNotFound) naming the expected file and where the data set comes from.
 void require_dataset_file(const std::filesystem::path& file, const std::string& dataset, const std::string& source);

@@ -467,6 +467,14 @@ Corpus read_corpus(const std::filesystem::path& path) {
   if (!corpus.text.empty() && corpus.text.back() == '\n') {
     corpus.text.pop_back();
   }
+  if (corpus.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: the corpus has no text", path.string()));
+  }
+  if (const auto bad = first_invalid_utf8(corpus.text)) {
+    const auto line =
+        1 + std::count(corpus.text.begin(), corpus.text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: not UTF-8 text", path.string(), line));
+  }
   corpus.sha256 = sha256_file(path);
   return corpus;
 }

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -41,6 +42,7 @@ GenerationOptions generation_options(const SuiteOptions& options) {
 
 void load_multiple_choice(const TaskDefinition& task, const SuiteOptions& options, PreparedSuite& suite) {
   const auto items = task.load_items(options);
+  check_mc_items(task.name, items, options.max_item_bytes);
   const bool llama_draw = task.llama_hellaswag_draw && options.mc.normalization == McNormalization::kLlamaCpp;
   const auto indices = llama_draw && options.limit ? select_items_like_llama_hellaswag(items.size(), *options.limit)
                                                    : select_items(items.size(), options.limit, options.seed);
@@ -52,6 +54,16 @@ void load_multiple_choice(const TaskDefinition& task, const SuiteOptions& option
 std::vector<QaItem> chosen_gsm8k_test_items(const SuiteOptions& options, std::vector<QaItem>* train_items) {
   auto train = load_gsm8k(options.data_dir, "train");
   const auto test = load_gsm8k(options.data_dir, "test");
+  for (const std::vector<QaItem>* items : {&std::as_const(train), &test}) {
+    for (const auto& item : *items) {
+      if (item.question.size() + item.answer.size() > options.max_item_bytes) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("GSM8K item {} is {} bytes long, above the limit of {} bytes per item "
+                                "([quality] max_item_bytes)",
+                                item.id, item.question.size() + item.answer.size(), options.max_item_bytes));
+      }
+    }
+  }
   if (train_items != nullptr) {
     *train_items = std::move(train);
   }
@@ -88,11 +100,20 @@ void load_ifeval(const TaskDefinition&, const SuiteOptions& options, PreparedSui
       continue;
     }
     try {
+      if (line.size() > options.max_item_bytes) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("the item is {} bytes long, above the limit of {} bytes per item "
+                                "([quality] max_item_bytes)",
+                                line.size(), options.max_item_bytes));
+      }
       ifeval::parse_item(line);
     } catch (const Error& error) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", file.string(), number, error.what()));
     }
     lines.push_back(line);
+  }
+  if (lines.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: no items (the file is empty)", file.string()));
   }
   // The checkers split sentences with the reference's punkt model, which comes with the data.
   const auto punkt = options.data_dir / ifeval::kPunktParametersFile;

@@ -17,6 +17,8 @@
 
 namespace uaqf::tasks {
 
+inline constexpr std::size_t kDefaultMaxItemBytes = std::size_t{64} << 10;  // 64 KiB
+
 struct SuiteOptions {
   std::filesystem::path data_dir;
   std::optional<std::size_t> limit;  // items per task (seeded subset)
@@ -30,6 +32,9 @@ struct SuiteOptions {
   bool batch_invariant = false;
   int divergence_max_new_tokens = 64;
   const ItemJournal* journal = nullptr;  // per-item results kept across runs (studies)
+  // The longest item (a choice with its context, a question, a prompt) in bytes: the tokenizer's
+  // time grows faster than the text, so a longer item is refused when the data is read.
+  std::size_t max_item_bytes = kDefaultMaxItemBytes;
 };
 
 struct PreparedSuite {

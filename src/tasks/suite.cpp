@@ -72,6 +72,9 @@ struct PreparedItem {
 };
 
 PreparedItem prepare(const backend::Model& model, const McItem& item) {
+  if (item.choices.empty()) {  // check_mc_items refuses such data when it is read; never index into none
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: item {} has no choices", item.where, item.id));
+  }
   PreparedItem prepared;
   for (const auto& choice : item.choices) {
     prepared.full.push_back(model.tokenize(choice.context + choice.continuation, true));

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "store/study_store.h"
 
 namespace {
@@ -113,6 +115,50 @@ TEST(StudyStore, ReadOnlyOpenOfAFolderWithoutAStoreNamesIt) {
 TEST(StudyStore, InputsHashIgnoresKeyOrder) {
   EXPECT_EQ(uaqf::store::inputs_hash({{"a", 1}, {"b", 2}}), uaqf::store::inputs_hash({{"b", 2}, {"a", 1}}));
   EXPECT_NE(uaqf::store::inputs_hash({{"a", 1}}), uaqf::store::inputs_hash({{"a", 2}}));
+}
+
+// The message opening a damaged store fails with, or "" when it opens.
+std::string open_error(const fs::path& dir) {
+  try {
+    StudyStore::open(dir, true);
+  } catch (const uaqf::Error& error) {
+    EXPECT_EQ(error.code(), uaqf::ErrorCode::kIo);
+    return error.what();
+  }
+  return "";
+}
+
+TEST(StudyStore, ADamagedStoreIsNamedWithWhatToDo) {
+  const fs::path garbage = fresh_dir("garbage");
+  fs::create_directories(garbage);
+  uaqf::write_file_atomic(garbage / "study.db", std::string(8192, 'x'));
+  std::string message = open_error(garbage);
+  EXPECT_NE(message.find((garbage / "study.db").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("the results store is damaged: move it aside"), std::string::npos) << message;
+
+  // A store whose pages were overwritten past its header: found when it is opened, not later.
+  const fs::path damaged = fresh_dir("damaged");
+  {
+    auto store = StudyStore::open(damaged, true);
+    store->begin_run(json::object());
+    for (int i = 0; i < 200; ++i) {
+      store->put("unit-" + std::to_string(i), "bench", "h", json{{"payload", std::string(200, 'p')}});
+    }
+    store->finish_run();
+  }
+  {
+    // Every page after the first (the header and schema) overwritten with noise.
+    const auto size = fs::file_size(damaged / "study.db");
+    ASSERT_GT(size, 3 * 4096U);
+    std::fstream file(damaged / "study.db", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(4096);
+    const std::string noise(size - 4096, '\x5a');
+    file.write(noise.data(), static_cast<std::streamsize>(noise.size()));
+  }
+  message = open_error(damaged);
+  EXPECT_NE(message.find("the results store is damaged: move it aside (mv '" + (damaged / "study.db").string()),
+            std::string::npos)
+      << message;
 }
 
 }  // namespace

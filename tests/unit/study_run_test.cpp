@@ -5,12 +5,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "backend/fake/fake_engine.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "quant/quantize.h"
+#include "study/plan.h"
 #include "study/runner.h"
 
 namespace uaqf::study {
@@ -166,9 +168,10 @@ TEST_F(StudyRunTest, ServingProfileWithoutAServingWorkloadIsRefusedBeforeAnyWork
   auto s = study({"f16"}, "no-serving");
   s.profile = "serving";
   const std::string message = refusal(engine_, s);
-  EXPECT_EQ(message,
-            "variant '16-bit' cannot give goodput_rps, which profile \"serving\" needs: it is measured by serving the "
-            "variant with llama-server, and the study has no [workload.serving]");
+  EXPECT_EQ(message, (dir_ / "study.toml").string() +
+                         ":0: variant '16-bit' cannot give goodput_rps, which profile \"serving\" needs: it is "
+                         "measured by serving the "
+                         "variant with llama-server, and the study has no [workload.serving]");
   EXPECT_EQ(engine_.quantize_calls(), 0);
   EXPECT_EQ(engine_.load_calls(), 0);
   EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
@@ -188,6 +191,61 @@ TEST_F(StudyRunTest, UnknownKvCacheTypeIsRefusedBeforeAnyWork) {
   EXPECT_NE(message.find("unknown KV-cache type 'q3_x'"), std::string::npos) << message;
   EXPECT_EQ(engine_.quantize_calls(), 0);
   EXPECT_EQ(engine_.load_calls(), 0);
+}
+
+TEST_F(StudyRunTest, NonFiniteMeasurementsFailTheirVariantWithTheReason) {
+  engine_.add_model(quant::output_path_for(model_, "Q8_0", dir_ / "variants"),
+                    backend::FakeModelSpec{.bits_per_weight = 8.5, .kv_bytes_per_token = 4096, .nan_logits = true});
+  const auto outcome = run_study(engine_, study({"f16"}, "nan-variant"), engine_.clock());
+  EXPECT_EQ(outcome.failed_variants, 1);
+  ASSERT_EQ(outcome.record.variants.size(), 2U);
+  const auto& failed = outcome.record.variants[1];
+  EXPECT_EQ(failed.name, "Q8_0");
+  EXPECT_FALSE(failed.ok);
+  EXPECT_NE(failed.error.find("not a finite number"), std::string::npos) << failed.error;
+  // Only the baseline reaches the decision.
+  ASSERT_EQ(outcome.record.decision_inputs.size(), 1U);
+  EXPECT_TRUE(outcome.record.decision_inputs[0].is_baseline);
+}
+
+TEST_F(StudyRunTest, AFailedBaselineStopsTheStudyAtOnce) {
+  engine_.add_model(model_,
+                    backend::FakeModelSpec{.bits_per_weight = 16, .kv_bytes_per_token = 4096, .nan_logits = true});
+  const auto s = study({"f16"}, "nan-baseline");
+  const std::string message = refusal(engine_, s);
+  EXPECT_NE(message.find("the baseline 16-bit failed, so no variant can be compared with it"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("not a finite number"), std::string::npos) << message;
+  // Stopped before the quantized variant was loaded.
+  EXPECT_EQ(engine_.loads_of(quant::output_path_for(model_, "Q8_0", dir_ / "variants")), 0);
+}
+
+TEST_F(StudyRunTest, ParallelMetricWithoutParallelLevelsIsRefusedBeforeAnyWork) {
+  auto s = study({"f16"}, "no-parallel");
+  s.profile_line = 30;
+  s.constraints = {"parallel_decode_tps >= 10"};
+  const std::string message = refusal(engine_, s);
+  EXPECT_NE(message.find("study.toml:30: variant '16-bit' cannot give parallel_decode_tps"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("[workload] parallel = [N, ...]"), std::string::npos) << message;
+  EXPECT_EQ(engine_.load_calls(), 0);
+  EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
+}
+
+TEST_F(StudyRunTest, ContextsAboveTheTrainingContextAreWarnedAtPlanTime) {
+  auto s = study({"f16"}, "long-context");
+  s.lines = {{"quality.ctx", 12}, {"workload.prompt_tokens", 7}};
+  std::ostringstream warnings;
+  check_study_settings(engine_, s, engine_.inspect(model_), warnings);
+  EXPECT_EQ(warnings.str(), "");
+  s.ctx = 8192;  // the fake model was trained on 4096
+  s.prompt_tokens = {4090};
+  check_study_settings(engine_, s, engine_.inspect(model_), warnings);
+  EXPECT_NE(warnings.str().find("study.toml:12: ctx = 8192 is longer than the 4096 tokens"), std::string::npos)
+      << warnings.str();
+  EXPECT_NE(warnings.str().find("study.toml:7: prompt_tokens 4090 + gen_tokens 8 + depth 0 is longer"),
+            std::string::npos)
+      << warnings.str();
 }
 
 }  // namespace

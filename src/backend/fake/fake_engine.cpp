@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -21,7 +22,8 @@ std::vector<float> fake_logits_for(const FakeModelSpec& spec, Token current, std
   for (std::size_t v = 0; v < logits.size(); ++v) {
     const double distance = static_cast<double>((v + logits.size() - favourite) % logits.size());
     const double wobble = spec.logit_noise * std::sin(static_cast<double>(v * 7919 + position * 104729));
-    logits[v] = static_cast<float>(-0.05 * distance + wobble);
+    logits[v] =
+        spec.nan_logits ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(-0.05 * distance + wobble);
   }
   return logits;
 }

@@ -31,6 +31,7 @@ struct FakeModelSpec {
   uint64_t kv_bytes_per_token = 0;
   int vocab_shift = 0;  // tokenization offset; models with different shifts have different vocabularies
   bool fail_load = false;
+  bool nan_logits = false;                 // every logit NaN, as a model with NaN weights gives
   std::optional<int> fail_on_decode_call;  // the n-th decode call (1-based) throws
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -308,8 +309,16 @@ QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progr
       outcome.n_fallback_tensors = std::stoi(match[1]);
     }
   });
+  errno = 0;
   const uint32_t status = llama_model_quantize(request.input.c_str(), request.output.c_str(), &params);
+  const int write_errno = errno;
   llama_log::set_line_hook(nullptr);
+  if (status != 0 && (write_errno == ENOSPC || write_errno == EDQUOT || write_errno == EROFS || write_errno == EACCES ||
+                      write_errno == EIO)) {
+    // llama.cpp reports a failed write as "basic_ios::clear: iostream error"; the cause is errno's.
+    throw Error(ErrorCode::kIo, fmt::format("quantizing {} to {} failed writing {}: {}", request.input.string(),
+                                            quant->name, request.output.string(), std::strerror(write_errno)));
+  }
   if (status != 0) {
     throw Error(ErrorCode::kEngine,
                 with_engine_reason(fmt::format("quantizing {} to {} failed", request.input.string(), quant->name)));
