@@ -6,7 +6,7 @@
 # within both. Resumable across the device tool's 10-minute calls: every step skips what is
 # already in out/gpu-serving (the build and the models survive while the machine stays warm).
 #   bench/make_carry.sh                     here, once (carry/: headers, vocabulary, llama.cpp tree, prompts)
-#   bench/gpu_serving.sh [build|prepare|study|serve|all] [--budget SECONDS]
+#   bench/gpu_serving.sh [build|prepare|study|serve|ttft|all] [--budget SECONDS]
 # `study` runs the four variants as one study (in-process benchmark + the closed-loop sweep behind
 # managed llama-servers) and ranks it under the interactive and the serving profile; `serve` adds an
 # open-loop Poisson sweep per variant (serve-bench). Managed servers run without llama-server's host
@@ -146,10 +146,35 @@ EOF
 }
 
 serve() {
-  serve_variant "$models/llama2-7b-f16.gguf"
-  for type in "${types[@]}"; do
-    serve_variant "$models/llama2-7b-$type.gguf"
+  # SERVE_ONLY=Q4_0 (a list) serves only those files.
+  local name
+  for name in f16 "${types[@]}"; do
+    if [ -z "${SERVE_ONLY:-}" ] || [[ " $SERVE_ONLY " == *" $name "* ]]; then
+      serve_variant "$models/llama2-7b-$name.gguf"
+    fi
   done
+}
+
+# TTFT against llama-server's prompt_ms at concurrency 1 (Q4_0), with the server on all cores and on
+# one thread: how much of the time outside the server's timers is the CPU threads' doing.
+ttft() {
+  local threads
+  for threads in 16 1; do
+    [ -f "$out/ttft-t$threads.json" ] && continue
+    "$bin/uaqf" serve-bench --serve "$models/llama2-7b-Q4_0.gguf" --gpu-layers -1 --threads "$threads" \
+      --api completions --prompts "$prompts" --concurrency 1 --requests 40 --max-new-tokens 16 --ignore-eos \
+      --warmup 5 --timeout 60 --extra-body "$ban_bytes" --json "$out/ttft-t$threads.json" \
+      >"$out/ttft-t$threads.txt" 2>&1 || log "ttft with $threads threads failed"
+    python3 - "$out/ttft-t$threads.json" <<'PY' | tee -a "$out/timeline.txt"
+import json, statistics, sys
+records = [r for r in json.load(open(sys.argv[1]))["requests"] if r["ok"] and r.get("server_timings")]
+gap = [r["ttft_ms"] - r["server_timings"]["prompt_ms"] for r in records]
+out = [r["e2e_ms"] - r["server_timings"]["prompt_ms"] - r["server_timings"]["predicted_ms"] for r in records]
+print(f"{sys.argv[1]}: n {len(gap)} ttft-prompt_ms median {statistics.median(gap):.2f} ms, "
+      f"outside timers median {statistics.median(out):.2f} ms, ttft median {statistics.median(r['ttft_ms'] for r in records):.2f} ms")
+PY
+  done
+  save_out
 }
 
 case "$step" in
@@ -157,8 +182,9 @@ case "$step" in
   prepare) prepare ;;
   study) study ;;
   serve) serve ;;
+  ttft) ttft ;;
   all) build; prepare; study; serve ;;
-  *) echo "usage: bench/gpu_serving.sh [build|prepare|study|serve|all] [--budget SECONDS]" >&2; exit 2 ;;
+  *) echo "usage: bench/gpu_serving.sh [build|prepare|study|serve|ttft|all] [--budget SECONDS]" >&2; exit 2 ;;
 esac
 log "end of $step"
 save_out
