@@ -114,6 +114,13 @@ void validate(const BenchOptions& options) {
       fail(fmt::format("--parallel levels must be at least 1, got {}", level));
     }
   }
+  if (!options.parallel.empty() && options.gen_tokens == 0) {
+    // The sweep times generated tokens: with none, its rates would be 0 / 0.
+    fail("--parallel needs tokens to generate: --gen-tokens is 0");
+  }
+  if (options.runtime.n_gpu_layers < -1) {
+    fail(fmt::format("--gpu-layers must be -1 (all) or a layer count, got {}", options.runtime.n_gpu_layers));
+  }
   for (int depth : options.depths) {
     if (depth < 0) {
       fail(fmt::format("--depth must be zero or positive, got {}", depth));

@@ -324,6 +324,20 @@ TEST(BenchValidate, ParallelLevelsMustBePositive) {
   BenchOptions options;
   options.parallel = {1, 0};
   EXPECT_THROW(validate(options), Error);
+  options.parallel = {1, 4};
+  EXPECT_NO_THROW(validate(options));
+  options.gen_tokens = 0;  // nothing to time in the sweep
+  EXPECT_THROW(validate(options), Error);
+}
+
+TEST(BenchValidate, GpuLayersMinusOneMeansAllAndLessIsRefused) {
+  BenchOptions options;
+  options.runtime.n_gpu_layers = -1;
+  EXPECT_NO_THROW(validate(options));
+  options.runtime.n_gpu_layers = 0;
+  EXPECT_NO_THROW(validate(options));
+  options.runtime.n_gpu_layers = -5;
+  EXPECT_THROW(validate(options), Error);
 }
 
 // A study resumes a benchmark from the repetitions its results store holds: restored ones are not
