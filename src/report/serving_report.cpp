@@ -102,6 +102,49 @@ json at_slo_to_json(const perf::LevelAtSlo& at_slo, double attainment_target) {
           {"next_failing", at_slo.next_failing == 0 ? json(nullptr) : json(at_slo.next_failing)}};
 }
 
+namespace {
+
+perf::LoadMode load_mode_from(const json& text) {
+  return text.get<std::string>() == "rate" ? perf::LoadMode::kRate : perf::LoadMode::kConcurrency;
+}
+
+LatencySummary latency_from_json(const json& j) {
+  LatencySummary summary;
+  summary.n = j.at("n").get<std::size_t>();
+  summary.mean = j.at("mean").get<double>();
+  summary.p50.value = j.at("p50").at("value").get<double>();
+  summary.p90.value = j.at("p90").at("value").get<double>();
+  summary.p99.value = j.at("p99").at("value").get<double>();
+  return summary;
+}
+
+}  // namespace
+
+perf::ServingResult serving_summary_from_json(const json& serving) {
+  perf::ServingResult result;
+  for (const auto& j : serving.at("levels")) {
+    perf::LevelResult& level = result.levels.emplace_back();
+    level.level = {.mode = load_mode_from(j.at("mode")), .value = j.at("value").get<double>()};
+    level.searched = j.at("searched").get<bool>();
+    level.n_requests = j.at("requests").get<int>();
+    level.n_ok = j.at("ok").get<int>();
+    level.n_failed = j.at("failed").get<int>();
+    level.request_rps = j.at("request_rps").get<double>();
+    level.output_tps = j.at("output_tps").get<double>();
+    level.ttft_ms = latency_from_json(j.at("ttft_ms"));
+    level.tpot_ms = latency_from_json(j.at("tpot_ms"));
+    level.slo_attainment = j.at("slo_attainment").get<double>();
+    level.goodput_rps = j.at("goodput_rps").get<double>();
+  }
+  if (const auto at = serving.find("at_slo"); at != serving.end() && !at->is_null()) {
+    perf::LevelAtSlo at_slo{.mode = load_mode_from(at->at("mode")), .lower_bound = at->at("lower_bound").get<bool>()};
+    if (!at->at("value").is_null()) at_slo.value = at->at("value").get<double>();
+    if (!at->at("next_failing").is_null()) at_slo.next_failing = at->at("next_failing").get<double>();
+    result.at_slo = at_slo;
+  }
+  return result;
+}
+
 json serving_to_json(const perf::ServingPlan& plan, const perf::ServingResult& result) {
   json slos = json::array();
   for (const auto& slo : plan.slos) {

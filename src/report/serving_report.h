@@ -18,6 +18,10 @@ inline constexpr const char* kServingSchema = "uaqf.serving/1";
 nlohmann::json serving_to_json(const perf::ServingPlan& plan, const perf::ServingResult& result);
 nlohmann::json level_to_json(const perf::LevelResult& level);
 nlohmann::json at_slo_to_json(const perf::LevelAtSlo& at_slo, double attainment_target);
+// Back from serving_to_json: every level's summary numbers (counts, rates, attainment, goodput,
+// TTFT/TPOT n and percentile values) and the level at SLO; requests are left out. What a stored
+// serving run needs to be judged again (e.g. at another service level) without serving it again.
+perf::ServingResult serving_summary_from_json(const nlohmann::json& serving);
 
 // One row per level: throughput, percentiles with their intervals, attainment and goodput.
 std::string serving_levels_to_csv(const perf::ServingResult& result);

@@ -74,11 +74,13 @@ namespace {
 
 using nlohmann::json;
 
-UnitRecord from_stored(const json& stored) {
+// The stored run judged at this study's service level: the level is a decision setting, not part of
+// the measurement, so changing it re-judges without serving again.
+UnitRecord from_stored(const json& stored, const ServingWorkload& w) {
   UnitRecord record;
   record.payload = stored.at("serving");
-  record.metrics = results::metrics_from_json(stored.at("metrics"));
-  record.notes = stored.at("notes").get<std::vector<std::string>>();
+  record.metrics = decision_metrics(report::serving_summary_from_json(record.payload), record.notes, w.service_level);
+  record.payload["notes"] = record.notes;
   return record;
 }
 
@@ -104,11 +106,10 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
                        {"plan", report::serving_to_json(serving, {}).at("plan")},
                        {"levels", level_values},
                        {"extra_body", w.extra_body},
-                       {"service_level", w.service_level ? nlohmann::json(*w.service_level) : nlohmann::json()},
                        {"prompts", run.serving_prompts}};
   const std::string key = "serving/" + plan.name;
   if (auto stored = run.units.find(plan.name, key, inputs)) {
-    return from_stored(*stored);
+    return from_stored(*stored, w);
   }
   Progress progress(fmt::format("serve {} (llama-server, {} slots)", plan.name, launch.n_parallel));
   auto server = backend::ManagedServer::start(launch);

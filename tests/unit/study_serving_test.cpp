@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "decide/profile.h"
+#include "report/serving_report.h"
 #include "study/metric_table.h"
 #include "study/plan.h"
 #include "study/study.h"
@@ -186,6 +187,18 @@ TEST(ServingMetrics, TakenAtTheSweepsHighestLevelWithTheLevelAtSlo) {
   EXPECT_EQ(at_four.at("serving_ttft_p99_ms").samples, std::vector<double>{200});
   EXPECT_EQ(at_four.at("max_concurrency_at_slo").samples, std::vector<double>{6});
   EXPECT_THROW(decision_metrics(result, notes, 6.0), Error);  // a searched level is not the service's
+
+  // A stored run (its JSON) judged again gives the same metrics as the run itself, at any service level.
+  const auto stored = report::serving_summary_from_json(report::serving_to_json(perf::ServingPlan{}, result));
+  for (const std::optional<double> service :
+       {std::optional<double>(), std::optional<double>(1.0), std::optional<double>(4.0)}) {
+    const auto fresh_metrics = decision_metrics(result, notes, service);
+    const auto stored_metrics = decision_metrics(stored, notes, service);
+    ASSERT_EQ(fresh_metrics.size(), stored_metrics.size());
+    for (const auto& [name, value] : fresh_metrics) {
+      EXPECT_EQ(stored_metrics.at(name).samples, value.samples) << name;
+    }
+  }
 }
 
 TEST(ServingMetrics, RateSweepLowerBoundAndNothingHeld) {
