@@ -1,7 +1,8 @@
 # llama.cpp, the embedded engine. Bundled mode builds the pinned tree from third_party/llama.cpp
 # (scripts/fetch-llama.sh puts it there); system mode uses an installed llama (find_package).
 # Only the targets uaqf needs are built: everything is EXCLUDE_FROM_ALL and pulled in by link
-# dependencies, plus llama-bench, llama-perplexity and llama-batched-bench for the agreement benchmarks.
+# dependencies, plus llama-bench, llama-perplexity, llama-batched-bench, llama-imatrix and llama-quantize
+# for the agreement benchmarks.
 
 if(UAQF_LLAMA STREQUAL "bundled")
   if(NOT EXISTS "${UAQF_LLAMA_SOURCE_DIR}/CMakeLists.txt")
@@ -44,6 +45,9 @@ if(UAQF_LLAMA STREQUAL "bundled")
   if(UAQF_BUILD_LLAMA_TOOLS)
     add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/llama-bench" "${CMAKE_BINARY_DIR}/llama-tools/llama-bench")
     add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/perplexity" "${CMAKE_BINARY_DIR}/llama-tools/perplexity")
+    # llama-imatrix and llama-quantize: the reference for `uaqf imatrix` (bench/bench_imatrix.sh).
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/imatrix" "${CMAKE_BINARY_DIR}/llama-tools/imatrix")
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/quantize" "${CMAKE_BINARY_DIR}/llama-tools/quantize")
     # llama-batched-bench: aggregate decode at n parallel sequences, beside uaqf's --parallel sweep.
     if(EXISTS "${UAQF_LLAMA_SOURCE_DIR}/tools/batched-bench/CMakeLists.txt")
       add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/batched-bench" "${CMAKE_BINARY_DIR}/llama-tools/batched-bench")

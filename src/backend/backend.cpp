@@ -102,6 +102,8 @@ std::string to_string(Capability capability) {
       return "device memory readings";
     case Capability::kSynthesize:
       return "synthetic models";
+    case Capability::kImatrix:
+      return "importance matrices";
   }
   return "unknown capability";
 }
@@ -129,6 +131,11 @@ std::optional<QuantType> find_quant_type(const std::vector<QuantType>& types, co
     return std::nullopt;
   }
   return *it;
+}
+
+ImatrixOutcome Engine::compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& /*progress*/) {
+  throw Error(ErrorCode::kInvalidArgument, fmt::format("engine {} cannot compute importance matrices (needed for {})",
+                                                       describe().name, request.model.filename().string()));
 }
 
 }  // namespace uaqf::backend

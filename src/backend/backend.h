@@ -223,6 +223,7 @@ enum class Capability {
   kQuantize,        // writes quantized variants of a model file
   kDeviceMemory,    // reports accelerator memory in use
   kSynthesize,      // writes random-weight models of real shapes
+  kImatrix,         // computes importance matrices from calibration text
 };
 std::string to_string(Capability capability);
 
@@ -267,6 +268,40 @@ struct QuantizeOutcome {
 
 // Called with (tensors done, tensors total).
 using ProgressFn = std::function<void(long, long)>;
+
+// An importance matrix as llama-imatrix computes it: for every matrix multiplication with a weight
+// of a transformer block, the sum over tokens of each input column's squared activation, and the
+// token count. The text is cut into chunks of n_ctx tokens (the first token of each replaced by
+// BOS where the model adds one), chunks run max(1, n_batch / n_ctx) at a time as separate
+// sequences with every position's output requested (so that the last layer sees every token).
+struct ImatrixRequest {
+  std::filesystem::path model;
+  std::string calibration_text;
+  std::string dataset_name;  // recorded in the file (imatrix.datasets)
+  std::filesystem::path output;
+  int n_ctx = 512;    // tokens per chunk
+  int n_chunks = -1;  // at most; -1: every whole chunk of the text
+  int n_batch = 2048;
+  int n_threads = 0;
+  int n_gpu_layers = -1;
+  bool process_output = false;  // also output.weight (llama-imatrix --process-output)
+  // Resume: `output` holds a partial matrix of this request whose chunks are not done again.
+  bool resume = false;
+  // Chunks between writes of `output` (a resumable record); 0: only at the end.
+  int save_every_chunks = 10;
+};
+
+struct ImatrixOutcome {
+  int n_chunks = 0;           // chunks in the matrix (resumed ones included)
+  int n_chunks_resumed = 0;   // of which were read back from a partial matrix
+  int64_t n_tokens = 0;       // calibration tokens the matrix was computed from
+  int64_t n_text_tokens = 0;  // tokens of the whole calibration text
+  int n_entries = 0;          // weight tensors with statistics
+};
+
+// Called with (chunks done, chunks total): first before any work (the chunks read back from a
+// partial matrix), then after every engine pass.
+using ImatrixProgressFn = std::function<void(int, int)>;
 
 // The architecture numbers of a LLaMA-type model, for synthetic models of real shapes.
 struct ModelShape {
@@ -340,6 +375,9 @@ class Engine {
   virtual bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) = 0;
   // Writes request.output directly; the caller makes it atomic (partial file, then rename).
   virtual QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) = 0;
+  // Writes request.output (llama-imatrix's GGUF format), also every save_every_chunks chunks.
+  // Throws Error when the engine cannot (Capability::kImatrix) or the text is shorter than two chunks.
+  virtual ImatrixOutcome compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress);
 };
 
 // Finds `name` among `types` ignoring case; nullopt when unknown.

@@ -19,5 +19,6 @@ Action add_rank_command(CLI::App& app);
 Action add_synth_command(CLI::App& app);
 Action add_report_command(CLI::App& app);
 Action add_serve_bench_command(CLI::App& app);
+Action add_imatrix_command(CLI::App& app);
 
 }  // namespace uaqf::cli

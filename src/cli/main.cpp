@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     actions[app.get_subcommand(name)] = std::move(action);
   };
   add("quantize", uaqf::cli::add_quantize_command);
+  add("imatrix", uaqf::cli::add_imatrix_command);
   add("bench", uaqf::cli::add_bench_command);
   add("serve-bench", uaqf::cli::add_serve_bench_command);
   add("run", uaqf::cli::add_run_command);

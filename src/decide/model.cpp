@@ -91,6 +91,10 @@ const std::vector<MetricSpec>& fixed_metrics() {
       // flight for concurrency sweeps, requests/s for rate sweeps; 0 when not even the lowest held.
       {"max_concurrency_at_slo", "requests", Direction::kHigherIsBetter},
       {"max_rps_at_slo", "requests/s", Direction::kHigherIsBetter},
+      // [model] calibrations: what a variant's importance matrix cost (0 for plain variants, so
+      // weigh them under min-max or z-score normalization, not ratio).
+      {"calibration_s", "s", Direction::kLowerIsBetter},
+      {"calibration_tokens", "tokens", Direction::kLowerIsBetter},
   };
   return metrics;
 }

@@ -112,12 +112,13 @@ std::vector<std::string> plan(backend::Engine& engine, const QuantizeOptions& op
     require_readable_file(*options.imatrix, "imatrix");
   }
   require_writable_dir(resolved_out_dir(options), "output");
-  if (!options.imatrix) {
+  if (!options.imatrix && !options.imatrix_follows) {
     for (const auto& type : canonical) {
       if (engine.quantize_needs_imatrix(options.model, type)) {
         throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("{} quantization of {} needs an importance matrix: pass --imatrix FILE (in a study: "
-                                "imatrix = \"FILE\" in [model])",
+                    fmt::format("{} quantization of {} needs an importance matrix: pass --imatrix FILE (make one "
+                                "with `uaqf imatrix`), or in a study add a calibration, e.g. [model] calibrations = "
+                                "{{ wiki = \"wikitext-valid\" }} (or imatrix = \"FILE\")",
                                 type, options.model.filename().string()));
       }
     }
@@ -134,9 +135,10 @@ std::vector<QuantizeResult> quantize_all(backend::Engine& engine, const Quantize
   for (const auto& type : types) {
     QuantizeResult result;
     result.type = type;
-    result.output = output_path_for(options.model, type, out_dir);
+    result.name = type + options.name_suffix;
+    result.output = output_path_for(options.model, result.name, out_dir);
     if (observer.on_start) {
-      observer.on_start(type, result.output);
+      observer.on_start(result.name, result.output);
     }
     const auto start = std::chrono::steady_clock::now();
     const json made_from = provenance(options, type, tile_rows);

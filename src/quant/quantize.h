@@ -18,6 +18,11 @@ struct QuantizeOptions {
   std::vector<std::string> types;
   std::optional<std::filesystem::path> out_dir;  // default: the model's folder
   std::optional<std::filesystem::path> imatrix;
+  // Appended to each output's type in its file and variant name ("+wiki": "tiny-Q4_K_M+wiki.gguf").
+  std::string name_suffix;
+  // An importance matrix is made for these types before they are quantized (a study's
+  // calibrations): plan() does not refuse types that need one.
+  bool imatrix_follows = false;
   int n_threads = 0;
   bool force = false;  // redo even when up to date
   // Synthetic (random) weights are quantized by repeating a few quantized rows per tensor (same
@@ -29,6 +34,7 @@ enum class QuantizeStatus { kQuantized, kUpToDate, kFailed };
 
 struct QuantizeResult {
   std::string type;
+  std::string name;  // type + name_suffix
   std::filesystem::path output;
   QuantizeStatus status = QuantizeStatus::kFailed;
   uint64_t size_bytes = 0;

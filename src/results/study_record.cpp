@@ -24,7 +24,8 @@ json variant_to_json(const VariantRecord& v) {
   const std::pair<const char*, const std::optional<json>*> units[] = {
       {"bench", &v.bench},           {"prompt_workload", &v.prompt_workload},
       {"perplexity", &v.perplexity}, {"kld", &v.kld},
-      {"tasks", &v.tasks},           {"serving", &v.serving}};
+      {"tasks", &v.tasks},           {"serving", &v.serving},
+      {"calibration", &v.calibration}};
   for (const auto& [key, unit] : units) {
     if (unit->has_value()) {
       out[key] = **unit;
@@ -54,6 +55,7 @@ VariantRecord variant_from_json(const json& v) {
   out.kld = optional_field(v, "kld");
   out.tasks = optional_field(v, "tasks");
   out.serving = optional_field(v, "serving");
+  out.calibration = optional_field(v, "calibration");
   return out;
 }
 

@@ -36,6 +36,9 @@ struct VariantRecord {
   // [workload.serving]: the whole serving record (plan, every level, every request, the level at
   // SLO, the server's command line), measured through llama-server rather than in-process.
   std::optional<nlohmann::json> serving;
+  // [model] calibrations: the calibration its importance matrix came from (name, source, matrix
+  // file, chunks, tokens, engine seconds); absent for plain variants.
+  std::optional<nlohmann::json> calibration;
 };
 
 // A run of the study: when, and the manifest of the machine and build it ran on.

@@ -221,6 +221,7 @@ void check_study_settings(backend::Engine& engine, const Study& study, const bac
                                    .types = study.types,
                                    .out_dir = study.variants_dir,
                                    .imatrix = study.imatrix,
+                                   .imatrix_follows = !study.calibrations.empty(),
                                    .n_threads = study.threads});
     } catch (const Error& error) {
       if (error.code() != ErrorCode::kInvalidArgument) {

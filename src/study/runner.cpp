@@ -19,6 +19,7 @@
 #include "report/bench_report.h"
 #include "report/table.h"
 #include "store/study_store.h"
+#include "study/calibrations.h"
 #include "study/model_pool.h"
 #include "study/plan.h"
 #include "study/units.h"
@@ -36,43 +37,74 @@ struct VariantState {
   std::vector<std::string> notes;  // for the decision, e.g. a level at SLO that is a lower bound
 };
 
-std::vector<WeightFile> planned_weights(const Study& study, const backend::ModelInfo& base_info) {
+std::vector<WeightFile> planned_weights(const Study& study, const backend::ModelInfo& base_info,
+                                        const std::vector<WeightVariant>& variants) {
   std::vector<WeightFile> weights{{base_info.type_name.empty() ? "baseline" : base_info.type_name, study.model}};
-  for (const auto& type : study.types) {
-    weights.push_back({type, quant::output_path_for(study.model, type, study.variants_dir)});
+  for (const auto& variant : variants) {
+    weights.push_back({variant.name(), quant::output_path_for(study.model, variant.name(), study.variants_dir)});
   }
   return weights;
 }
 
-// 1. Variants: quantize what is missing; a type that fails to quantize is left out.
-std::vector<WeightFile> quantize_variants(backend::Engine& engine, const Study& study,
-                                          const backend::ModelInfo& base_info) {
-  std::vector<WeightFile> weights{planned_weights(study, base_info).front()};
-  if (study.types.empty()) {
-    return weights;
+// The study's types by their canonical names, crossed with its calibrations.
+std::vector<WeightVariant> study_weight_variants(backend::Engine& engine, const Study& study) {
+  const auto known = engine.quant_types();
+  std::vector<std::string> types;
+  for (const auto& type : study.types) {
+    const auto found = backend::find_quant_type(known, type);
+    types.push_back(found ? found->name : type);  // unknown types were refused by check_study_settings
   }
-  const quant::QuantizeOptions options{.model = study.model,
-                                       .types = study.types,
-                                       .out_dir = study.variants_dir,
-                                       .imatrix = study.imatrix,
-                                       .n_threads = study.threads > 0 ? study.threads : 0};
-  std::unique_ptr<Progress> progress;
-  quant::QuantizeObserver observer;
-  observer.on_start = [&](const std::string& type, const fs::path&) {
-    progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
-  };
-  observer.on_progress = [&](long done, long total) { progress->update(done, total); };
-  observer.on_finish = [&](const quant::QuantizeResult& r) {
-    progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
-                     : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
-                                                                    : "done");
-  };
-  for (const auto& q : quant::quantize_all(engine, options, observer)) {
-    if (q.status != quant::QuantizeStatus::kFailed) {
-      weights.push_back({q.type, q.output});
+  return weight_variants(study, types,
+                         [&](const std::string& type) { return engine.quantize_needs_imatrix(study.model, type); });
+}
+
+// 1. Variants: quantize what is missing (calibrated ones after their importance matrix); a type
+// that fails to quantize is left out. In the order of the plan.
+std::vector<WeightFile> quantize_variants(StudyRun& run, const std::vector<WeightVariant>& variants,
+                                          const std::vector<tasks::CalibrationText>& calibrations,
+                                          const backend::ModelInfo& base_info) {
+  const Study& study = run.study;
+  const auto planned = planned_weights(study, base_info, variants);
+  std::vector<WeightFile> made{planned.front()};
+  std::vector<std::string> plain_types;
+  for (const auto& variant : variants) {
+    if (variant.calibration.empty()) {
+      plain_types.push_back(variant.type);
     }
   }
-  return weights;
+  if (!plain_types.empty()) {
+    const quant::QuantizeOptions options{.model = study.model,
+                                         .types = plain_types,
+                                         .out_dir = study.variants_dir,
+                                         .imatrix = study.imatrix,
+                                         .n_threads = study.threads > 0 ? study.threads : 0};
+    std::unique_ptr<Progress> progress;
+    quant::QuantizeObserver observer;
+    observer.on_start = [&](const std::string& type, const fs::path&) {
+      progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
+    };
+    observer.on_progress = [&](long done, long total) { progress->update(done, total); };
+    observer.on_finish = [&](const quant::QuantizeResult& r) {
+      progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
+                       : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
+                                                                      : "done");
+    };
+    for (const auto& q : quant::quantize_all(run.engine, options, observer)) {
+      if (q.status != quant::QuantizeStatus::kFailed) {
+        made.push_back({q.name, q.output});
+      }
+    }
+  }
+  const auto calibrated = make_calibrated_variants(run.engine, study, calibrations, variants, run.calibration_records);
+  made.insert(made.end(), calibrated.begin(), calibrated.end());
+  std::vector<WeightFile> ordered;
+  for (const auto& weight : planned) {
+    const auto it = std::find_if(made.begin(), made.end(), [&](const WeightFile& w) { return w.name == weight.name; });
+    if (it != made.end()) {
+      ordered.push_back(*it);
+    }
+  }
+  return ordered;
 }
 
 // A NaN or inf measurement fails its unit with the reason: a model with NaN weights reported
@@ -170,6 +202,24 @@ void measure_serving(StudyRun& run, const VariantPlan& plan, VariantState& state
   }
 }
 
+// What calibration cost (0 for plain variants), as metrics a profile may weigh: a user choosing
+// between plain and calibrated sees it beside what calibration bought.
+void add_calibration(const StudyRun& run, const VariantPlan& plan, VariantState& state) {
+  if (!run.with_calibrations) {
+    return;
+  }
+  const auto it = run.calibration_records.find(plan.file.string());
+  double seconds = 0;
+  double tokens = 0;
+  if (it != run.calibration_records.end()) {
+    state.record.calibration = it->second;
+    seconds = it->second.value("compute_s", 0.0);
+    tokens = it->second.value("n_tokens", 0.0);
+  }
+  state.variant.metrics["calibration_s"] = {{seconds}, false};
+  state.variant.metrics["calibration_tokens"] = {{tokens}, false};
+}
+
 // Every variant is compared with the baseline: when it fails, nothing else is worth measuring.
 void stop_unless_baseline_ok(const VariantState& state) {
   if (state.record.is_baseline && !state.record.ok) {
@@ -194,6 +244,7 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
                     .threads = plan.runtime.n_threads};
     state.variant.name = plan.name;
     state.variant.is_baseline = plan.is_baseline;
+    add_calibration(run, plan, state);
     states.push_back(std::move(state));
   }
   const bool with_tasks =
@@ -325,9 +376,11 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   // Warnings wait until every check has passed: a refused study says one line, its error.
   std::ostringstream warnings;
   check_study_settings(engine, study, base_info, warnings);
+  const auto weight_list = study_weight_variants(engine, study);
   const auto units = plan_units(study, synthetic);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
-  const auto planned = plan_variants(study, planned_weights(study, base_info), engine_info.default_threads);
+  const auto planned =
+      plan_variants(study, planned_weights(study, base_info, weight_list), engine_info.default_threads);
   check_plan(engine, planned, units);
   // A metric the profile needs that no planned unit gives refuses the study too, as does energy
   // on a machine without NVML; both point at the study's [profile].
@@ -346,6 +399,9 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   // Task data, prompt files and the corpus next: bad data is refused before the store exists.
   const fs::path data_dir = study_data_dir(study);
   auto inputs = read_inputs(study, data_dir, synthetic);
+  // Calibration texts that overlap what is evaluated are refused before any work, too.
+  const auto calibrations = read_calibration_texts(study, data_dir);
+  check_calibration_overlap(engine, study, calibrations, inputs, warnings);
   std::cerr << warnings.str();
   // The store next: a second process on this study is refused before it does anything.
   auto store = store::StudyStore::open(study.output_dir, true);
@@ -373,9 +429,11 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
                .pool = pool,
                .clock = clock,
                .energy = nvml.get(),
-               .data_dir = data_dir};
+               .data_dir = data_dir,
+               .with_calibrations = !study.calibrations.empty()};
   prepare_inputs(run, std::move(inputs), synthetic);
-  const auto plans = plan_variants(study, quantize_variants(engine, study, base_info), engine_info.default_threads);
+  const auto plans =
+      plan_variants(study, quantize_variants(run, weight_list, calibrations, base_info), engine_info.default_threads);
   prepare_baseline(run, plans.front());
   const auto states = measure_variants(run, plans, units);
 

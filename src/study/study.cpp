@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "decide/decide.h"
 #include "perf/serving.h"
+#include "tasks/calibration.h"
 #include "tasks/registry.h"
 
 namespace uaqf::study {
@@ -177,6 +178,14 @@ bool strings_equal_ignoring_case(const std::string& a, const std::string& b) {
          });
 }
 
+std::string calibration_source_list() {
+  std::string list;
+  for (const auto& source : tasks::named_calibration_sources()) {
+    list += list.empty() ? source.name : ", " + source.name;
+  }
+  return list;
+}
+
 std::string suite_task_list() {
   std::string list;
   for (const auto& name : tasks::suite_task_names()) {
@@ -208,6 +217,45 @@ toml::table parse_study_file(const fs::path& file) {
   }
 }
 
+// [model] calibrations = { name = "FILE or named source" } and the keys that go with them.
+void read_calibrations(const Reader& r, const toml::table& model, Study& study) {
+  if (const auto* node = model.get("calibrations")) {
+    const auto* table = node->as_table();
+    if (table == nullptr) {
+      r.fail(*node, "'calibrations' must be a table of name = \"FILE or named source\"");
+    }
+    for (const auto& [key, value] : *table) {
+      const std::string name(key.str());
+      if (name.empty() || name.size() > 40 || !std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+          })) {
+        r.fail(value, fmt::format("calibration name '{}' must be 1-40 letters, digits or '_' (it names variants "
+                                  "and files)",
+                                  name));
+      }
+      if (!value.is_string() || value.as_string()->get().empty()) {
+        r.fail(value,
+               fmt::format("calibration '{}' must be a file or a named source ({})", name, calibration_source_list()));
+      }
+      const std::string source = value.as_string()->get();
+      study.calibrations.push_back(
+          {name, tasks::is_named_calibration_source(source) ? source : r.resolve(source).string()});
+    }
+  }
+  r.read(model, "uncalibrated", study.uncalibrated);
+  r.read(model, "calibration_ctx", study.calibration_ctx);
+  r.within(model, "calibration_ctx", study.calibration_ctx, 16, kMaxTokens);
+  if (model.get("calibration_chunks") != nullptr) {
+    r.read(model, "calibration_chunks", study.calibration_chunks);
+    r.within(model, "calibration_chunks", study.calibration_chunks, 1, 1 << 20);
+  }
+  r.read(model, "calibration_overlap_limit", study.calibration_overlap_limit);
+  r.within(model, "calibration_overlap_limit", study.calibration_overlap_limit, 0.0, 1.0);
+  if (!study.uncalibrated && study.calibrations.empty()) {
+    r.fail(*model.get("uncalibrated"), "'uncalibrated = false' needs [model] calibrations (else no variant is left)");
+  }
+}
+
 // [study] and [model]; the name, output and variants folders default from the model's file name.
 void read_study_and_model(const Reader& r, const toml::table& root, const fs::path& file, Study& study) {
   if (const auto* t = r.table(root, "study")) {
@@ -220,11 +268,14 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
   if (model == nullptr || model->get("path") == nullptr) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: [model] path is required", file.string()));
   }
-  r.only(*model, "model", {"path", "types", "imatrix", "variants_dir"});
+  r.only(*model, "model",
+         {"path", "types", "imatrix", "variants_dir", "calibrations", "uncalibrated", "calibration_ctx",
+          "calibration_chunks", "calibration_overlap_limit"});
   r.read_path(*model, "path", study.model);
   r.read_list(*model, "types", study.types);
   r.read_path(*model, "imatrix", study.imatrix);
   r.read_path(*model, "variants_dir", study.variants_dir);
+  read_calibrations(r, *model, study);
   study.variants_dir_given = !study.variants_dir.empty();
   for (std::size_t i = 0; i < study.types.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {

@@ -52,6 +52,13 @@ struct ServingWorkload {
   int context_tokens() const;  // n_ctx of the server: slots() * ctx_per_slot
 };
 
+// [model] calibrations: an importance matrix made by uaqf from each text, crossed with the types
+// (variants "<TYPE>+<name>").
+struct Calibration {
+  std::string name;    // letters, digits and '_' ("wiki_train")
+  std::string source;  // a named source ("gsm8k-train") or a file's path (resolved from the study's folder)
+};
+
 struct Study {
   std::filesystem::path file;
   std::string name;
@@ -63,6 +70,15 @@ struct Study {
   std::filesystem::path model;     // the baseline (full-precision) file
   std::vector<std::string> types;  // quantization types to make and compare
   std::optional<std::filesystem::path> imatrix;
+  std::vector<Calibration> calibrations;
+  // Also each type without calibration (a type that needs an importance matrix is then made only
+  // with the calibrations, or with `imatrix`).
+  bool uncalibrated = true;
+  int calibration_ctx = 512;      // tokens per chunk (llama-imatrix's default)
+  int calibration_chunks = -1;    // at most; -1: every whole chunk of the text
+  // The largest share of an evaluation input's 13-word sequences that may also be in a calibration
+  // text; above it the study is refused (tasks/calibration.h).
+  double calibration_overlap_limit = 0.01;
   std::filesystem::path variants_dir;
   bool variants_dir_given = false;  // written in the study (else the output folder's variants/)
 

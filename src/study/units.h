@@ -58,6 +58,9 @@ struct StudyRun {
   bool with_divergence = false;
   std::vector<std::vector<backend::Token>> baseline_answers;
   std::map<std::string, std::string> file_sha256;  // each file hashed once: a 13B model takes a minute
+  // [model] calibrations: each calibrated weight file's calibration record, by the file's path.
+  bool with_calibrations = false;
+  std::map<std::string, nlohmann::json> calibration_records;
 
   const std::string& file_sha(const std::filesystem::path& file);
   // What every result of a variant depends on: its weights and the settings that change its numbers.

@@ -321,4 +321,49 @@ QuantizeOutcome FakeEngine::quantize(const QuantizeRequest& request, const Progr
   return QuantizeOutcome{.output_size_bytes = file_size_bytes(request.output), .n_fallback_tensors = 0};
 }
 
+ImatrixOutcome FakeEngine::compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress) {
+  ++imatrix_calls_;
+  inspect(request.model);
+  const auto n_text_tokens = static_cast<int64_t>(request.calibration_text.size()) + 1;
+  if (n_text_tokens < 2 * int64_t{request.n_ctx}) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("the calibration text {} has {} tokens; at least {} are needed (two chunks of {})",
+                            request.dataset_name, n_text_tokens, 2 * request.n_ctx, request.n_ctx));
+  }
+  const int available = static_cast<int>(n_text_tokens / request.n_ctx);
+  const int n_chunks = request.n_chunks < 0 ? available : std::min(request.n_chunks, available);
+  ImatrixOutcome outcome{.n_text_tokens = n_text_tokens};
+  if (request.resume && std::filesystem::exists(request.output)) {
+    std::ifstream in(request.output);
+    std::string word;
+    in >> word >> word >> outcome.n_chunks_resumed;
+  }
+  auto write = [&](int done) {
+    std::ofstream out(request.output, std::ios::trunc);
+    out << "fake imatrix " << done << " chunks of " << request.dataset_name << '\n';
+  };
+  if (progress) {
+    progress(outcome.n_chunks_resumed, n_chunks);
+  }
+  for (int done = outcome.n_chunks_resumed + 1; done <= n_chunks; ++done) {
+    if (fail_imatrix_after_ && *fail_imatrix_after_ == 0) {
+      fail_imatrix_after_.reset();
+      throw Error(ErrorCode::kEngine, "imatrix interrupted (fake)");
+    }
+    ++imatrix_chunks_computed_;
+    if (fail_imatrix_after_) {
+      --*fail_imatrix_after_;
+    }
+    write(done);
+    if (progress) {
+      progress(done, n_chunks);
+    }
+  }
+  write(n_chunks);
+  outcome.n_chunks = n_chunks;
+  outcome.n_tokens = int64_t{n_chunks} * request.n_ctx;
+  outcome.n_entries = 1;
+  return outcome;
+}
+
 }  // namespace uaqf::backend

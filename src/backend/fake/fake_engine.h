@@ -64,6 +64,14 @@ class FakeEngine final : public Engine {
   std::vector<QuantType> quant_types() const override;
   bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type) override;
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override;
+  // One token per byte (plus BOS); the file is a text line naming the chunk count, and a resumed
+  // request continues from the count in its partial file.
+  ImatrixOutcome compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress) override;
+  int imatrix_calls() const { return imatrix_calls_; }
+  // Chunks computed (not resumed) over every call, to test that a resumed request skips its chunks.
+  int imatrix_chunks_computed() const { return imatrix_chunks_computed_; }
+  // Throws after this many chunks of the next request (an interrupted run), once.
+  void fail_imatrix_after_chunks(int chunks) { fail_imatrix_after_ = chunks; }
 
   ManualClock& clock() { return clock_; }
   const Capabilities& declared() const { return capabilities_; }
@@ -78,12 +86,16 @@ class FakeEngine final : public Engine {
   std::optional<uint64_t> device_memory_used_;
   std::optional<double> bandwidth_;
   int quantize_calls_ = 0;
+  int imatrix_calls_ = 0;
+  int imatrix_chunks_computed_ = 0;
+  std::optional<int> fail_imatrix_after_;
   int decode_calls_ = 0;
   int load_calls_ = 0;
   std::map<std::string, int> loads_;
   Capabilities capabilities_{.supported = {Capability::kTokenDecode, Capability::kGenerate, Capability::kStreaming,
                                            Capability::kFullLogits, Capability::kPromptLogprobs,
-                                           Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize}};
+                                           Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize,
+                                           Capability::kImatrix}};
 };
 
 }  // namespace uaqf::backend

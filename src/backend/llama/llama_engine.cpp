@@ -85,7 +85,8 @@ class LlamaEngine final : public Engine {
   Capabilities capabilities() const override {
     Capabilities capabilities{.supported = {Capability::kTokenDecode, Capability::kGenerate, Capability::kStreaming,
                                             Capability::kFullLogits, Capability::kPromptLogprobs,
-                                            Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize}};
+                                            Capability::kTopLogprobs, Capability::kQuantize, Capability::kSynthesize,
+                                            Capability::kImatrix}};
     if (has_gpu_device()) {
       capabilities.supported.push_back(Capability::kDeviceMemory);
     }
@@ -228,6 +229,10 @@ class LlamaEngine final : public Engine {
 
   QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress) override {
     return llama::quantize(request, progress);
+  }
+
+  ImatrixOutcome compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress) override {
+    return llama::compute_imatrix(request, progress);
   }
 };
 

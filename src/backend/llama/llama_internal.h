@@ -51,5 +51,6 @@ void synthesize(const SynthRequest& request);
 std::optional<double> read_bandwidth_bytes_per_s(const RuntimeOptions& runtime);
 bool quantize_needs_imatrix(const std::filesystem::path& input, const std::string& type);
 QuantizeOutcome quantize(const QuantizeRequest& request, const ProgressFn& progress);
+ImatrixOutcome compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress);
 
 }  // namespace uaqf::backend::llama
