@@ -1,5 +1,7 @@
 #include "report/html_report.h"
 
+#include "report/calibration_report.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -280,6 +282,7 @@ std::string study_report_html(const json& report) {
       {"ENVIRONMENT", environment_html(report)},
       {"ANSWERS", answers_html(report)},
       {"SERVING", serving_html(report)},
+      {"CALIBRATION", calibration_html(report)},
       {"LICENSES", licenses_html()},
       {"DATA", json_for_script(report)},
       {"CHART_JS", inline_script("chart.js", assets::chart_js())},

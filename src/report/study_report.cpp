@@ -1,5 +1,7 @@
 #include "report/study_report.h"
 
+#include "report/calibration_report.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -454,6 +456,8 @@ json build_study_report(const StudyResults& study) {
               {"environment_differences", std::move(differences)},
               {"answers", std::move(variants.answers)}};
   if (!serving.is_null()) report["serving"] = std::move(serving);  // only for studies with [workload.serving]
+  json calibration = calibration_json(study);
+  if (!calibration.is_null()) report["calibration"] = std::move(calibration);  // only with [model] calibrations
   return report;
 }
 

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "report/calibration_report.h"
 #include "report/study_report.h"
 
 namespace uaqf::report {
@@ -385,6 +386,7 @@ std::string study_report_markdown(const json& report) {
   markdown_sensitivity(out, report);
   markdown_metrics(out, report);
   markdown_serving(out, report);
+  out << calibration_markdown(report);
   markdown_against_baseline(out, report);
   markdown_failed_variants(out, report);
   markdown_environment(out, report);

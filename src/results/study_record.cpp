@@ -21,11 +21,13 @@ json variant_to_json(const VariantRecord& v) {
   if (!v.ok) {
     out["error"] = v.error;
   }
-  const std::pair<const char*, const std::optional<json>*> units[] = {
-      {"bench", &v.bench},           {"prompt_workload", &v.prompt_workload},
-      {"perplexity", &v.perplexity}, {"kld", &v.kld},
-      {"tasks", &v.tasks},           {"serving", &v.serving},
-      {"calibration", &v.calibration}};
+  const std::pair<const char*, const std::optional<json>*> units[] = {{"bench", &v.bench},
+                                                                      {"prompt_workload", &v.prompt_workload},
+                                                                      {"perplexity", &v.perplexity},
+                                                                      {"kld", &v.kld},
+                                                                      {"tasks", &v.tasks},
+                                                                      {"serving", &v.serving},
+                                                                      {"calibration", &v.calibration}};
   for (const auto& [key, unit] : units) {
     if (unit->has_value()) {
       out[key] = **unit;
@@ -116,8 +118,13 @@ json to_json(const StudyRecord& record) {
   for (const auto& run : record.runs) {
     runs.push_back(run_to_json(run));
   }
+  json comparisons = json::array();
+  for (const auto& c : record.calibration_comparisons) {
+    comparisons.push_back(decide::to_json(c));
+  }
   return {{"schema", kStudyResultsSchema},
           {"study", {{"file", record.study_file}, {"name", record.study_name}, {"seed", record.seed}}},
+          {"calibration_comparisons", comparisons},
           {"environment", record.environment},
           {"runs", runs},
           {"synthetic_weights", record.synthetic_weights},
@@ -173,6 +180,8 @@ StudyRecord study_record_from_json(const json& r) {
     const decide::DecideOptions options{.bootstrap_resamples = r.at("decision").at("bootstrap_resamples").get<int>(),
                                         .seed = record.seed};
     record.decision = decide::decide(record.decision_inputs, record.profile, options);
+    record.calibration_comparisons =
+        decide::compare_calibrations(record.decision_inputs, record.seed, options.bootstrap_resamples);
     return record;
   } catch (const json::exception& error) {
     throw Error(ErrorCode::kInvalidArgument,

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "decide/calibration_effect.h"
 #include "decide/decide.h"
 #include "decide/model.h"
 #include "decide/profile.h"
@@ -61,6 +62,8 @@ struct StudyRecord {
   std::vector<VariantRecord> variants;
   std::vector<decide::Variant> decision_inputs;  // every metric's raw samples, per measured variant
   decide::Decision decision;
+  // Each calibrated variant against its plain twin (computed from decision_inputs, like decision).
+  std::vector<decide::CalibrationComparison> calibration_comparisons;
 };
 
 nlohmann::json to_json(const StudyRecord& record);

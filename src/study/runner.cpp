@@ -321,6 +321,7 @@ void decide_study(const Study& study, const decide::Profile& profile, bool synth
   record.decision =
       decide::decide(measured, record.profile, {.bootstrap_resamples = study.bootstrap_resamples, .seed = study.seed});
   decide::add_notes(record.decision, profile_notes);
+  record.calibration_comparisons = decide::compare_calibrations(measured, study.seed, study.bootstrap_resamples);
 }
 
 fs::path study_data_dir(const Study& study) {
