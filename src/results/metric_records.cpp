@@ -64,7 +64,7 @@ void attach_requests(decide::Variant& variant, const json& workload) {
 }
 
 // Per-chunk series: equal-sized chunks, so the mean of per-chunk means is the per-token mean.
-void attach_chunks(decide::Variant& variant, const std::optional<json>& kld, const decide::Variant* baseline) {
+void attach_chunks(decide::Variant& variant, const json* kld, const decide::Variant* baseline) {
   const auto& chunks = variant.chunk_values;
   if (const auto nll = chunks.find("nll"); nll != chunks.end() && !nll->second.empty()) {
     attach(variant, "ppl", mean_of_values("chunks", nll->second, Statistic::kExpMean));
@@ -160,19 +160,46 @@ void attach_task(decide::Variant& variant, const json& task) {
 
 }  // namespace
 
-void attach_records(std::vector<decide::Variant>& inputs, const std::vector<VariantRecord>& variants) {
-  const decide::Variant* baseline = nullptr;
+namespace {
+
+const decide::Variant* baseline_of(const std::vector<decide::Variant>& inputs) {
   for (const auto& input : inputs) {
-    if (input.is_baseline) baseline = &input;
+    if (input.is_baseline) return &input;
   }
+  return nullptr;
+}
+
+void attach_units(decide::Variant& input, const json* workload, const json* kld, const json* tasks,
+                  const decide::Variant* baseline) {
+  if (workload != nullptr) attach_requests(input, *workload);
+  attach_chunks(input, kld, baseline);
+  if (tasks != nullptr && tasks->is_array()) {
+    for (const auto& task : *tasks) attach_task(input, task);
+  }
+}
+
+}  // namespace
+
+void attach_records(std::vector<decide::Variant>& inputs, const std::vector<VariantRecord>& variants) {
+  const decide::Variant* baseline = baseline_of(inputs);
   for (auto& input : inputs) {
     const auto stored =
         std::find_if(variants.begin(), variants.end(), [&](const VariantRecord& v) { return v.name == input.name; });
     if (stored == variants.end()) continue;
-    if (stored->prompt_workload) attach_requests(input, *stored->prompt_workload);
-    attach_chunks(input, stored->kld, baseline);
-    if (stored->tasks && stored->tasks->is_array()) {
-      for (const auto& task : *stored->tasks) attach_task(input, task);
+    attach_units(input, stored->prompt_workload ? &*stored->prompt_workload : nullptr,
+                 stored->kld ? &*stored->kld : nullptr, stored->tasks ? &*stored->tasks : nullptr, baseline);
+  }
+}
+
+void attach_records(std::vector<decide::Variant>& inputs, const json& variants) {
+  const decide::Variant* baseline = baseline_of(inputs);
+  if (!variants.is_array()) return;
+  for (auto& input : inputs) {
+    for (const auto& stored : variants) {
+      if (!stored.is_object() || stored.value("name", std::string()) != input.name) continue;
+      const auto field = [&](const char* key) { return stored.contains(key) ? &stored.at(key) : nullptr; };
+      attach_units(input, field("prompt_workload"), field("kld"), field("tasks"), baseline);
+      break;
     }
   }
 }

@@ -21,5 +21,7 @@ namespace uaqf::results {
 //   task items ("task:<task>"): every "<task>.<metric>" a task record can give.
 // Metrics with none (speed repetitions, memory, file size, kld_p99, serving) are left as they are.
 void attach_records(std::vector<decide::Variant>& inputs, const std::vector<VariantRecord>& variants);
+// The same from results.json's "variants" array as stored (no copy of the records).
+void attach_records(std::vector<decide::Variant>& inputs, const nlohmann::json& variants);
 
 }  // namespace uaqf::results

@@ -143,9 +143,7 @@ std::vector<decide::Variant> decision_inputs_from_json(const json& json_record) 
     variants.push_back(std::move(variant));
   }
   // The records the bootstrap resamples are those of the variants' units, stored beside the inputs.
-  std::vector<VariantRecord> stored;
-  for (const auto& v : json_record.value("variants", json::array())) stored.push_back(variant_from_json(v));
-  attach_records(variants, stored);
+  if (json_record.contains("variants")) attach_records(variants, json_record.at("variants"));
   return variants;
 }
 
