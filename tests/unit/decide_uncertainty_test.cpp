@@ -224,6 +224,31 @@ TEST(Uncertainty, RecordsRecomputePercentilesAndPerplexity) {
   EXPECT_LE(ppl.high, std::exp(2.3) + 1e-9);
 }
 
+TEST(Uncertainty, RepetitionsAreWidenedToStudentsInterval) {
+  // Samples 8..12: Student's 95% interval of the mean is 10 -+ 2.776 * sqrt(2.5 / 5) = 8.04 .. 11.96.
+  // The plain bootstrap gives about 10 -+ 1.96 * sqrt(2 / 5) = 8.76 .. 11.24.
+  std::vector<Variant> variants(2);
+  variants[0].name = "F16";
+  variants[0].is_baseline = true;
+  variants[0].metrics["decode_tps"] = {{5}};
+  variants[1].name = "Q4";
+  variants[1].metrics["decode_tps"] = {{8, 9, 10, 11, 12}};
+  Profile p;
+  p.name = "speed";
+  p.weights = {{"decode_tps", 1}};
+  const auto interval = [&](bool widen) {
+    const Decision d = decide(variants, p, {.bootstrap_resamples = 20000, .seed = 3, .widen_small_samples = widen});
+    return by_name(d).at("Q4")->metric_intervals.at("decode_tps");
+  };
+  const auto widened = interval(true);
+  EXPECT_NEAR(widened.low, 8.04, 0.25);
+  EXPECT_NEAR(widened.high, 11.96, 0.25);
+  EXPECT_GE(widened.low, 8.0);  // kept within the samples
+  const auto plain = interval(false);
+  EXPECT_NEAR(plain.low, 8.76, 0.25);
+  EXPECT_NEAR(plain.high, 11.24, 0.25);
+}
+
 TEST(Uncertainty, SingleValuesAreHeldFixedAndNamed) {
   std::vector<Variant> variants(2);
   variants[0].name = "F16";
