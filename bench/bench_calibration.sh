@@ -29,25 +29,31 @@ out=${out:-$root/docs/results/decide-calibration.md}
   echo "with known true decode speed, TTFT, ITL p99 and same-top rate, measured with the default study's"
   echo "noise: 5 decode repetitions (CV 3%), 20 requests (prompt-length factor shared by every variant,"
   echo "128 token gaps each, 2% stalls of 3x), 20 perplexity chunks of 255 tokens (difficulty shared by"
-  echo "every variant). Decided under the \`interactive\` weights, without constraints. A variant's true"
+  echo "every variant). Decided without constraints. A variant's true"
   echo "utility uses the true values (ratio to the baseline's true values); coverage counts the three"
   echo "non-baseline variants of every study; the reliability table bins every variant's P(best)."
-  for method in paired plain old; do
-    echo
-    echo "## Method: $method"
-    echo
-    case $method in
-      paired) echo "This version: records resampled paired across variants, speed repetitions widened to Student's interval." ;;
-      plain) echo "The same without widening the speed repetitions (plain percentile bootstrap)." ;;
-      old) echo "As before issue 22: only decode repetitions and per-request TTFT resampled (unpaired); same-top rate and ITL p99 held fixed." ;;
-    esac
-    echo
-    result=$("$bin/uaqf_decide_calibration" --studies "$studies" --resamples "$resamples" --method "$method")
-    echo '```text'
-    sed -n '1,3p' <<<"$result"
-    echo '```'
-    echo
-    sed -n '5,$p' <<<"$result"
+  echo
+  echo "Two profiles: \`interactive\` (decode_tps 0.35, ttft_ms 0.25, itl_p99_ms 0.2, same_top_rate 0.2) and"
+  echo "\`quality\` (decode_tps 0.3, same_top_rate 0.3, and a 200-item task accuracy 0.4: items whose"
+  echo "difficulty every variant shares, 10% of answers drawn independently per variant)."
+  for profile in interactive quality; do
+    for method in paired plain old; do
+      echo
+      echo "## Profile $profile, method $method"
+      echo
+      case $method in
+        paired) echo "This version: records resampled paired across variants, speed repetitions widened to Student's interval." ;;
+        plain) echo "The same without widening the speed repetitions (plain percentile bootstrap)." ;;
+        old) echo "As before issue 22: only decode repetitions and per-request TTFT resampled (unpaired); same-top rate, ITL p99 and task accuracy held fixed." ;;
+      esac
+      echo
+      result=$("$bin/uaqf_decide_calibration" --studies "$studies" --resamples "$resamples" --method "$method" --profile "$profile")
+      echo '```text'
+      sed -n '1,3p' <<<"$result"
+      echo '```'
+      echo
+      sed -n '5,$p' <<<"$result"
+    done
   done
 } > "$out.tmp"
 mv "$out.tmp" "$out"
