@@ -12,15 +12,15 @@
 namespace uaqf::decide {
 
 std::vector<BaselineTest> paired_quality_tests(const Variant& variant, const Variant& reference, uint32_t seed,
-                                               int resamples) {
+                                               int resamples, const std::string& reference_role) {
   std::vector<BaselineTest> tests;
   for (const auto& [task, correct] : variant.item_correct) {
     const auto it = reference.item_correct.find(task);
     if (it == reference.item_correct.end() || correct.empty()) continue;
     if (it->second.size() != correct.size()) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("decide: task \"{}\" has {} items for \"{}\" and {} for \"{}\"", task, correct.size(),
-                              variant.name, it->second.size(), reference.name));
+                  fmt::format("decide: task \"{}\" has {} items for \"{}\" and {} for {}\"{}\"", task, correct.size(),
+                              variant.name, it->second.size(), reference_role, reference.name));
     }
     const McNemarResult m = mcnemar(it->second, correct);
     const int n = static_cast<int>(correct.size());
@@ -34,8 +34,8 @@ std::vector<BaselineTest> paired_quality_tests(const Variant& variant, const Var
     if (it == reference.chunk_values.end() || chunks.empty()) continue;
     if (it->second.size() != chunks.size()) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("decide: \"{}\" has {} chunks for \"{}\" and {} for \"{}\"", measure, chunks.size(),
-                              variant.name, it->second.size(), reference.name));
+                  fmt::format("decide: \"{}\" has {} chunks for \"{}\" and {} for {}\"{}\"", measure, chunks.size(),
+                              variant.name, it->second.size(), reference_role, reference.name));
     }
     const auto r = paired_bootstrap(it->second, chunks, resamples, seed + stream * 7919u);
     tests.push_back({measure, "paired_bootstrap", static_cast<int>(chunks.size()), r.mean_difference, r.ci_low,

@@ -34,9 +34,10 @@ std::optional<CalibratedName> parse_calibrated_name(const std::string& name);
 
 // Paired tests of `variant` against `reference` on what both were scored on: McNemar on each
 // task's per-item correctness, a paired bootstrap on each per-chunk series (variant - reference).
-// Throws Error naming both when a task or series has different lengths.
+// Throws Error naming both (the reference after `reference_role`, e.g. "the baseline ") when a
+// task or series has different lengths.
 std::vector<BaselineTest> paired_quality_tests(const Variant& variant, const Variant& reference, uint32_t seed,
-                                               int resamples);
+                                               int resamples, const std::string& reference_role = "");
 
 // Every calibrated variant whose plain twin is among `variants`.
 std::vector<CalibrationComparison> compare_calibrations(const std::vector<Variant>& variants, uint32_t seed,

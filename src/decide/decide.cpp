@@ -12,230 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "decide/bootstrap.h"
+#include "decide/calibration_effect.h"
 #include "decide/normalize.h"
+#include "decide/scoring.h"
 #include "decide/significance.h"
 #include "stats/summary.h"
 
 namespace uaqf::decide {
 namespace {
-
-// A metric's estimate for one variant: the mean, and the value to use when more is better or when
-// less is better (the same as the mean unless the pessimistic rule applies).
-struct Estimate {
-  double mean;
-  double for_higher;
-  double for_lower;
-};
-
-double mean_of(std::span<const double> samples) {
-  // Shifting by the first sample makes the mean of equal samples exact.
-  const double shift = samples.front();
-  double sum = 0;
-  for (double x : samples) sum += x - shift;
-  return shift + sum / static_cast<double>(samples.size());
-}
-
-// With `pessimistic`, the unfavourable end of the Student-t 95% interval, kept within the observed
-// samples: with two or three samples the t interval can reach far past them (even below 0 for a
-// throughput), which says more about the t quantile than about the model.
-Estimate estimate(std::span<const double> samples, bool pessimistic) {
-  const double mean = mean_of(samples);
-  if (!pessimistic || samples.size() < 2) return {mean, mean, mean};
-  const stats::Summary s = stats::summarize(samples);
-  return {mean, std::max(*s.ci95_low, s.min), std::min(*s.ci95_high, s.max)};
-}
-
-// A weighted or constrained metric as the study computes it.
-struct StudyMetric {
-  std::string name;
-  const MetricSpec* spec;
-  std::size_t raw;  // index of the measured metric (the base of a retention metric)
-  bool retention;
-};
-
-using Estimates = std::vector<std::vector<Estimate>>;  // [variant][raw metric]
-using Matrix = std::vector<std::vector<double>>;       // [variant][metric]
-
-struct Scores {
-  Matrix normalized;
-  std::vector<double> utility;
-};
-
-class Study {
- public:
-  Study(const std::vector<Variant>& variants, const Profile& profile) : variants_(variants), profile_(profile) {
-    validate(profile);
-    if (variants.empty()) throw Error(ErrorCode::kInvalidArgument, "decide: no variants to rank");
-    std::set<std::string> names;
-    for (std::size_t v = 0; v < variants.size(); ++v) {
-      const auto& name = variants[v].name;
-      if (name.empty()) throw Error(ErrorCode::kInvalidArgument, "decide: a variant has no name");
-      if (!names.insert(name).second) {
-        throw Error(ErrorCode::kInvalidArgument, "decide: two variants are named \"" + name + "\"");
-      }
-      if (variants[v].is_baseline) {
-        if (baseline_) {
-          throw Error(ErrorCode::kInvalidArgument, "decide: both \"" + variants[*baseline_].name + "\" and \"" + name +
-                                                       "\" are marked as the baseline");
-        }
-        baseline_ = v;
-      }
-    }
-
-    // Only positively weighted metrics count: a zero weight says the metric does not matter.
-    double total = 0;
-    for (const auto& [name, weight] : profile.weights) total += weight > 0 ? weight : 0;
-    for (const auto& [name, weight] : profile.weights) {
-      if (weight <= 0) continue;
-      weighted_.push_back(add_metric(name));
-      weights_.push_back(weight / total);
-    }
-    for (const auto& c : profile.constraints) constrained_.push_back(add_metric(c.metric));
-    check_measurements();
-
-    point_.assign(variants.size(), std::vector<Estimate>(raw_.size()));
-    for (std::size_t v = 0; v < variants.size(); ++v) {
-      for (std::size_t r = 0; r < raw_.size(); ++r) {
-        const MetricValue& m = measurement(v, r);
-        point_[v][r] = estimate(m.samples, profile.pessimistic && m.unstable);
-      }
-    }
-    choose_methods();
-  }
-
-  std::size_t size() const { return variants_.size(); }
-  const Variant& variant(std::size_t v) const { return variants_[v]; }
-  std::optional<std::size_t> baseline() const { return baseline_; }
-  const std::vector<StudyMetric>& weighted() const { return weighted_; }
-  const std::vector<StudyMetric>& constrained() const { return constrained_; }
-  const std::vector<double>& weights() const { return weights_; }
-  const std::vector<std::string>& raw_names() const { return raw_; }
-  const Estimates& point() const { return point_; }
-  const std::vector<std::string>& notes() const { return notes_; }
-  const MetricValue& measurement(std::size_t v, std::size_t r) const { return variants_[v].metrics.at(raw_[r]); }
-
-  double value(const Estimates& est, std::size_t v, const StudyMetric& m) const {
-    if (m.retention) {
-      if (v == *baseline_) return 1.0;
-      // Both by the same rule, so that a copy of the baseline retains exactly 1, as the baseline does.
-      return est[v][m.raw].for_higher / est[*baseline_][m.raw].for_higher;
-    }
-    const Estimate& e = est[v][m.raw];
-    return m.spec->direction == Direction::kHigherIsBetter ? e.for_higher : e.for_lower;
-  }
-
-  Matrix weighted_values(const Estimates& est) const {
-    Matrix values(size(), std::vector<double>(weighted_.size()));
-    for (std::size_t v = 0; v < size(); ++v) {
-      for (std::size_t k = 0; k < weighted_.size(); ++k) values[v][k] = value(est, v, weighted_[k]);
-    }
-    return values;
-  }
-
-  Scores score(const Matrix& values) const {
-    Scores s{Matrix(size(), std::vector<double>(weighted_.size())), std::vector<double>(size(), 0.0)};
-    std::vector<double> column(size());
-    for (std::size_t k = 0; k < weighted_.size(); ++k) {
-      for (std::size_t v = 0; v < size(); ++v) column[v] = values[v][k];
-      const auto normalized = normalize(column, weighted_[k].spec->direction, methods_[k], baseline_);
-      for (std::size_t v = 0; v < size(); ++v) s.normalized[v][k] = normalized[v];
-    }
-    // Summed in metric order for every variant, so that a variant at least as good on every
-    // metric gets a utility at least as high, rounding included.
-    for (std::size_t v = 0; v < size(); ++v) {
-      for (std::size_t k = 0; k < weighted_.size(); ++k) s.utility[v] += weights_[k] * s.normalized[v][k];
-    }
-    return s;
-  }
-
- private:
-  StudyMetric add_metric(const std::string& name) {
-    StudyMetric m{name, find_metric(name), 0, false};
-    if (m.spec == nullptr) throw Error(ErrorCode::kInvalidArgument, "decide: unknown metric \"" + name + "\"");
-    std::string raw = retention_base(name);
-    m.retention = !raw.empty();
-    if (m.retention && !baseline_) {
-      throw Error(ErrorCode::kInvalidArgument, "decide: \"" + name + "\" (profile \"" + profile_.name +
-                                                   "\") is relative to the baseline, and no variant is the baseline");
-    }
-    if (raw.empty()) raw = name;
-    auto it = std::find(raw_.begin(), raw_.end(), raw);
-    m.raw = static_cast<std::size_t>(it - raw_.begin());
-    if (it == raw_.end()) raw_.push_back(raw);
-    return m;
-  }
-
-  void check_measurements() const {
-    for (const auto& variant : variants_) {
-      for (const auto& raw : raw_) {
-        const auto it = variant.metrics.find(raw);
-        if (it == variant.metrics.end() || it->second.samples.empty()) {
-          throw Error(ErrorCode::kInvalidArgument, "decide: variant \"" + variant.name + "\" has no measurement of \"" +
-                                                       raw + "\", which profile \"" + profile_.name + "\" needs");
-        }
-        for (double x : it->second.samples) {
-          if (!std::isfinite(x)) {
-            throw Error(ErrorCode::kInvalidArgument,
-                        "decide: variant \"" + variant.name + "\" has a non-finite sample of \"" + raw + "\"");
-          }
-        }
-      }
-    }
-    for (const auto& m : weighted_) check_retention(m);
-    for (const auto& m : constrained_) check_retention(m);
-  }
-
-  // Retention divides by the baseline's value: every resample of it must stay above 0.
-  void check_retention(const StudyMetric& m) const {
-    if (!m.retention) return;
-    const auto& samples = variants_[*baseline_].metrics.at(raw_[m.raw]).samples;
-    if (!std::all_of(samples.begin(), samples.end(), [](double x) { return x > 0; })) {
-      throw Error(ErrorCode::kInvalidArgument, "decide: \"" + m.name + "\" is undefined: the baseline \"" +
-                                                   variants_[*baseline_].name + "\" has a value <= 0 of \"" +
-                                                   raw_[m.raw] + "\"");
-    }
-  }
-
-  // The profile's method, except where a ratio to the baseline means nothing (e.g. kld_mean, whose
-  // baseline value is 0): min-max there, with a note. Decided on the raw samples, so that every
-  // bootstrap resample can use the same method (estimates stay within the samples' range).
-  void choose_methods() {
-    if (profile_.normalization == NormalizationMethod::kRatioToBaseline && !baseline_) {
-      throw Error(ErrorCode::kInvalidArgument, "decide: normalization \"ratio\" (profile \"" + profile_.name +
-                                                   "\") needs a baseline variant; mark one, or use min-max or z-score");
-    }
-    for (const auto& m : weighted_) {
-      NormalizationMethod method = profile_.normalization;
-      if (method == NormalizationMethod::kRatioToBaseline && !m.retention) {
-        const auto positive = [&](std::size_t v) {
-          const auto& samples = measurement(v, m.raw).samples;
-          return std::all_of(samples.begin(), samples.end(), [](double x) { return x > 0; });
-        };
-        bool defined = positive(*baseline_);
-        if (m.spec->direction == Direction::kLowerIsBetter) {
-          for (std::size_t v = 0; v < size(); ++v) defined = defined && positive(v);
-        }
-        if (!defined) {
-          method = NormalizationMethod::kMinMax;
-          notes_.push_back(fmt::format(
-              "{}: a ratio to the baseline is undefined ({} value <= 0), so it is normalized min-max over the study",
-              m.name, m.spec->direction == Direction::kHigherIsBetter ? "the baseline has a" : "some variant has a"));
-        }
-      }
-      methods_.push_back(method);
-    }
-  }
-
-  const std::vector<Variant>& variants_;
-  const Profile& profile_;
-  std::optional<std::size_t> baseline_;
-  std::vector<std::string> raw_;
-  std::vector<StudyMetric> weighted_, constrained_;
-  std::vector<double> weights_;  // sum to 1
-  std::vector<NormalizationMethod> methods_;
-  Estimates point_;
-  std::vector<std::string> notes_;
-};
 
 std::string number(double x) { return fmt::format("{:.4g}", x); }
 
@@ -399,6 +184,10 @@ std::string explain(const Study& study, const Profile& profile, const Decision& 
       sure += ".";
     }
     lines.push_back(sure);
+    if (!d.fixed_metrics.empty()) {
+      lines.push_back("Held fixed by the bootstrap (measured once, no records to resample): " +
+                      join(d.fixed_metrics, ", ", " and ") + ".");
+    }
 
     if (!d.sensitivity.empty()) {
       // The runner-up, unless another variant is closer in weight space.
@@ -462,37 +251,7 @@ std::string explain(const Study& study, const Profile& profile, const Decision& 
 
 std::vector<BaselineTest> baseline_tests(const Variant& variant, const Variant& baseline, uint32_t seed,
                                          int resamples) {
-  std::vector<BaselineTest> tests;
-  for (const auto& [task, correct] : variant.item_correct) {
-    const auto it = baseline.item_correct.find(task);
-    if (it == baseline.item_correct.end()) continue;
-    if (it->second.size() != correct.size()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("decide: task \"{}\" has {} items for \"{}\" and {} for the baseline \"{}\"", task,
-                              correct.size(), variant.name, it->second.size(), baseline.name));
-    }
-    if (correct.empty()) continue;
-    const McNemarResult m = mcnemar(it->second, correct);
-    const int n = static_cast<int>(correct.size());
-    tests.push_back({task, "mcnemar", n, static_cast<double>(m.variant_only - m.baseline_only) / n, std::nullopt,
-                     std::nullopt, m.p_value});
-  }
-  uint32_t stream = 0;
-  for (const auto& [measure, chunks] : variant.chunk_values) {
-    ++stream;
-    const auto it = baseline.chunk_values.find(measure);
-    if (it == baseline.chunk_values.end()) continue;
-    if (it->second.size() != chunks.size()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("decide: \"{}\" has {} chunks for \"{}\" and {} for the baseline \"{}\"", measure,
-                              chunks.size(), variant.name, it->second.size(), baseline.name));
-    }
-    if (chunks.empty()) continue;
-    const auto r = paired_bootstrap(it->second, chunks, resamples, seed + stream * 7919u);
-    tests.push_back({measure, "paired_bootstrap", static_cast<int>(chunks.size()), r.mean_difference, r.ci_low,
-                     r.ci_high, r.p_value});
-  }
-  return tests;
+  return paired_quality_tests(variant, baseline, seed, resamples, "the baseline ");
 }
 
 // Constraints, on point estimates: what each variant violates, by how much.
@@ -531,48 +290,6 @@ Dominance find_dominance(const Study& study, const Matrix& values) {
   return d;
 }
 
-struct BootstrapUtilities {
-  std::vector<std::vector<double>> utility;  // [variant][resample]
-  std::vector<double> wins;                  // [variant]: resamples with the highest feasible utility
-};
-
-// Bootstrap: every multi-sample measurement resampled with replacement, in a fixed order from one
-// seeded generator, then the whole scoring redone.
-BootstrapUtilities bootstrap_utilities(const Study& study, const Profile& profile, const std::vector<bool>& feasible,
-                                       const DecideOptions& options) {
-  const std::size_t n = study.size();
-  const auto resamples = static_cast<std::size_t>(options.bootstrap_resamples);
-  std::mt19937 rng(options.seed);
-  BootstrapUtilities boot{std::vector<std::vector<double>>(n, std::vector<double>(resamples)),
-                          std::vector<double>(n, 0.0)};
-  Estimates est = study.point();
-  std::vector<double> draw;
-  for (std::size_t b = 0; b < resamples; ++b) {
-    for (std::size_t v = 0; v < n; ++v) {
-      for (std::size_t r = 0; r < study.raw_names().size(); ++r) {
-        const MetricValue& m = study.measurement(v, r);
-        if (m.samples.size() < 2) continue;
-        draw.resize(m.samples.size());
-        for (auto& x : draw) x = m.samples[uniform_index(rng, m.samples.size())];
-        est[v][r] = estimate(draw, profile.pessimistic && m.unstable);
-      }
-    }
-    const Scores s = study.score(study.weighted_values(est));
-    double best = -std::numeric_limits<double>::infinity();
-    for (std::size_t v = 0; v < n; ++v) {
-      boot.utility[v][b] = s.utility[v];
-      if (feasible[v]) best = std::max(best, s.utility[v]);
-    }
-    // Ties share the resample, so that win probabilities sum to 1.
-    double tied = 0;
-    for (std::size_t v = 0; v < n; ++v) tied += feasible[v] && s.utility[v] == best ? 1 : 0;
-    for (std::size_t v = 0; v < n; ++v) {
-      if (feasible[v] && s.utility[v] == best) boot.wins[v] += 1 / tied;
-    }
-  }
-  return boot;
-}
-
 // Everything the ranking is built from.
 struct Assessment {
   Matrix values;  // [variant][weighted metric], point estimates
@@ -586,12 +303,12 @@ struct Assessment {
 Assessment assess(const Study& study, const Profile& profile, const DecideOptions& options) {
   Assessment a;
   a.values = study.weighted_values(study.point());
-  a.scores = study.score(a.values);
+  a.scores = study.score(a.values, study.point());
   a.violations = constraint_violations(study, profile);
   a.feasible.resize(study.size());
   for (std::size_t v = 0; v < study.size(); ++v) a.feasible[v] = a.violations[v].empty();
   a.dominance = find_dominance(study, a.values);
-  a.bootstrap = bootstrap_utilities(study, profile, a.feasible, options);
+  a.bootstrap = bootstrap_utilities(study, a.feasible, options);
   return a;
 }
 
@@ -626,7 +343,7 @@ std::vector<std::string> unstable_notes(const Study& study, const Profile& profi
       const MetricSpec* spec = find_metric(name);
       const double used = spec->direction == Direction::kHigherIsBetter ? e.for_higher : e.for_lower;
       notes.push_back(fmt::format("{} unstable: pessimistic end of its 95% interval used ({} instead of the mean {})",
-                                  name, number(used), with_unit(e.mean, spec->unit)));
+                                  name, number(used), with_unit(e.central, spec->unit)));
     }
   }
   return notes;
@@ -649,6 +366,14 @@ RankedVariant ranked_variant(const Study& study, const Profile& profile, const D
     r.normalized[study.weighted()[k].name] = a.scores.normalized[v][k];
   }
   for (const auto& m : study.constrained()) r.values[m.name] = study.value(study.point(), v, m);
+  for (std::size_t raw = 0; raw < study.raw_names().size(); ++raw) {
+    const auto& interval = a.bootstrap.intervals[v][raw];
+    if (!interval) continue;
+    const MetricSource& source = a.bootstrap.sources[v][raw];
+    r.metric_intervals[study.raw_names()[raw]] = {
+        interval->first, interval->second, source.kind == MetricSource::Kind::kRecords ? source.set : "repetitions",
+        source.n, source.kind == MetricSource::Kind::kRecords && source.paired};
+  }
   r.notes = unstable_notes(study, profile, v);
   if (const auto b = study.baseline(); b && *b != v) {
     r.vs_baseline = baseline_tests(study.variant(v), study.variant(*b),
@@ -671,6 +396,14 @@ Decision decide(const std::vector<Variant>& variants, const Profile& profile, co
   Decision d;
   d.profile = profile.name;
   d.notes = study.notes();
+  d.notes.insert(d.notes.end(), a.bootstrap.notes.begin(), a.bootstrap.notes.end());
+  for (const auto& m : study.weighted()) {
+    for (std::size_t v = 0; v < study.size(); ++v) {
+      if (a.bootstrap.sources[v][m.raw].kind != MetricSource::Kind::kFixed) continue;
+      d.fixed_metrics.push_back(m.name);
+      break;
+    }
+  }
   d.bootstrap_resamples = options.bootstrap_resamples;
   for (std::size_t v : order) d.ranking.push_back(ranked_variant(study, profile, options, a, v));
   if (a.feasible[order.front()]) {
@@ -702,6 +435,11 @@ nlohmann::json to_json(const Decision& decision) {
                        {"ci_high", t.ci_high ? json(*t.ci_high) : json(nullptr)},
                        {"p_value", t.p_value}});
     }
+    json intervals = json::object();
+    for (const auto& [name, m] : r.metric_intervals) {
+      intervals[name] = {
+          {"low", m.low}, {"high", m.high}, {"resampled", m.resampled}, {"n", m.n}, {"paired", m.paired}};
+    }
     ranking.push_back({{"name", r.name},
                        {"feasible", r.feasible},
                        {"violations", violations},
@@ -714,7 +452,8 @@ nlohmann::json to_json(const Decision& decision) {
                        {"notes", r.notes},
                        {"values", r.values},
                        {"normalized", r.normalized},
-                       {"vs_baseline", tests}});
+                       {"vs_baseline", tests},
+                       {"metric_intervals", intervals}});
   }
   json sensitivity = json::array();
   for (const auto& s : decision.sensitivity) {
@@ -730,6 +469,7 @@ nlohmann::json to_json(const Decision& decision) {
               {"ranking", ranking},
               {"sensitivity", sensitivity},
               {"notes", decision.notes},
+              {"fixed_metrics", decision.fixed_metrics},
               {"bootstrap_resamples", decision.bootstrap_resamples},
               {"explanation", decision.explanation}};
 }

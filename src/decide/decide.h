@@ -34,6 +34,15 @@ struct BaselineTest {
   double p_value;                         // two-sided
 };
 
+// How sure one metric's estimate is: the 95% percentile interval of its central value over the
+// bootstrap resamples, and what was resampled to get it.
+struct MetricInterval {
+  double low, high;
+  std::string resampled;  // "repetitions", or the record set: "requests", "chunks", "task:hellaswag"
+  std::size_t n;          // repetitions or records
+  bool paired;            // records drawn with the same indices for every variant
+};
+
 struct RankedVariant {
   std::string name;
   bool feasible;
@@ -48,6 +57,8 @@ struct RankedVariant {
   std::map<std::string, double> values;      // point estimates of the weighted and constrained metrics
   std::map<std::string, double> normalized;  // normalized values of the weighted metrics
   std::vector<BaselineTest> vs_baseline;     // empty for the baseline itself
+  // Every weighted or constrained measured metric that varies in the bootstrap (fixed ones have none).
+  std::map<std::string, MetricInterval> metric_intervals;
 };
 
 struct Sensitivity {
@@ -67,6 +78,9 @@ struct Decision {
   std::optional<std::string> recommended;
   std::vector<Sensitivity> sensitivity;  // one per feasible runner-up, in rank order
   std::vector<std::string> notes;        // study-wide, e.g. a metric normalized min-max for lack of a ratio
+  // Weighted metrics some variant has one value of (no repetitions, no records): the bootstrap holds
+  // them fixed, so the intervals and win probabilities do not include their uncertainty.
+  std::vector<std::string> fixed_metrics;
   int bootstrap_resamples = 0;
   std::string explanation;  // plain language, several lines
 };
@@ -78,6 +92,10 @@ inline constexpr int kMaxBootstrapResamples = 100000;
 struct DecideOptions {
   int bootstrap_resamples = 1000;
   uint32_t seed = 42;
+  // Widen each resample of n speed repetitions by t(0.975, n-1)/z(0.975)*sqrt(n/(n-1)) so that a mean of n
+  // values gets Student's 95% interval (docs/decide.md); false: the plain percentile bootstrap,
+  // for the calibration benchmark's comparison.
+  bool widen_small_samples = true;
 };
 
 // Ranks `variants` under `profile`. At most one variant may be the baseline; one is required by

@@ -3,7 +3,9 @@
 // The data `uaqf decide` ranks: each variant's measurements by metric name, and the catalog that
 // says what each metric name means (unit, and whether more is better).
 
+#include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,12 +19,33 @@ struct MetricSpec {
   Direction direction;
 };
 
+// What a metric is computed from, so that the bootstrap can recompute it from resampled records:
+// task items, text chunks or requests. Every variant of a study was scored on the same records,
+// in the same order, so one draw of record indices serves them all (paired resampling).
+struct MetricRecords {
+  enum class Statistic {
+    kMean,        // sum(w * v) / sum(w) over the records (w = 1 when `weights` is empty)
+    kExpMean,     // exp of that mean (perplexity from per-chunk mean NLL)
+    kPercentile,  // the `percentile` of every value the drawn records hold (token gaps of requests)
+  };
+  std::string set;  // which records: "task:hellaswag", "chunks", "requests"; one index set per name
+  Statistic statistic = Statistic::kMean;
+  std::vector<double> values;        // kMean, kExpMean: one per record; kPercentile: all, record by record
+  std::vector<double> weights;       // kMean, kExpMean: one per record, or empty
+  std::vector<std::size_t> offsets;  // kPercentile: record r holds values[offsets[r] .. offsets[r+1])
+  double percentile = 0;             // kPercentile: in [0, 100]
+  std::size_t size() const { return statistic == Statistic::kPercentile ? offsets.size() - 1 : values.size(); }
+};
+
 // A variant's measurements of one metric: raw samples (repeated trials), or one value.
 struct MetricValue {
   std::vector<double> samples;
   // Set by the producer when the samples are too spread to trust (e.g. CV over --max-cv); with a
   // pessimistic profile the ranking then uses the unfavourable end of the interval.
   bool unstable = false;
+  // When set, the bootstrap recomputes the metric from these records instead of resampling
+  // `samples` (which then hold the value the records give, or the records' values themselves).
+  std::optional<MetricRecords> records;
 };
 
 struct Variant {

@@ -35,7 +35,7 @@ bool ratio_defined(std::span<const double> values, Direction direction, std::siz
 }
 
 std::vector<double> normalize(std::span<const double> values, Direction direction, NormalizationMethod method,
-                              std::optional<std::size_t> baseline_index) {
+                              std::optional<std::size_t> baseline_index, std::optional<double> reference) {
   if (values.empty()) throw Error(ErrorCode::kInvalidArgument, "normalize: no values");
   if (!std::all_of(values.begin(), values.end(), [](double x) { return std::isfinite(x); })) {
     throw Error(ErrorCode::kInvalidArgument, "normalize: a value is not finite");
@@ -48,12 +48,16 @@ std::vector<double> normalize(std::span<const double> values, Direction directio
       if (!baseline_index || *baseline_index >= values.size()) {
         throw Error(ErrorCode::kInvalidArgument, "normalize: ratio to baseline needs a baseline");
       }
-      if (!ratio_defined(values, direction, *baseline_index)) {
+      // With a reference, only it (and, lower-is-better, every value) must be > 0.
+      const bool defined = reference ? std::isfinite(*reference) && *reference > 0 &&
+                                           (higher || ratio_defined(values, direction, *baseline_index))
+                                     : ratio_defined(values, direction, *baseline_index);
+      if (!defined) {
         throw Error(ErrorCode::kInvalidArgument,
                     higher ? "normalize: ratio to baseline needs a baseline value > 0"
                            : "normalize: ratio to baseline of a lower-is-better metric needs every value > 0");
       }
-      const double base = values[*baseline_index];
+      const double base = reference ? *reference : values[*baseline_index];
       for (std::size_t i = 0; i < values.size(); ++i) out[i] = higher ? values[i] / base : base / values[i];
       return out;
     }

@@ -31,9 +31,12 @@ NormalizationMethod parse_normalization(const std::string& text);
 bool ratio_defined(std::span<const double> values, Direction direction, std::size_t baseline_index);
 
 // One metric's values over the variants of a study, normalized. baseline_index is needed by
-// kRatioToBaseline only. Throws Error(kInvalidArgument) on empty input, a missing or out-of-range
-// baseline, a ratio that is not defined (see ratio_defined), or non-finite values.
+// kRatioToBaseline only; the ratio is taken to `reference` when given (the baseline's central
+// estimate, where values hold the pessimistic ends), else to values[baseline_index]. Throws
+// Error(kInvalidArgument) on empty input, a missing or out-of-range baseline, a ratio that is not
+// defined (see ratio_defined; a reference must be > 0), or non-finite values.
 std::vector<double> normalize(std::span<const double> values, Direction direction, NormalizationMethod method,
-                              std::optional<std::size_t> baseline_index = std::nullopt);
+                              std::optional<std::size_t> baseline_index = std::nullopt,
+                              std::optional<double> reference = std::nullopt);
 
 }  // namespace uaqf::decide

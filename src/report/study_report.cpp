@@ -137,6 +137,18 @@ json summary_json(const std::string& label, const std::string& variant, const st
               {"unstable", value.unstable}};
 }
 
+// A metric computed from records (task items, chunks, requests) is one value per variant, but not
+// exact: its interval is the decision's paired bootstrap over those records, n the number of them.
+void with_records_interval(json& summary, const decide::RankedVariant& ranked, const std::string& metric,
+                           const decide::MetricValue& value) {
+  const auto it = ranked.metric_intervals.find(metric);
+  if (!value.records || it == ranked.metric_intervals.end() || it->second.resampled == "repetitions") return;
+  summary["n"] = it->second.n;
+  summary["ci_low"] = it->second.low;
+  summary["ci_high"] = it->second.high;
+  summary["resampled"] = it->second.resampled;
+}
+
 // Several manifests (variants measured on different machines or builds) are told apart by every
 // field but the time they were written.
 json environment_differences(const json& manifests) {
@@ -275,8 +287,13 @@ VariantsSection variants_section(const StudyResults& study) {
            {"environment", section.manifests.index(manifest)},
            {"metrics", json::object()}};
     if (const auto it = by_name.find(name); it != by_name.end()) {
+      const decide::RankedVariant* ranked = nullptr;
+      for (const auto& entry_rank : study.decision.ranking) {
+        if (entry_rank.name == name) ranked = &entry_rank;
+      }
       for (const auto& [metric, value] : it->second->metrics) {
         v["metrics"][metric] = summary_json(study.label, name, metric, value, metric_meta(metric));
+        if (ranked != nullptr) with_records_interval(v["metrics"][metric], *ranked, metric, value);
       }
     }
     section.variants.push_back(v);

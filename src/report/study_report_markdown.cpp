@@ -245,6 +245,10 @@ std::string metric_cell(const json& s) {
   std::string cell = num(s["mean"]);
   if (s["ci_low"].is_number()) cell += " (" + interval(s["ci_low"], s["ci_high"]) + ")";
   cell += fmt::format(" n={}", s["n"].get<int>());
+  if (s.contains("resampled")) {
+    const std::string set = s["resampled"].get<std::string>();
+    cell += set.starts_with("task:") ? " items" : " " + md(set);
+  }
   if (s["unstable"].get<bool>()) cell += " unstable";
   return cell;
 }
@@ -252,7 +256,8 @@ std::string metric_cell(const json& s) {
 void markdown_metrics(std::ostringstream& out, const json& report) {
   out << "## Metrics\n\n";
   out << "Mean of the stored samples, with the Student-t 95% interval of the mean when there are two or more "
-         "(n = samples).\n\n";
+         "(n = samples). A metric computed from records (task items, perplexity chunks, requests) shows the "
+         "decision's paired-bootstrap 95% interval and the number of records.\n\n";
   std::vector<std::string> head{"metric", "unit", "better", "role"};
   for (const auto& v : report["variants"]) {
     if (v["status"] == "ok") head.push_back(md(v["name"]));

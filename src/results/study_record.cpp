@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "results/metric_records.h"
 
 namespace uaqf::results {
 namespace {
@@ -150,6 +151,8 @@ std::vector<decide::Variant> decision_inputs_from_json(const json& json_record) 
     }
     variants.push_back(std::move(variant));
   }
+  // The records the bootstrap resamples are those of the variants' units, stored beside the inputs.
+  if (json_record.contains("variants")) attach_records(variants, json_record.at("variants"));
   return variants;
 }
 

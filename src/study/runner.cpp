@@ -18,6 +18,7 @@
 #include "quant/quantize.h"
 #include "report/bench_report.h"
 #include "report/table.h"
+#include "results/metric_records.h"
 #include "store/study_store.h"
 #include "study/calibrations.h"
 #include "study/model_pool.h"
@@ -307,6 +308,7 @@ void decide_study(const Study& study, const decide::Profile& profile, bool synth
       record.decision_inputs.push_back(state.variant);
     }
   }
+  results::attach_records(record.decision_inputs, record.variants);
   const auto& measured = record.decision_inputs;
   if (std::none_of(measured.begin(), measured.end(), [](const auto& v) { return v.is_baseline; })) {
     throw Error(ErrorCode::kEngine, "the baseline could not be measured, so no variant can be compared with it");

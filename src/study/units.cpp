@@ -55,6 +55,16 @@ perf::RepetitionJournal repetition_journal(UnitStore& units, const std::string& 
   return repetitions;
 }
 
+// Each chunk's share of tokens whose top token is the baseline's: the records same_top_rate is
+// recomputed from in the decision's bootstrap.
+std::vector<double> same_top_chunks(const tasks::PerplexityResult& ppl) {
+  std::vector<double> rates;
+  for (const auto& chunk : ppl.chunks) {
+    rates.push_back(static_cast<double>(chunk.same_top_count.value_or(0)) / chunk.n_scored);
+  }
+  return rates;
+}
+
 UnitRecord record_from_stored(const json& stored, const char* payload_key) {
   UnitRecord record;
   record.payload = stored.at(payload_key);
@@ -179,6 +189,11 @@ UnitRecord run_quality_unit(StudyRun& run, const VariantPlan& plan) {
                                {"tail_samples", run.ppl_options.tail_samples}};
   const std::string key = "quality/" + plan.name;
   auto stored = run.units.find(plan.name, key, quality_inputs);
+  // Stored before per-chunk same-top rates were kept: scored again from the chunk journal, which
+  // holds every token's outcome, so no chunk is evaluated twice.
+  if (stored && with_kld && stored->contains("kld") && !stored->at("kld").contains("same_top_chunks")) {
+    stored.reset();
+  }
   if (!stored) {
     // Chunks are units too: an interrupted pass resumes at the first chunk not done.
     const auto chunk_journal = run.units.journal(plan.name, quality_inputs);
@@ -192,7 +207,8 @@ UnitRecord run_quality_unit(StudyRun& run, const VariantPlan& plan) {
       quality["kld"] = {{"kld_mean", ppl.kld->mean},
                         {"same_top_rate", ppl.kld->same_top_rate},
                         {"ln_ppl_ratio", ppl.kld->ln_ppl_ratio},
-                        {"kld_p99", ppl.kld->p99}};
+                        {"kld_p99", ppl.kld->p99},
+                        {"same_top_chunks", same_top_chunks(ppl)}};
     }
     quality["metrics"] = metrics_to_json(metrics);
     quality["chunk_values"] = chunk_values;

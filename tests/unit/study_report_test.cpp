@@ -99,7 +99,7 @@ TEST(StudyReport, ReproducesTheStoredDecision) {
     EXPECT_EQ(report["ranking"][i]["win_probability"], stored["ranking"][i]["win_probability"]);
   }
   EXPECT_EQ(report["recommendation"]["variant"], stored["recommended"]);
-  EXPECT_EQ(report["recommendation"]["certainty"], "uncertain");  // Q4_K_M wins 70% of the resamples
+  EXPECT_EQ(report["recommendation"]["certainty"], "uncertain");  // Q4_K_M wins 51% of the resamples
   EXPECT_EQ(report["ranking"][2]["dominated_by"], json::array({"Q4_K_M"}));
   for (const auto& note : report["notes"]) EXPECT_EQ(note.get<std::string>().find("differs"), std::string::npos);
 }
@@ -113,9 +113,16 @@ TEST(StudyReport, SummariesComeFromTheSamples) {
   EXPECT_EQ(ttft["unit"], "ms");
   EXPECT_LT(ttft["ci_low"].get<double>(), ttft["mean"].get<double>());
   EXPECT_GT(ttft["ci_high"].get<double>(), ttft["mean"].get<double>());
-  // One sample: no spread, no interval.
-  EXPECT_TRUE(f16["metrics"]["kld_mean"]["sd"].is_null());
-  EXPECT_TRUE(f16["metrics"]["kld_mean"]["ci_low"].is_null());
+  // One sample and no records: no spread, no interval.
+  EXPECT_TRUE(f16["metrics"]["peak_memory_gib"]["sd"].is_null());
+  EXPECT_TRUE(f16["metrics"]["peak_memory_gib"]["ci_low"].is_null());
+  // One value computed from records (4 chunks): the decision's paired-bootstrap interval, n = chunks.
+  const json& kld = report["variants"][1]["metrics"]["kld_mean"];
+  ASSERT_EQ(report["variants"][1]["name"], "Q8_0");
+  EXPECT_EQ(kld["n"], 4);
+  EXPECT_EQ(kld["resampled"], "chunks");
+  EXPECT_LT(kld["ci_low"].get<double>(), kld["mean"].get<double>());
+  EXPECT_GT(kld["ci_high"].get<double>(), kld["mean"].get<double>());
   const json& failed = report["variants"].back();
   EXPECT_EQ(failed["status"], "failed");
   EXPECT_TRUE(failed["metrics"].empty());
@@ -163,7 +170,8 @@ TEST(StudyReport, RunsFromTheResultsStoreAreCompared) {
   json second = first;
   second["hostname"] = "resumed-elsewhere";
   second["timestamp_utc"] = "2026-06-01T00:00:00Z";
-  study.results["runs"] = json::array({json{{"id", 1}, {"environment", first}}, json{{"id", 2}, {"environment", second}}});
+  study.results["runs"] =
+      json::array({json{{"id", 1}, {"environment", first}}, json{{"id", 2}, {"environment", second}}});
   for (auto& variant : study.results["variants"]) {
     variant["runs"] = json::array({1});
   }

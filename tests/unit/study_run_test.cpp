@@ -88,6 +88,29 @@ class StudyRunTest : public ::testing::Test {
   backend::FakeEngine engine_{clock_};
 };
 
+TEST_F(StudyRunTest, TheDecisionResamplesTheRunsRecordsPaired) {
+  const auto outcome = run_study(engine_, study({"f16"}, "records"), engine_.clock());
+  ASSERT_EQ(outcome.failed_variants, 0);
+  // The quality unit keeps each chunk's same-top rate; the decision resamples chunks and requests.
+  for (const auto& v : outcome.record.variants) {
+    ASSERT_TRUE(v.kld.has_value()) << v.name;
+    EXPECT_EQ(v.kld->at("same_top_chunks").size(), 3U) << v.name;
+  }
+  EXPECT_TRUE(outcome.record.decision.fixed_metrics.empty());
+  for (const auto& r : outcome.record.decision.ranking) {
+    const auto& intervals = r.metric_intervals;
+    ASSERT_TRUE(intervals.contains("same_top_rate")) << r.name;
+    EXPECT_EQ(intervals.at("same_top_rate").resampled, "chunks");
+    EXPECT_EQ(intervals.at("same_top_rate").n, 3U);
+    EXPECT_TRUE(intervals.at("same_top_rate").paired);
+    for (const char* latency : {"ttft_ms", "itl_p99_ms"}) {
+      ASSERT_TRUE(intervals.contains(latency)) << r.name << " " << latency;
+      EXPECT_EQ(intervals.at(latency).resampled, "requests") << latency;
+    }
+    EXPECT_EQ(intervals.at("decode_tps").resampled, "repetitions");
+  }
+}
+
 TEST_F(StudyRunTest, VariantsThatDifferOnlyInContextSettingsShareOneLoad) {
   const std::vector<std::string> kv_types{"f16", "q8_0", "q4_0"};
   const auto crossed = run_study(engine_, study(kv_types, "crossed"), engine_.clock());

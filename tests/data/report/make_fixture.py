@@ -62,7 +62,7 @@ for name, (dec, ttft, top, kld, mem, correct, nll, unstable) in spec.items():
         "ifeval.prompt_level_strict_acc": {"samples": [0.5], "unstable": False},
         "output_tokens": {"samples": [12, 13, 14, 15], "unstable": False}},
         "item_correct": {"gsm8k": correct},
-        "chunk_values": {"nll": [round(2.3 + nll + 0.01 * k, 4) for k in range(4)], "kld": [round(kld + 0.001 * k, 5) for k in range(4)]}})
+        "chunk_values": {"nll": [round(2.3 + nll + 0.01 * k, 4) for k in range(4)], "kld": [round(kld + 0.001 * (k - 1.5), 5) if kld else 0.0 for k in range(4)]}})
 variants.append({"name": "Q3_K_S", "file": "out/fixture/variants/model-Q3_K_S.gguf", "is_baseline": False, "kv_cache_type": "f16", "flash_attention": "auto", "threads": 2,
                  "status": "failed", "error": "failed to load model-Q3_K_S.gguf: bad <magic> | header"})
 results = {"schema": "uaqf.study/1", "study": {"file": "tests/data/report/study.toml", "name": "fixture <study>", "seed": 7},
