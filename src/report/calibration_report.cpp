@@ -38,22 +38,29 @@ std::string size_text(const json& gib) {
   return gib.is_number() ? fmt::format("{:.1f} MiB", gib.get<double>() * 1024) : "–";
 }
 
-std::string sentence(const json& c) {
+// A bootstrap p-value of 0 means no resample crossed 0: below 1 / resamples, not 0.
+std::string p_text(const json& t, int resamples) {
+  const double p = t["p_value"].get<double>();
+  if (p == 0 && t["test"] == "paired_bootstrap" && resamples > 0) return fmt::format("< {:.2g}", 1.0 / resamples);
+  return fmt::format("{:.3g}", p);
+}
+
+std::string sentence(const json& c, int resamples) {
   if (c["verdict"] == "not measured") {
     return "no per-chunk KLD or NLL was measured, so there is no verdict";
   }
   for (const auto& t : c["tests"]) {
     if (t["measure"] != c["measure"]) continue;
-    const double p = t["p_value"].get<double>();
+    const std::string p = p_text(t, resamples);
     const std::string how = c["verdict"] == "helped" ? "calibration helped"
                             : c["verdict"] == "hurt" ? "calibration hurt"
                                                      : "no clear difference";
-    return fmt::format("{}: mean per-chunk {} {} (95% interval {}; p = {:.3g}, paired bootstrap over {} chunks)", how,
+    return fmt::format("{}: mean per-chunk {} {} (95% interval {}; p {}, paired bootstrap over {} chunks)", how,
                        c["measure"].get<std::string>(), fmt::format("{:+.4g}", t["difference"].get<double>()),
                        t.contains("ci_low")
                            ? fmt::format("{:+.4g} to {:+.4g}", t["ci_low"].get<double>(), t["ci_high"].get<double>())
                            : "–",
-                       p, t["n"].get<int>());
+                       p.rfind('<', 0) == 0 ? p : "= " + p, t["n"].get<int>());
   }
   return c["verdict"].get<std::string>();
 }
@@ -74,7 +81,8 @@ json calibration_json(const StudyResults& study) {
     entry["calibrated_file_size_gib"] = calibrated ? metric_point(*calibrated, "file_size_gib") : json(nullptr);
     entry["calibration_s"] = calibrated ? metric_point(*calibrated, "calibration_s") : json(nullptr);
     entry["calibration_tokens"] = calibrated ? metric_point(*calibrated, "calibration_tokens") : json(nullptr);
-    entry["summary"] = sentence(entry);
+    entry["summary"] = sentence(entry, study.decision.bootstrap_resamples);
+    for (auto& t : entry["tests"]) t["p_text"] = p_text(t, study.decision.bootstrap_resamples);
     out.push_back(std::move(entry));
   }
   return {{"variants", std::move(out)}};
@@ -96,10 +104,10 @@ std::string calibration_markdown(const json& report) {
                           c["calibration_tokens"].is_number() ? c["calibration_tokens"].get<double>() : 0.0)
             : "–";
     for (const auto& t : c["tests"]) {
-      out << fmt::format("| {} | {} | {} / {} | {} | {} | {} | {:.3g} |\n", c["plain"].get<std::string>(),
+      out << fmt::format("| {} | {} | {} / {} | {} | {} | {} | {} |\n", c["plain"].get<std::string>(),
                          c["calibration"].get<std::string>(), size_text(c["plain_file_size_gib"]),
                          size_text(c["calibrated_file_size_gib"]), cost, t["measure"].get<std::string>(),
-                         difference_text(t), t["p_value"].get<double>());
+                         difference_text(t), t["p_text"].get<std::string>());
     }
   }
   out << '\n';

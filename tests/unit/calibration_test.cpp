@@ -15,6 +15,8 @@
 #include "decide/calibration_effect.h"
 #include "quant/imatrix.h"
 #include "quant/quantize.h"
+#include "report/study_report.h"
+#include "results/study_record.h"
 #include "study/calibrations.h"
 #include "study/runner.h"
 #include "tasks/calibration.h"
@@ -217,6 +219,14 @@ TEST_F(CalibrationStudyTest, CalibratedVariantsAreMeasuredBesideThePlainOnesWith
   }
   ASSERT_EQ(outcome.record.calibration_comparisons.size(), 1U);
   EXPECT_EQ(outcome.record.calibration_comparisons[0].plain, "Q8_0");
+
+  // The report puts the calibrated variant beside its plain twin, with its cost and a verdict.
+  write_file_atomic(dir_ / "results.json", results::to_json(outcome.record).dump());
+  const auto report = report::build_study_report(report::load_study_results(dir_ / "results.json"));
+  ASSERT_TRUE(report.contains("calibration"));
+  const std::string markdown = report::study_report_markdown(report);
+  EXPECT_NE(markdown.find("## Calibration: plain against calibrated"), std::string::npos);
+  EXPECT_NE(markdown.find("**Q8_0+cal** against Q8_0: "), std::string::npos) << markdown;
 
   // Run again: the matrix is up to date and not computed again.
   const auto again = study::run_study(engine_, study(dir_ / "calibration.txt"), engine_.clock());
