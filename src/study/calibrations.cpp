@@ -78,6 +78,14 @@ std::string describe(const tasks::Overlap& overlap) {
                      overlap.evaluation.rfind("task", 0) == 0 ? "items" : "lines", overlap.example);
 }
 
+// "wikitext-test: /data/wikitext-2-raw/wiki.test.raw", or the file's path.
+std::string source_of(const tasks::CalibrationText& calibration) {
+  if (calibration.files.empty() || calibration.files.front().string() == calibration.source) {
+    return calibration.source;
+  }
+  return calibration.source + ": " + calibration.files.front().string();
+}
+
 }  // namespace
 
 std::vector<WeightVariant> weight_variants(const Study& study, const std::vector<std::string>& types,
@@ -133,7 +141,7 @@ void check_calibration_overlap(backend::Engine& engine, const Study& study,
         throw Error(ErrorCode::kInvalidArgument,
                     fmt::format("{}: calibration '{}' ({}) overlaps what the study evaluates: it holds {}, above the "
                                 "limit of {:.2f}% (calibration_overlap_limit); calibrate on other text",
-                                study.where("model.calibrations"), calibration.name, calibration.source,
+                                study.where("model.calibrations"), calibration.name, source_of(calibration),
                                 describe(overlap), 100 * study.calibration_overlap_limit));
       }
       if (overlap.ngrams_shared > 0) {

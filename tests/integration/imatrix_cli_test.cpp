@@ -96,8 +96,11 @@ TEST(ImatrixCli, StudyCalibratingOnTheCorpusItEvaluatesIsRefusedBeforeAnyWork) {
                        << (shared_dir() / "data").string() << "\"\n";
   const auto result = run_uaqf("run " + q(study));
   EXPECT_EQ(result.exit_code, 2);
-  expect_one_error_line(result, "calibration 'test' (wikitext-test) overlaps what the study evaluates");
-  EXPECT_NE(result.err.find("wiki.test.raw"), std::string::npos) << result.err;
+  expect_one_error_line(result, "calibration 'test' (wikitext-test: ");
+  // Both files: the calibration's and the corpus's, and how much of the scored text overlaps.
+  EXPECT_NE(result.err.find("wikitext-2-raw/wiki.test.raw) overlaps what the study evaluates"), std::string::npos)
+      << result.err;
+  EXPECT_NE(result.err.find("of perplexity corpus wiki.test.raw"), std::string::npos) << result.err;
   EXPECT_FALSE(fs::exists(output / "study.db"));
   // No matrix and no variant made (the folder itself may exist: its writability is checked first).
   EXPECT_TRUE(!fs::exists(output / "variants") || fs::is_empty(output / "variants"));
