@@ -429,6 +429,25 @@ StudyResults load_study_results(const fs::path& path) {
   return study;
 }
 
+// Each generation task's prompt format ("lm-eval" or "chat"), as its variants' results record it;
+// null for studies without generation tasks (and results from before formats were recorded).
+json task_prompts_json(const StudyResults& study) {
+  std::map<std::string, std::string> formats;
+  for (const auto& entry : study.results.value("variants", json::array())) {
+    for (const auto& task : entry.value("tasks", json::array())) {
+      if (task.is_object() && task.contains("prompt_format") && task["prompt_format"].is_string()) {
+        formats[task.value("task", "")] = task["prompt_format"].get<std::string>();
+      }
+    }
+  }
+  if (formats.empty()) return nullptr;
+  json list = json::array();
+  for (const auto& [task, format] : formats) {
+    list.push_back({{"task", task}, {"prompt_format", format}});
+  }
+  return list;
+}
+
 json build_study_report(const StudyResults& study) {
   // Sections in the order the original single pass built them, so that a malformed results file
   // still fails on the same field first.
@@ -454,6 +473,7 @@ json build_study_report(const StudyResults& study) {
               {"environment_differences", std::move(differences)},
               {"answers", std::move(variants.answers)}};
   if (!serving.is_null()) report["serving"] = std::move(serving);  // only for studies with [workload.serving]
+  if (json prompts = task_prompts_json(study); !prompts.is_null()) report["task_prompts"] = std::move(prompts);
   return report;
 }
 

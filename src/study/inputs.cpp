@@ -17,6 +17,7 @@ StudyInputs read_inputs(const Study& study, const std::filesystem::path& data_di
   inputs.suite_options.seed = study.seed;
   inputs.suite_options.batch_invariant = study.batch_invariant;
   inputs.suite_options.max_item_bytes = study.max_item_bytes;
+  inputs.suite_options.generation.prompt_format = tasks::parse_prompt_format(study.prompt_format, "prompt_format");
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
     inputs.suite = tasks::prepare_suite(study_tasks, inputs.suite_options);

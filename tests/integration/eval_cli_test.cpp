@@ -93,12 +93,12 @@ TEST(EvalCli, KldWithoutBaselineIsRejected) {
 
 TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   const fs::path json_path = work_dir() / "tasks.json";
-  const auto result =
-      run_uaqf("eval " + q(variant("Q4_0")) +
-               " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
-               " --limit 2 --data-dir " +
-               q(shared_dir() / "data") + " --baseline " + q(tiny_model()) +
-               " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" + " --json " + q(json_path));
+  const auto result = run_uaqf(
+      "eval " + q(variant("Q4_0")) +
+      " --tasks gsm8k,commonsense_qa,hellaswag_llamacpp,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
+      " --limit 2 --data-dir " +
+      q(shared_dir() / "data") + " --baseline " + q(tiny_model()) +
+      " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" + " --json " + q(json_path));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("exact_match_strict"), std::string::npos) << result.out;
   const auto json = nlohmann::json::parse(slurp(json_path));
@@ -106,7 +106,9 @@ TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   for (const auto& task : json["models"][0]["tasks"]) {
     seen.insert(task["task"].get<std::string>());
     EXPECT_EQ(task["records"].size(), 2U) << task["task"];
-    EXPECT_EQ(task["version"], task["task"] == "ifeval" ? 2 : 1) << task["task"];
+    EXPECT_EQ(task["version"], task["task"] == "divergence" ? 1 : 2) << task["task"];
+    const bool generates = task["task"] == "gsm8k" || task["task"] == "ifeval" || task["task"] == "divergence";
+    EXPECT_EQ(task.value("prompt_format", ""), generates ? "lm-eval" : "") << task["task"];
     for (const auto& metric : task["metrics"]) {
       EXPECT_GE(metric["value"].get<double>(), 0.0);
       EXPECT_TRUE(metric.contains("stderr"));
@@ -161,7 +163,7 @@ TEST(EvalCli, SharedContextScoresMatchTheNaiveWay) {
     const fs::path json_path = work_dir() / ("mc-" + mode + "-" + model_type + ".json");
     const auto result =
         run_uaqf("eval " + q(model_type == "F16" ? tiny_model() : variant(model_type)) +
-                 " --tasks piqa,winogrande,hellaswag --limit 16 --batch-invariant --data-dir " +
+                 " --tasks piqa,winogrande,hellaswag_llamacpp --limit 16 --batch-invariant --data-dir " +
                  q(shared_dir() / "data") + " -t 2 --json " + q(json_path) + (mode == "naive" ? " --mc-naive" : ""));
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return nlohmann::json::parse(slurp(json_path))["models"][0]["tasks"];

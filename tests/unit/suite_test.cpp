@@ -130,6 +130,21 @@ TEST(MultipleChoice, SharedContextGivesTheSameScoresAsTheNaiveWay) {
   }
 }
 
+// A hand-computed example where the divisor decides: log-likelihoods -2.0 for " ab" and -2.9 for
+// " abc". lm-eval divides by len("ab") = 2 and len("abc") = 3: -1.0 < -0.9667, choice 1 wins.
+// Dividing by the continuation's length with its space (3 and 4) gives -0.667 > -0.725: choice 0.
+TEST(MultipleChoice, AccNormDividesByTheChoiceAlone) {
+  EXPECT_EQ(acc_norm_length(" ab"), 2U);
+  EXPECT_EQ(acc_norm_length(" abc"), 3U);
+  EXPECT_EQ(acc_norm_length(" caf\xC3\xA9"), 4U);   // code points, as Python's len()
+  EXPECT_EQ(acc_norm_length("  two spaces"), 11U);  // only the delimiter goes: len(" two spaces")
+  EXPECT_EQ(acc_norm_length("B"), 1U);              // no delimiter: nothing to remove
+  EXPECT_DOUBLE_EQ(acc_norm_score(-2.0, " ab"), -1.0);
+  EXPECT_DOUBLE_EQ(acc_norm_score(-2.9, " abc"), -2.9 / 3);
+  EXPECT_GT(acc_norm_score(-2.9, " abc"), acc_norm_score(-2.0, " ab"));
+  EXPECT_DOUBLE_EQ(acc_norm_score(-1.5, ""), -1.5);  // an empty choice divides by 1, not 0
+}
+
 TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
   ManualClock clock;
   backend::FakeEngine engine(clock);
@@ -142,7 +157,8 @@ TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
     const auto loglik = result.records[i]["loglikelihoods"].get<std::vector<double>>();
     std::vector<double> per_char;
     for (std::size_t c = 0; c < loglik.size(); ++c) {
-      per_char.push_back(loglik[c] / static_cast<double>(items[i].choices[c].continuation.size()));
+      // lm-eval: len(choice), the continuation without its leading delimiter (all ASCII here).
+      per_char.push_back(loglik[c] / static_cast<double>(items[i].choices[c].continuation.size() - 1));
     }
     const auto pred = std::max_element(loglik.begin(), loglik.end()) - loglik.begin();
     const auto pred_norm = std::max_element(per_char.begin(), per_char.end()) - per_char.begin();
