@@ -103,13 +103,16 @@ def compare(args):
 def make_reference(args):
     data = data_dir(args.data) / "gsm8k"
     test = read_jsonl(data / "test.jsonl")
-    texts = [row["answer"] for row in read_jsonl(data / "train.jsonl")] + [row["answer"] for row in test]
+    train = [row["answer"] for row in read_jsonl(data / "train.jsonl")]
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for part in range(0, len(texts), len(test)):
-        chunk = texts[part:part + len(test)]
-        with open(out / f"reference-{part // len(test):02d}.jsonl", "w", encoding="utf-8") as f:
-            for i, text in enumerate(chunk):
+    # The test split's own solutions answer their questions (all right); the train split's answer
+    # the test questions in turn (mostly wrong): both exercise the filters on people's writing.
+    chunks = [("test", [row["answer"] for row in test])]
+    chunks += [(f"train-{k // len(test):02d}", train[k:k + len(test)]) for k in range(0, len(train), len(test))]
+    for name, texts in chunks:
+        with open(out / f"reference-{name}.jsonl", "w", encoding="utf-8") as f:
+            for i, text in enumerate(texts):
                 f.write(json.dumps({"question": test[i]["question"], "response": text}, ensure_ascii=False) + "\n")
     return 0
 

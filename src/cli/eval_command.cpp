@@ -234,6 +234,21 @@ std::vector<backend::ModelInfo> inspect_models(backend::Engine& engine, const Fl
   return infos;
 }
 
+// Chat prompts for generation tasks need each model's chat template (or --chat-template): checked
+// from the vocabularies, before any weights are loaded.
+void require_chat_templates(backend::Engine& engine, const std::vector<backend::ModelInfo>& infos,
+                            const EvalTasks& tasks, const tasks::GenerationOptions& generation) {
+  const bool generates = std::any_of(tasks.suite.begin(), tasks.suite.end(), [](const std::string& task) {
+    return tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
+  });
+  if (!generates || generation.prompt_format != tasks::PromptFormat::kChat) {
+    return;
+  }
+  for (const auto& info : infos) {
+    tasks::require_chat_template(*engine.load_vocabulary(info.path), generation, info.path.filename().string());
+  }
+}
+
 // The corpus, tokenized once per vocabulary from the vocabulary alone, so that a corpus too short
 // for one chunk is reported before any model is loaded. With --chunks only the needed prefix is
 // tokenized.
@@ -537,6 +552,7 @@ int run_eval(const Flags& flags) {
   // Everything that can be checked is checked before the first model is loaded.
   std::optional<backend::ModelInfo> baseline_info;
   const auto infos = inspect_models(*engine, flags, baseline_info);
+  require_chat_templates(*engine, infos, tasks, report.suite_options.generation);
   tasks::PreparedSuite suite;
   if (!tasks.suite.empty()) {
     report.suite_options.data_dir = resolve_data_dir(flags.data_dir);

@@ -434,6 +434,17 @@ PromptFormat parse_prompt_format(const std::string& text, const std::string& wha
                           what, text));
 }
 
+void require_chat_template(const backend::Vocabulary& vocabulary, const GenerationOptions& options,
+                           const std::string& model_name) {
+  if (options.prompt_format == PromptFormat::kChat && !vocabulary.apply_chat_template("", options.chat_template)) {
+    // Asked for chat prompts: a plain prompt instead would be a silent change of format.
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} has no chat template: the chat prompt format needs one (or --chat-template NAME, "
+                            "e.g. chatml)",
+                            model_name));
+  }
+}
+
 std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, const std::vector<std::string>& prompts,
                                                  bool use_chat_template,
                                                  const std::optional<std::string>& chat_template) {
@@ -461,12 +472,8 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
                                                  const GenerationOptions& options, std::vector<double>* seconds,
                                                  const JournalScope& scope) {
   const bool chat = options.prompt_format == PromptFormat::kChat;
-  if (chat && !model.apply_chat_template("", options.chat_template)) {
-    // Asked for chat prompts: a plain prompt instead would be a silent change of format.
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("{} has no chat template: the chat prompt format needs one (or --chat-template NAME, "
-                            "e.g. chatml)",
-                            model.info().path.filename().string()));
+  if (chat) {
+    require_chat_template(model, options, model.info().path.filename().string());
   }
   const auto tokenized = tokenize_prompts(model, prompts, chat, options.chat_template);
   std::vector<std::vector<Token>> answers(prompts.size());

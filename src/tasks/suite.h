@@ -100,6 +100,11 @@ TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaIte
                      const std::vector<std::string>& prompts, const std::vector<std::string>& stop_sequences,
                      const GenerationOptions& options, const ItemJournal* journal = nullptr);
 
+// Throws Error(kInvalidArgument) naming the model when the chat format is asked for and neither the
+// model nor options.chat_template gives a template.
+void require_chat_template(const backend::Vocabulary& vocabulary, const GenerationOptions& options,
+                           const std::string& model_name);
+
 // Each prompt as the model sees it: through the chat template when asked and the model has one
 // (or `chat_template` overrides it) and tokenized with its special markers parsed
 // (Vocabulary::tokenize_chat), else tokenized as plain text with BOS.

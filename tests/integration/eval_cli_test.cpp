@@ -313,4 +313,62 @@ TEST(EvalCli, ResponsesWithAMalformedLineOrAnUnknownPrompt) {
   expect_one_error_line(result, "give no model files");
 }
 
+// GSM8K generations made elsewhere: the test split's own worked solutions answer their questions
+// (every one right, strict and flexible), one in lm-eval's samples-log layout, and a 30,000-character
+// run of "0." that once overflowed std::regex's stack.
+TEST(EvalCli, Gsm8kResponsesAreScoredWithoutAModel) {
+  const fs::path test_split = shared_dir() / "data" / "gsm8k" / "test.jsonl";
+  const fs::path responses = work_dir() / "gsm8k-responses.jsonl";
+  std::size_t n = 0;
+  {
+    std::ifstream in(test_split);
+    std::ofstream out(responses);
+    for (std::string line; std::getline(in, line) && n < 40; ++n) {
+      const auto row = nlohmann::json::parse(line);
+      if (n == 1) {
+        out << nlohmann::json{{"doc", row}, {"filter", "strict-match"}, {"resps", {{row["answer"]}}}}.dump() << "\n";
+        out << nlohmann::json{{"doc", row}, {"filter", "flexible-extract"}, {"resps", {{row["answer"]}}}}.dump()
+            << "\n";
+      } else {
+        out << nlohmann::json{{"question", row["question"]}, {"response", row["answer"]}}.dump() << "\n";
+      }
+    }
+    std::string run;
+    for (int i = 0; i < 15000; ++i) run += "0.";
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    out << nlohmann::json{{"question", nlohmann::json::parse(line)["question"]}, {"response", run}}.dump() << "\n";
+  }
+  const fs::path json_path = work_dir() / "gsm8k-responses.json";
+  const auto result = run_uaqf("eval --tasks gsm8k --responses " + q(responses) + " --data-dir " +
+                               q(shared_dir() / "data") + " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  const auto& task = json["models"][0]["tasks"][0];
+  EXPECT_EQ(task["task"], "gsm8k");
+  ASSERT_EQ(task["records"].size(), 41U);
+  std::size_t strict = 0, flexible = 0;
+  for (const auto& record : task["records"]) {
+    strict += record["correct_strict"].get<bool>() ? 1 : 0;
+    flexible += record["correct_flexible"].get<bool>() ? 1 : 0;
+  }
+  EXPECT_EQ(strict, 40U);  // the run of "0." answers question 41, whose answer is not 0
+  EXPECT_EQ(flexible, 40U);
+  EXPECT_EQ(task["records"][40]["flexible_answer"].get<std::string>().size(), 30000U);
+  EXPECT_DOUBLE_EQ(task["metrics"][0]["value"].get<double>(), 40.0 / 41.0);
+}
+
+TEST(EvalCli, ChatPromptsNeedAChatTemplate) {
+  const std::string data = " --data-dir " + q(shared_dir() / "data");
+  auto result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --prompt-format chat" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "has no chat template: the chat prompt format needs one");
+  result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --chat-template chatml" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "--chat-template needs --prompt-format chat");
+  result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --prompt-format html" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "--prompt-format must be lm-eval");
+}
+
 }  // namespace
