@@ -46,6 +46,14 @@ void prepare_inputs(StudyRun& run, StudyInputs inputs, bool synthetic) {
   run.prompts = std::move(inputs.prompts);
   run.serving_prompts = std::move(inputs.serving_prompts);
   run.corpus = std::move(inputs.corpus);
+  const bool generates = std::any_of(run.suite.tasks.begin(), run.suite.tasks.end(), [](const std::string& task) {
+    return tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
+  });
+  if (generates && run.suite_options.generation.prompt_format == tasks::PromptFormat::kChat) {
+    // Before any work: the variants are made from this model and keep its chat template.
+    tasks::require_chat_template(*run.engine.load_vocabulary(study.model), run.suite_options.generation,
+                                 study.model.filename().string());
+  }
   if (!synthetic && (study.perplexity || study.kld)) {
     run.ppl_options.n_ctx = study.ctx;
     run.ppl_options.max_chunks = study.perplexity_chunks;
