@@ -32,13 +32,13 @@ model="$shared/models/uaqf-tiny/uaqf-tiny-15m-f16.gguf"
 "$bin/llama-perplexity" -m "$model" -f "$shared/data/hellaswag/hellaswag_val_full.txt" --hellaswag \
   --hellaswag-tasks "$hs_tasks" -t "$threads" >"$work/llama-hellaswag.txt" 2>&1
 data=(--data-dir "$shared/data")
-"$bin/uaqf" eval "$model" "${data[@]}" --tasks hellaswag --mc-normalization llama --limit "$hs_tasks" -t "$threads" \
+"$bin/uaqf" eval "$model" "${data[@]}" --tasks hellaswag_llamacpp --mc-normalization llama --limit "$hs_tasks" -t "$threads" \
   --json "$work/uaqf-hellaswag.json" >/dev/null 2>&1
 
 # Multiple choice on the default build, the two ways alternated $mc_reps times (this machine's
 # speed varies from run to run by up to a quarter); then once each on the invariant preset with
 # --batch-invariant, where the log-likelihoods must be bit-identical.
-mc=(--tasks hellaswag,arc_easy,piqa,winogrande --limit "$limit" -t "$threads")
+mc=(--tasks hellaswag_llamacpp,arc_easy,piqa,winogrande --limit "$limit" -t "$threads")
 for rep in $(seq 1 "$mc_reps"); do
   for mode in shared naive; do
     flag=""; [ "$mode" = naive ] && flag="--mc-naive"

@@ -46,6 +46,9 @@ class ModelView final : public Model {
   std::vector<Token> tokenize(const std::string& text, bool add_special) const override {
     return model_.tokenize(text, add_special);
   }
+  std::vector<Token> tokenize_chat(const std::string& templated) const override {
+    return model_.tokenize_chat(templated);
+  }
   std::string detokenize(std::span<const Token> tokens) const override { return model_.detokenize(tokens); }
   std::optional<std::string> apply_chat_template(const std::string& user_message,
                                                  const std::optional<std::string>& override_template) const override {

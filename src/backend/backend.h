@@ -168,6 +168,10 @@ class Vocabulary {
   // template text or a name llama.cpp knows such as "chatml"); nullopt when there is none.
   virtual std::optional<std::string> apply_chat_template(const std::string& user_message,
                                                          const std::optional<std::string>& override_template) const = 0;
+  // A chat template's output as the model expects it: its special markers (<|im_start|>, </s>, ...)
+  // parsed as the special tokens they name, BOS added where the vocabulary asks for it unless the
+  // text already begins with it (BOS never doubled).
+  virtual std::vector<Token> tokenize_chat(const std::string& templated) const = 0;
 };
 
 // How a context is laid out.

@@ -69,11 +69,13 @@ struct Flags {
   int limit = 0;
   std::size_t max_item_bytes = tasks::kDefaultMaxItemBytes;
   uint32_t seed = 1234;
+  uint32_t fewshot_seed = 1234;
   int gsm8k_shots = 5;
-  int mmlu_shots = 5;
+  int mmlu_shots = 0;
   std::string mc_normalization = "lm-eval";
   bool mc_naive = false;
-  bool no_chat_template = false;
+  bool no_chat_template = false;  // the old spelling of --prompt-format lm-eval
+  std::string prompt_format = "lm-eval";
   std::string chat_template;
   int max_new_tokens = 256;
   int divergence_tokens = 64;
@@ -171,6 +173,7 @@ tasks::SuiteOptions suite_options(const Flags& flags) {
   options.seed = flags.seed;
   options.max_item_bytes = flags.max_item_bytes;
   options.gsm8k_shots = flags.gsm8k_shots;
+  options.fewshot_seed = flags.fewshot_seed;
   options.mmlu_shots = flags.mmlu_shots;
   if (flags.mc_normalization == "llama") {
     options.mc.normalization = tasks::McNormalization::kLlamaCpp;
@@ -182,8 +185,14 @@ tasks::SuiteOptions suite_options(const Flags& flags) {
   options.generation.max_new_tokens = flags.max_new_tokens;
   options.generation.batch_size = flags.gen_batch;
   options.batch_invariant = flags.batch_invariant;
-  options.generation.use_chat_template = !flags.no_chat_template;
+  options.generation.prompt_format = tasks::parse_prompt_format(flags.prompt_format, "--prompt-format");
+  if (flags.no_chat_template && options.generation.prompt_format == tasks::PromptFormat::kChat) {
+    throw Error(ErrorCode::kInvalidArgument, "--no-chat-template contradicts --prompt-format chat");
+  }
   if (!flags.chat_template.empty()) {
+    if (options.generation.prompt_format != tasks::PromptFormat::kChat) {
+      throw Error(ErrorCode::kInvalidArgument, "--chat-template needs --prompt-format chat");
+    }
     options.generation.chat_template = flags.chat_template;
   }
   options.divergence_max_new_tokens = flags.divergence_tokens;
@@ -223,6 +232,21 @@ std::vector<backend::ModelInfo> inspect_models(backend::Engine& engine, const Fl
     }
   }
   return infos;
+}
+
+// Chat prompts for generation tasks need each model's chat template (or --chat-template): checked
+// from the vocabularies, before any weights are loaded.
+void require_chat_templates(backend::Engine& engine, const std::vector<backend::ModelInfo>& infos,
+                            const EvalTasks& tasks, const tasks::GenerationOptions& generation) {
+  const bool generates = std::any_of(tasks.suite.begin(), tasks.suite.end(), [](const std::string& task) {
+    return tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
+  });
+  if (!generates || generation.prompt_format != tasks::PromptFormat::kChat) {
+    return;
+  }
+  for (const auto& info : infos) {
+    tasks::require_chat_template(*engine.load_vocabulary(info.path), generation, info.path.filename().string());
+  }
 }
 
 // The corpus, tokenized once per vocabulary from the vocabulary alone, so that a corpus too short
@@ -369,9 +393,11 @@ void check_responses_flags(const Flags& flags) {
   if (!flags.models.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "--responses scores a file of responses: give no model files with it");
   }
-  if (flags.tasks != "ifeval") {
+  if (flags.tasks != "ifeval" && flags.tasks != "gsm8k") {
     throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("--responses scores IFEval only: pass --tasks ifeval (not '{}')", flags.tasks));
+                fmt::format("--responses scores one task, ifeval or gsm8k: pass --tasks ifeval or --tasks gsm8k (not "
+                            "'{}')",
+                            flags.tasks));
   }
   if (flags.limit != 0 || !flags.baseline.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -386,18 +412,25 @@ report::EvalModelResult responses_result(const tasks::PreparedSuite& suite, cons
   result.info.path = file;
   result.info.type_name = "responses";
   result.sha256 = sha256_file(file);
-  result.tasks.push_back(tasks::score_ifeval_responses(suite, file));
+  result.tasks.push_back(suite.tasks.front() == "gsm8k" ? tasks::score_gsm8k_responses(suite, file)
+                                                        : tasks::score_ifeval_responses(suite, file));
   result.ok = true;
   return result;
 }
 
-// Per prompt, followed (every instruction) or not, in one mode ("strict" or "loose"), by item id.
+// Per item, right or not in one mode ("strict" or "loose"/"flexible"), by item id: IFEval's prompt
+// followed (every instruction), GSM8K's answer correct.
 std::map<std::string, bool> prompt_outcomes(const tasks::TaskResult& result, const std::string& mode) {
   std::map<std::string, bool> outcomes;
   for (const auto& record : result.records) {
-    const auto verdicts = record.at(mode).get<std::vector<bool>>();
-    outcomes[record.at("id").get<std::string>()] =
-        std::all_of(verdicts.begin(), verdicts.end(), [](bool b) { return b; });
+    bool right = false;
+    if (result.task == "gsm8k") {
+      right = record.at("correct_" + mode).get<bool>();
+    } else {
+      const auto verdicts = record.at(mode).get<std::vector<bool>>();
+      right = std::all_of(verdicts.begin(), verdicts.end(), [](bool b) { return b; });
+    }
+    outcomes[record.at("id").get<std::string>()] = right;
   }
   return outcomes;
 }
@@ -406,14 +439,15 @@ std::map<std::string, bool> prompt_outcomes(const tasks::TaskResult& result, con
 // must answer the same prompts.
 nlohmann::json compare_responses(const report::EvalModelResult& baseline, const report::EvalModelResult& variant) {
   nlohmann::json comparisons = nlohmann::json::array();
-  for (const std::string mode : {"strict", "loose"}) {
+  const bool gsm8k = variant.tasks.front().task == "gsm8k";
+  for (const std::string mode : {"strict", gsm8k ? "flexible" : "loose"}) {
     const auto base = prompt_outcomes(baseline.tasks.front(), mode);
     const auto var = prompt_outcomes(variant.tasks.front(), mode);
     std::vector<bool> base_followed, variant_followed;
     for (const auto& [id, followed] : var) {
       const auto it = base.find(id);
       if (it == base.end()) {
-        throw Error(ErrorCode::kInvalidArgument, fmt::format("{} answers IFEval item {} but {} does not: the paired "
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("{} answers item {} but {} does not: the paired "
                                                              "comparison needs the same prompts in both files",
                                                              variant.path.string(), id, baseline.path.string()));
       }
@@ -429,7 +463,7 @@ nlohmann::json compare_responses(const report::EvalModelResult& baseline, const 
     const auto rate = [](const std::vector<bool>& v) {
       return static_cast<double>(std::count(v.begin(), v.end(), true)) / static_cast<double>(v.size());
     };
-    comparisons.push_back({{"metric", "prompt_level_" + mode + "_acc"},
+    comparisons.push_back({{"metric", gsm8k ? "exact_match_" + mode : "prompt_level_" + mode + "_acc"},
                            {"n", base_followed.size()},
                            {"baseline", rate(base_followed)},
                            {"variant", rate(variant_followed)},
@@ -444,9 +478,9 @@ nlohmann::json compare_responses(const report::EvalModelResult& baseline, const 
 
 int run_responses(const Flags& flags) {
   check_responses_flags(flags);
-  validate_flags(flags, parse_tasks({"ifeval"}));
+  validate_flags(flags, parse_tasks({flags.tasks}));
   report::EvalReport report;
-  report.tasks = {"ifeval"};
+  report.tasks = {flags.tasks};
   report.environment = collect_environment();
   report.suite_options = suite_options(flags);
   report.suite_options.data_dir = resolve_data_dir(flags.data_dir);
@@ -493,7 +527,8 @@ int run_eval(const Flags& flags) {
     throw Error(ErrorCode::kInvalidArgument, "--baseline-responses needs --responses FILE");
   }
   if (flags.models.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "no model files given (or --responses FILE to score IFEval responses)");
+    throw Error(ErrorCode::kInvalidArgument,
+                "no model files given (or --responses FILE to score IFEval or GSM8K responses)");
   }
   report::EvalReport report;
   report.tasks = parse_name_list(flags.tasks);
@@ -517,6 +552,7 @@ int run_eval(const Flags& flags) {
   // Everything that can be checked is checked before the first model is loaded.
   std::optional<backend::ModelInfo> baseline_info;
   const auto infos = inspect_models(*engine, flags, baseline_info);
+  require_chat_templates(*engine, infos, tasks, report.suite_options.generation);
   tasks::PreparedSuite suite;
   if (!tasks.suite.empty()) {
     report.suite_options.data_dir = resolve_data_dir(flags.data_dir);
@@ -585,6 +621,11 @@ Action add_eval_command(CLI::App& app) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
   command->add_option("--gsm8k-shots", flags->gsm8k_shots, "GSM8K exemplars from the train split")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  command
+      ->add_option("--fewshot-seed", flags->fewshot_seed,
+                   "seed of GSM8K's exemplar draws (lm-evaluation-harness's --seed fewshot part, default 1234)")
       ->capture_default_str();
   command->add_option("--mmlu-shots", flags->mmlu_shots, "MMLU exemplars per subject (dev split)")
       ->capture_default_str();
@@ -594,9 +635,15 @@ Action add_eval_command(CLI::App& app) {
                    "the common prefix, as llama-perplexity --hellaswag)")
       ->capture_default_str();
   command->add_flag("--mc-naive", flags->mc_naive, "score each choice from scratch (slow; for checking)");
-  command->add_flag("--no-chat-template", flags->no_chat_template, "prompt generation tasks without the chat template");
+  command
+      ->add_option("--prompt-format", flags->prompt_format,
+                   "generation tasks' prompts: lm-eval (the task's text, as lm-evaluation-harness sends it by "
+                   "default) or chat (through the model's chat template, special tokens parsed)")
+      ->capture_default_str();
+  command->add_flag("--no-chat-template", flags->no_chat_template, "the same as --prompt-format lm-eval");
   command->add_option("--chat-template", flags->chat_template,
-                      "chat template to use instead of the model's (template text or a llama.cpp name, e.g. chatml)");
+                      "with --prompt-format chat: the template to use instead of the model's (template text or a "
+                      "llama.cpp name, e.g. chatml)");
   command->add_option("--max-new-tokens", flags->max_new_tokens, "generation limit for gsm8k and ifeval")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
@@ -609,8 +656,9 @@ Action add_eval_command(CLI::App& app) {
                     "give each prompt or choice a cache stream of its own and no flash attention, so that answers "
                     "and scores do not depend on batching (needs batch-invariant kernels; slower)");
   command->add_option("--responses", flags->responses,
-                      "with --tasks ifeval and no models: score this JSONL of {\"prompt\", \"response\"} lines "
-                      "(IFEval's response-file format), prompts matched to the items by text");
+                      "with no models: score generations made elsewhere; --tasks ifeval: JSONL of {\"prompt\", "
+                      "\"response\"} (IFEval's response-file format); --tasks gsm8k: JSONL of {\"question\", "
+                      "\"response\"} or lm-eval's samples log; matched to the items by text");
   command->add_option("--baseline-responses", flags->baseline_responses,
                       "with --responses: the baseline's responses, compared prompt by prompt (McNemar)");
   command->add_option("--json", flags->json_path, "write results with per-chunk and per-item records as JSON");

@@ -71,19 +71,20 @@ bool EvalReport::complete() const {
 }
 
 void print_task_table(std::ostream& out, const EvalReport& report) {
-  std::vector<std::vector<std::string>> rows{{"model", "task", "metric", "value", "± se", "n", "items/s"}};
+  std::vector<std::vector<std::string>> rows{{"model", "task", "prompts", "metric", "value", "± se", "n", "items/s"}};
   for (const auto& model : report.models) {
     for (const auto& task : model.tasks) {
       for (const auto& metric : task.metrics) {
-        rows.push_back({model.path.filename().string(), task.task, metric.name, fmt::format("{:.4f}", metric.value),
-                        fmt::format("{:.4f}", metric.stderr_value), fmt::format("{}", metric.n),
-                        fmt::format("{:.2f}", task.items_per_second)});
+        rows.push_back({model.path.filename().string(), task.task,
+                        task.prompt_format.empty() ? "-" : task.prompt_format, metric.name,
+                        fmt::format("{:.4f}", metric.value), fmt::format("{:.4f}", metric.stderr_value),
+                        fmt::format("{}", metric.n), fmt::format("{:.2f}", task.items_per_second)});
       }
     }
   }
   if (rows.size() > 1) {
     out << '\n';
-    print_text_table(out, rows, 3);
+    print_text_table(out, rows, 4);
   }
 }
 
@@ -203,12 +204,16 @@ json eval_to_json(const EvalReport& report) {
         metrics.push_back(
             {{"name", metric.name}, {"value", metric.value}, {"stderr", metric.stderr_value}, {"n", metric.n}});
       }
-      task_results.push_back({{"task", task.task},
-                              {"version", task.version},
-                              {"metrics", metrics},
-                              {"seconds", task.seconds},
-                              {"items_per_second", task.items_per_second},
-                              {"records", task.records}});
+      json entry_task = {{"task", task.task},
+                         {"version", task.version},
+                         {"metrics", metrics},
+                         {"seconds", task.seconds},
+                         {"items_per_second", task.items_per_second},
+                         {"records", task.records}};
+      if (!task.prompt_format.empty()) {
+        entry_task["prompt_format"] = task.prompt_format;
+      }
+      task_results.push_back(std::move(entry_task));
     }
     entry["tasks"] = task_results;
     models.push_back(entry);
@@ -234,6 +239,7 @@ json eval_to_json(const EvalReport& report) {
         {"batch_size", report.options.n_batch},
         {"generation_batch", report.suite_options.generation.batch_size},
         {"batch_invariant", report.suite_options.batch_invariant},
+        {"prompt_format", tasks::to_string(report.suite_options.generation.prompt_format)},
         {"threads", report.options.n_threads},
         {"top_k", report.options.top_k},
         {"tail_samples", report.options.tail_samples}}},

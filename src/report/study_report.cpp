@@ -448,6 +448,25 @@ StudyResults load_study_results(const fs::path& path) {
   return study;
 }
 
+// Each generation task's prompt format ("lm-eval" or "chat"), as its variants' results record it;
+// null for studies without generation tasks (and results from before formats were recorded).
+json task_prompts_json(const StudyResults& study) {
+  std::map<std::string, std::string> formats;
+  for (const auto& entry : study.results.value("variants", json::array())) {
+    for (const auto& task : entry.value("tasks", json::array())) {
+      if (task.is_object() && task.contains("prompt_format") && task["prompt_format"].is_string()) {
+        formats[task.value("task", "")] = task["prompt_format"].get<std::string>();
+      }
+    }
+  }
+  if (formats.empty()) return nullptr;
+  json list = json::array();
+  for (const auto& [task, format] : formats) {
+    list.push_back({{"task", task}, {"prompt_format", format}});
+  }
+  return list;
+}
+
 json build_study_report(const StudyResults& study) {
   // Sections in the order the original single pass built them, so that a malformed results file
   // still fails on the same field first.
@@ -475,6 +494,7 @@ json build_study_report(const StudyResults& study) {
   if (!serving.is_null()) report["serving"] = std::move(serving);  // only for studies with [workload.serving]
   json calibration = calibration_json(study);
   if (!calibration.is_null()) report["calibration"] = std::move(calibration);  // only with [model] calibrations
+  if (json prompts = task_prompts_json(study); !prompts.is_null()) report["task_prompts"] = std::move(prompts);
   return report;
 }
 

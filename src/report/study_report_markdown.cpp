@@ -258,6 +258,16 @@ void markdown_metrics(std::ostringstream& out, const json& report) {
   out << "Mean of the stored samples, with the Student-t 95% interval of the mean when there are two or more "
          "(n = samples). A metric computed from records (task items, perplexity chunks, requests) shows the "
          "decision's paired-bootstrap 95% interval and the number of records.\n\n";
+  if (report.contains("task_prompts")) {
+    // Chat-templated and plain prompts give different scores: say which each task used.
+    std::string list;
+    for (const auto& t : report["task_prompts"]) {
+      list += (list.empty() ? "" : ", ") + md(t["task"]) + " " +
+              (t["prompt_format"] == "chat" ? std::string("chat (through the model's chat template)")
+                                            : std::string("lm-eval (the task's text, no chat template)"));
+    }
+    out << "Generation prompts: " << list << ".\n\n";
+  }
   std::vector<std::string> head{"metric", "unit", "better", "role"};
   for (const auto& v : report["variants"]) {
     if (v["status"] == "ok") head.push_back(md(v["name"]));

@@ -17,6 +17,7 @@ StudyInputs read_inputs(const Study& study, const std::filesystem::path& data_di
   inputs.suite_options.seed = study.seed;
   inputs.suite_options.batch_invariant = study.batch_invariant;
   inputs.suite_options.max_item_bytes = study.max_item_bytes;
+  inputs.suite_options.generation.prompt_format = tasks::parse_prompt_format(study.prompt_format, "prompt_format");
   const std::vector<std::string> study_tasks = synthetic ? std::vector<std::string>{} : study.tasks;
   if (!study_tasks.empty()) {
     inputs.suite = tasks::prepare_suite(study_tasks, inputs.suite_options);
@@ -45,6 +46,14 @@ void prepare_inputs(StudyRun& run, StudyInputs inputs, bool synthetic) {
   run.prompts = std::move(inputs.prompts);
   run.serving_prompts = std::move(inputs.serving_prompts);
   run.corpus = std::move(inputs.corpus);
+  const bool generates = std::any_of(run.suite.tasks.begin(), run.suite.tasks.end(), [](const std::string& task) {
+    return tasks::find_task(task).kind == tasks::TaskKind::kGeneration;
+  });
+  if (generates && run.suite_options.generation.prompt_format == tasks::PromptFormat::kChat) {
+    // Before any work: the variants are made from this model and keep its chat template.
+    tasks::require_chat_template(*run.engine.load_vocabulary(study.model), run.suite_options.generation,
+                                 study.model.filename().string());
+  }
   if (!synthetic && (study.perplexity || study.kld)) {
     run.ppl_options.n_ctx = study.ctx;
     run.ppl_options.max_chunks = study.perplexity_chunks;

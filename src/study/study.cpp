@@ -523,8 +523,15 @@ void read_workload(const Reader& r, const toml::table& t, Study& study) {
 void read_quality(const Reader& r, const toml::table& t, Study& study) {
   r.only(t, "quality",
          {"perplexity", "kld", "ctx", "chunks", "corpus", "tasks", "limit", "data_dir", "batch_invariant",
-          "max_item_bytes"});
+          "max_item_bytes", "prompt_format"});
   r.read(t, "max_item_bytes", study.max_item_bytes);
+  r.read(t, "prompt_format", study.prompt_format);
+  if (study.prompt_format != "lm-eval" && study.prompt_format != "chat") {
+    r.fail(*t.get("prompt_format"),
+           fmt::format("prompt_format must be lm-eval (the task's text) or chat (through the model's chat template), "
+                       "not '{}'",
+                       study.prompt_format));
+  }
   r.read(t, "batch_invariant", study.batch_invariant);
   r.read(t, "perplexity", study.perplexity);
   r.read(t, "kld", study.kld);

@@ -115,6 +115,9 @@ struct Study {
   // (see tasks::GenerationOptions::batch_invariant); quality then loads its own copy of each model,
   // without weight repacking, so that speed is still measured as deployed.
   bool batch_invariant = false;
+  // Generation tasks' prompts: "lm-eval" (the task's text, no chat template, as lm-evaluation-harness
+  // by default) or "chat" (through the model's chat template); tasks::PromptFormat.
+  std::string prompt_format = "lm-eval";
   // The longest task item or prompt, in bytes: the tokenizer's time grows faster than its length
   // (a 10 MB line took over 10 minutes), so a longer one is refused when the data is read.
   std::size_t max_item_bytes = std::size_t{64} << 10;

@@ -103,7 +103,7 @@ json StudyRun::suite_inputs() const {
           {"mmlu_shots", suite_options.mmlu_shots},
           {"max_new_tokens", suite_options.generation.max_new_tokens},
           {"divergence_max_new_tokens", suite_options.divergence_max_new_tokens},
-          {"chat_template", suite_options.generation.use_chat_template},
+          {"prompt_format", tasks::to_string(suite_options.generation.prompt_format)},
           {"batch_invariant", suite_options.batch_invariant}};
 }
 
@@ -250,11 +250,15 @@ UnitRecord run_task_unit(StudyRun& run, const VariantPlan& plan) {
     for (const auto& metric : task.metrics) {
       metrics[metric.name] = {{"value", metric.value}, {"stderr", metric.stderr_value}, {"n", metric.n}};
     }
-    record.payload.push_back({{"task", task.task},
-                              {"version", task.version},
-                              {"metrics", metrics},
-                              {"items_per_second", task.items_per_second},
-                              {"records", task.records}});
+    json entry = {{"task", task.task},
+                  {"version", task.version},
+                  {"metrics", metrics},
+                  {"items_per_second", task.items_per_second},
+                  {"records", task.records}};
+    if (!task.prompt_format.empty()) {
+      entry["prompt_format"] = task.prompt_format;
+    }
+    record.payload.push_back(std::move(entry));
   }
   record.metrics = std::move(variant.metrics);
   record.item_correct = std::move(variant.item_correct);

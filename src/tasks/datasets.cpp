@@ -46,11 +46,53 @@ std::string subject_name(const std::string& stem, const std::string& suffix) {
   return name;
 }
 
+// lm-evaluation-harness's mmlu: "{{question.strip()}}\nA. {{choices[0]}}\n...\nD. ...\nAnswer:".
 std::string mmlu_question(const std::vector<std::string>& row) {
-  return fmt::format("{}\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:", row[0], row[1], row[2], row[3], row[4]);
+  return fmt::format("{}\nA. {}\nB. {}\nC. {}\nD. {}\nAnswer:", python_strip(row[0]), row[1], row[2], row[3], row[4]);
+}
+
+// The code point that starts at text[i] and its length in bytes (a stray byte counts as itself).
+std::pair<char32_t, std::size_t> decode_utf8(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  const std::size_t length = lead < 0x80           ? 1
+                             : (lead >> 5) == 0x6  ? 2
+                             : (lead >> 4) == 0xE  ? 3
+                             : (lead >> 3) == 0x1E ? 4
+                                                   : 1;
+  if (length == 1 || i + length > text.size()) {
+    return {lead, 1};
+  }
+  char32_t c = lead & (0x7F >> length);
+  for (std::size_t k = 1; k < length; ++k) {
+    c = (c << 6) | (byte(i + k) & 0x3F);
+  }
+  return {c, length};
 }
 
 }  // namespace
+
+bool python_isspace(char32_t c) {
+  // Python's str.isspace(): the Unicode White_Space characters and the separators U+001C-U+001F.
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+std::string python_strip(std::string_view text) {
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    const auto [c, length] = decode_utf8(text, begin);
+    if (!python_isspace(c)) break;
+    begin += length;
+  }
+  std::size_t end = begin;  // one past the last non-space code point
+  for (std::size_t i = begin; i < text.size();) {
+    const auto [c, length] = decode_utf8(text, i);
+    i += length;
+    if (!python_isspace(c)) end = i;
+  }
+  return std::string(text.substr(begin, end - begin));
+}
 
 void require_dataset_file(const fs::path& file, const std::string& dataset, const std::string& source) {
   std::error_code ec;
@@ -208,7 +250,86 @@ std::vector<McItem> load_commonsense_qa(const fs::path& data_dir) {
   return items;
 }
 
-std::vector<McItem> load_hellaswag(const fs::path& data_dir) {
+std::string hellaswag_preprocess(const std::string& raw) {
+  std::string text = python_strip(raw);
+  std::string titled;
+  for (std::size_t i = 0; i < text.size();) {
+    if (text.compare(i, 8, " [title]") == 0) {
+      titled += ". ";
+      i += 8;
+    } else {
+      titled += text[i++];
+    }
+  }
+  // re.sub("\\[.*?\\]", "", text): from a "[" to the first "]" after it, where no newline comes
+  // between ("." does not match one); an unclosed "[" stays.
+  std::string untagged;
+  for (std::size_t i = 0; i < titled.size();) {
+    if (titled[i] == '[') {
+      const std::size_t close = titled.find_first_of("]\n", i + 1);
+      if (close != std::string::npos && titled[close] == ']') {
+        i = close + 1;
+        continue;
+      }
+    }
+    untagged += titled[i++];
+  }
+  std::string out;
+  for (std::size_t i = 0; i < untagged.size();) {
+    if (untagged.compare(i, 2, "  ") == 0) {
+      out += ' ';
+      i += 2;
+    } else {
+      out += untagged[i++];
+    }
+  }
+  return out;
+}
+
+std::string python_capitalize_ascii(const std::string& text) {
+  std::string out = text;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    out[i] = static_cast<char>(i == 0 ? std::toupper(c) : std::tolower(c));
+  }
+  return out;
+}
+
+fs::path hellaswag_records_file(const fs::path& data_dir) { return data_dir / "hellaswag" / "hellaswag_val.jsonl"; }
+
+std::vector<McItem> load_hellaswag_records(const fs::path& file) {
+  require_dataset_file(file, "HellaSwag (original records)",
+                       "rowanz/hellaswag data/hellaswag_val.jsonl, or Hugging Face Rowan/hellaswag's validation rows "
+                       "as JSON lines; llama.cpp's text format is task hellaswag_llamacpp");
+  std::vector<McItem> items;
+  std::size_t row_number = 0;
+  for (const auto& [row, line] : read_jsonl_lines(file)) {
+    McItem item;
+    item.id = fmt::format("hellaswag-{}", row_number++);
+    item.where = fmt::format("{}:{}", file.string(), line);
+    const json label = field<json>(row, "label", file, line);
+    // The release stores the label as a number, the Hugging Face rows as a string.
+    if (label.is_number_integer()) {
+      item.gold = label.get<int>();
+    } else if (label.is_string() && !label.get<std::string>().empty() &&
+               label.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
+      item.gold = std::stoi(label.get<std::string>());
+    } else {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}:{}: label {} is not an index", file.string(), line, label.dump()));
+    }
+    const std::string ctx = field<std::string>(row, "ctx_a", file, line) + " " +
+                            python_capitalize_ascii(field<std::string>(row, "ctx_b", file, line));
+    const std::string query = hellaswag_preprocess(field<std::string>(row, "activity_label", file, line) + ": " + ctx);
+    for (const auto& ending : field<std::vector<std::string>>(row, "endings", file, line)) {
+      item.choices.push_back({query, " " + hellaswag_preprocess(ending)});
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<McItem> load_hellaswag_llamacpp(const fs::path& data_dir) {
   const fs::path file = data_dir / "hellaswag" / "hellaswag_val_full.txt";
   require_dataset_file(file, "HellaSwag", "the HellaSwag validation set in llama.cpp's 6-line text format");
   const auto lines = read_lines(file);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,11 +50,28 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file);
 // task when there are no items.
 void check_mc_items(const std::string& task, const std::vector<McItem>& items, std::size_t max_bytes);
 
+// Python's str.isspace() for one code point, and str.strip() on UTF-8 text (task templates strip).
+bool python_isspace(char32_t c);
+std::string python_strip(std::string_view text);
+
 // Throws Error(kNotFound) naming the expected file and where the data set comes from.
 void require_dataset_file(const std::filesystem::path& file, const std::string& dataset, const std::string& source);
 
 std::vector<McItem> load_commonsense_qa(const std::filesystem::path& data_dir);
-std::vector<McItem> load_hellaswag(const std::filesystem::path& data_dir);
+// HellaSwag as llama.cpp's 6-line text (DATA/hellaswag/hellaswag_val_full.txt): "{label}: {ctx}",
+// tags already stripped, as llama-perplexity --hellaswag reads it.
+std::vector<McItem> load_hellaswag_llamacpp(const std::filesystem::path& data_dir);
+// HellaSwag from its original records (ctx_a, ctx_b, activity_label, endings, label; the release's
+// hellaswag_val.jsonl or the Hugging Face rows), with lm-evaluation-harness's strings:
+// preprocess(activity_label + ": " + ctx_a + " " + ctx_b.capitalize()) -> " " + preprocess(ending).
+std::vector<McItem> load_hellaswag_records(const std::filesystem::path& file);
+std::filesystem::path hellaswag_records_file(
+    const std::filesystem::path& data_dir);  // DATA/hellaswag/hellaswag_val.jsonl
+// lm-eval's hellaswag preprocess(): strip, " [title]" -> ". ", "[...]" removed (within a line),
+// "  " -> " " (one pass, left to right).
+std::string hellaswag_preprocess(const std::string& text);
+// Python's str.capitalize() on ASCII letters: the first upper case, the rest lower case.
+std::string python_capitalize_ascii(const std::string& text);
 std::vector<McItem> load_arc(const std::filesystem::path& data_dir, const std::string& split);  // easy | challenge
 std::vector<McItem> load_piqa(const std::filesystem::path& data_dir);
 std::vector<McItem> load_winogrande(const std::filesystem::path& data_dir);

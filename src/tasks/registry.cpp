@@ -49,9 +49,10 @@ void load_multiple_choice(const TaskDefinition& task, const SuiteOptions& option
   suite.multiple_choice[task.name] = pick(items, indices);
 }
 
-// The seeded subset of GSM8K's test split; the train split is read too, so that a data folder
-// without it is reported for gsm8k and divergence alike.
-std::vector<QaItem> chosen_gsm8k_test_items(const SuiteOptions& options, std::vector<QaItem>* train_items) {
+// The seeded subset of GSM8K's test split (their indices in `indices`); the train split is read
+// too, so that a data folder without it is reported for gsm8k and divergence alike.
+std::vector<QaItem> chosen_gsm8k_test_items(const SuiteOptions& options, std::vector<QaItem>* train_items,
+                                            std::vector<std::size_t>* indices = nullptr) {
   auto train = load_gsm8k(options.data_dir, "train");
   const auto test = load_gsm8k(options.data_dir, "test");
   for (const std::vector<QaItem>* items : {&std::as_const(train), &test}) {
@@ -67,17 +68,33 @@ std::vector<QaItem> chosen_gsm8k_test_items(const SuiteOptions& options, std::ve
   if (train_items != nullptr) {
     *train_items = std::move(train);
   }
-  return pick(test, select_items(test.size(), options.limit, options.seed));
+  const auto chosen = select_items(test.size(), options.limit, options.seed);
+  if (indices != nullptr) {
+    *indices = chosen;
+  }
+  return pick(test, chosen);
 }
 
 void load_gsm8k_task(const TaskDefinition&, const SuiteOptions& options, PreparedSuite& suite) {
   std::vector<QaItem> train;
-  suite.gsm8k_items = chosen_gsm8k_test_items(options, &train);
-  // lm-evaluation-harness samples exemplars per question; uaqf takes the first k of the train
-  // split for every question (its `first_n` sampler), so prompts are reproducible.
-  suite.gsm8k_exemplars.assign(
-      train.begin(),
-      train.begin() + std::min<std::ptrdiff_t>(options.gsm8k_shots, static_cast<std::ptrdiff_t>(train.size())));
+  std::vector<std::size_t> indices;
+  suite.gsm8k_items = chosen_gsm8k_test_items(options, &train, &indices);
+  const auto shots = static_cast<std::size_t>(std::max(0, options.gsm8k_shots));
+  if (shots > train.size()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--gsm8k-shots {} is more than the {} train problems", shots, train.size()));
+  }
+  // lm-evaluation-harness draws each question's exemplars with one seeded generator, question after
+  // question in test-split order: an item gets the exemplars lm-eval gives it in a full run.
+  const std::size_t needed = indices.empty() ? 0 : indices.back() + 1;
+  const auto draws = lm_eval_fewshot_draws(train.size(), needed, shots, options.fewshot_seed);
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    std::vector<QaItem> exemplars;
+    for (std::size_t t : draws[indices[k]]) {
+      exemplars.push_back(train[t]);
+    }
+    suite.gsm8k_prompts.push_back(gsm8k_prompt(exemplars, suite.gsm8k_items[k]));
+  }
 }
 
 void load_divergence(const TaskDefinition& task, const SuiteOptions& options, PreparedSuite& suite) {
@@ -135,7 +152,7 @@ TaskResult run_multiple_choice_task(backend::Model& model, const TaskDefinition&
 
 TaskResult run_gsm8k_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
                           const SuiteOptions& options) {
-  return run_gsm8k(model, task.version, suite.gsm8k_exemplars, suite.gsm8k_items, task.stop_sequences,
+  return run_gsm8k(model, task.version, suite.gsm8k_items, suite.gsm8k_prompts, task.stop_sequences,
                    generation_options(options), options.journal);
 }
 
@@ -202,6 +219,7 @@ TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, co
     responses.push_back(model.detokenize(answer));
   }
   TaskResult result = ifeval_result(task, item_pointers, responses);
+  result.prompt_format = to_string(options.generation.prompt_format);
   result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
   result.items_per_second = items_per_second(seconds);
   return result;
@@ -239,63 +257,76 @@ std::vector<TaskDefinition> rolling_log_likelihood_rows() {
 TaskDefinition gsm8k_row() {
   return {.name = "gsm8k",
           .kind = TaskKind::kGeneration,
-          .version = 1,
-          .help = "grade-school math, k-shot (--gsm8k-shots), greedy answers, exact match",
+          .version = 2,  // 2: lm-eval's seeded exemplars per question, RE2 filters (lm-eval gsm8k 3.0)
+          .help = "grade-school math, k-shot (--gsm8k-shots), greedy answers, exact match (lm-eval gsm8k 3.0)",
           .load = load_gsm8k_task,
           .run = run_gsm8k_task,
           .data = "gsm8k/ (train: exemplars, test: questions)",
-          .prompt = "k x \"Question: {question}\\nAnswer: {answer}\\n\\n\", then \"Question: {question}\\nAnswer:\"",
+          .prompt =
+              "k x \"Question: {question}\\nAnswer: {answer}\\n\\n\" (lm-eval's seeded sampler, "
+              "--fewshot-seed), then \"Question: {question}\\nAnswer:\"",
           .stop_sequences = {"Question:", "</s>", "<|im_end|>"},
           .answer_filter = "strict: the number after \"#### \"; flexible: the last number",
           .metrics = {"exact_match_strict", "exact_match_flexible"}};
 }
 
+// lm-evaluation-harness as of commit 000488380f82 (docs/tasks.md): every row's strings follow its
+// task of that name; acc_norm divides by len(choice). Version 2 of each: acc_norm's divisor.
 std::vector<TaskDefinition> multiple_choice_rows() {
   return {
       multiple_choice({.name = "commonsense_qa",
-                       .version = 1,
-                       .help = "CommonsenseQA dev, letter answers",
+                       .version = 2,
+                       .help = "CommonsenseQA dev, letter answers (lm-eval commonsense_qa)",
                        .load_items = [](const SuiteOptions& o) { return load_commonsense_qa(o.data_dir); },
                        .data = "commonsenseqa/",
                        .prompt = "Question: {stem}\\nA. {text}\\n...\\nE. {text}\\nAnswer: -> \" A\" ... \" E\""}),
-      multiple_choice({.name = "hellaswag",
-                       .version = 1,
-                       .help = "HellaSwag validation, sentence endings",
-                       .load_items = [](const SuiteOptions& o) { return load_hellaswag(o.data_dir); },
+      multiple_choice(
+          {.name = "hellaswag",
+           .version = 2,  // 2: lm-eval's preprocessing of the original records
+           .help = "HellaSwag validation from its original records, lm-eval's strings (lm-eval hellaswag)",
+           .load_items =
+               [](const SuiteOptions& o) { return load_hellaswag_records(hellaswag_records_file(o.data_dir)); },
+           .data = "hellaswag/hellaswag_val.jsonl",
+           .prompt = "preprocess({activity_label}: {ctx_a} {ctx_b.capitalize()}) -> \" preprocess({ending})\""}),
+      multiple_choice({.name = "hellaswag_llamacpp",
+                       .version = 2,  // the former hellaswag v1's strings; 2: acc_norm's divisor
+                       .help = "HellaSwag validation in llama.cpp's text format, as llama-perplexity --hellaswag",
+                       .load_items = [](const SuiteOptions& o) { return load_hellaswag_llamacpp(o.data_dir); },
                        .llama_hellaswag_draw = true,
-                       .data = "hellaswag/",
+                       .data = "hellaswag/hellaswag_val_full.txt",
                        .prompt = "{activity_label}: {ctx} -> \" {ending}\""}),
       multiple_choice({.name = "arc_easy",
-                       .version = 1,
-                       .help = "ARC-Easy test, science questions",
+                       .version = 2,
+                       .help = "ARC-Easy test, science questions (lm-eval arc_easy)",
                        .load_items = [](const SuiteOptions& o) { return load_arc(o.data_dir, "easy"); },
                        .data = "arc/",
                        .prompt = "Question: {question}\\nAnswer: -> \" {choice}\""}),
       multiple_choice({.name = "arc_challenge",
-                       .version = 1,
-                       .help = "ARC-Challenge test, science questions",
+                       .version = 2,
+                       .help = "ARC-Challenge test, science questions (lm-eval arc_challenge)",
                        .load_items = [](const SuiteOptions& o) { return load_arc(o.data_dir, "challenge"); },
                        .data = "arc/",
                        .prompt = "Question: {question}\\nAnswer: -> \" {choice}\""}),
       multiple_choice({.name = "piqa",
-                       .version = 1,
-                       .help = "PIQA validation, physical common sense",
+                       .version = 2,
+                       .help = "PIQA validation, physical common sense (lm-eval piqa)",
                        .load_items = [](const SuiteOptions& o) { return load_piqa(o.data_dir); },
                        .data = "piqa/",
                        .prompt = "Question: {goal}\\nAnswer: -> \" {sol1}\", \" {sol2}\""}),
       multiple_choice({.name = "winogrande",
-                       .version = 1,
-                       .help = "WinoGrande dev, pronoun resolution (partial scoring)",
+                       .version = 2,
+                       .help = "WinoGrande dev, pronoun resolution, partial scoring (lm-eval winogrande)",
                        .load_items = [](const SuiteOptions& o) { return load_winogrande(o.data_dir); },
                        .data = "winogrande/",
                        .prompt = "the sentence up to the blank, each option filled in -> \" {rest of the sentence}\""}),
       multiple_choice({.name = "mmlu",
-                       .version = 1,
-                       .help = "MMLU test, 57 subjects, k-shot (--mmlu-shots)",
+                       .version = 2,  // 2: the question stripped, 0-shot by default, acc_norm's divisor
+                       .help = "MMLU test, 57 subjects, 0-shot unless --mmlu-shots (lm-eval mmlu)",
                        .load_items = [](const SuiteOptions& o) { return load_mmlu(o.data_dir, o.mmlu_shots); },
                        .data = "mmlu/",
-                       .prompt = "The following are multiple choice questions (with answers) about {subject}.\\n\\n, "
-                                 "k exemplars, {question}\\nA. ...\\nD. ...\\nAnswer: -> \" A\" ... \" D\""}),
+                       .prompt =
+                           "The following are multiple choice questions (with answers) about {subject}.\\n\\n, "
+                           "k dev exemplars, {question.strip()}\\nA. ...\\nD. ...\\nAnswer: -> \" A\" ... \" D\""}),
   };
 }
 
@@ -425,6 +456,21 @@ std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& mode
                           {.journal = options.journal, .task = task.name, .ids = &suite.divergence_ids});
 }
 
+TaskResult score_gsm8k_responses(const PreparedSuite& suite, const std::filesystem::path& file) {
+  const TaskDefinition& task = find_task("gsm8k");
+  TaskResult result{.task = task.name, .version = task.version};
+  std::vector<double> strict, flexible;
+  for (const auto& response : read_gsm8k_responses(suite.gsm8k_items, file)) {
+    nlohmann::json record = gsm8k_record(*response.item, response.response);
+    record["line"] = response.line;
+    strict.push_back(record["correct_strict"].get<bool>() ? 1.0 : 0.0);
+    flexible.push_back(record["correct_flexible"].get<bool>() ? 1.0 : 0.0);
+    result.records.push_back(std::move(record));
+  }
+  result.metrics = {mean_metric("exact_match_strict", strict), mean_metric("exact_match_flexible", flexible)};
+  return result;
+}
+
 TaskResult score_ifeval_responses(const PreparedSuite& suite, const std::filesystem::path& file) {
   const std::vector<ifeval::Item> items = ifeval_items(suite);
   std::map<std::string, const ifeval::Item*> by_prompt;
@@ -483,6 +529,7 @@ TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, con
   TaskResult result = compare_generations(suite.divergence_ids, baseline_answers, answers,
                                           std::accumulate(seconds.begin(), seconds.end(), 0.0));
   result.version = find_task("divergence").version;
+  result.prompt_format = to_string(options.generation.prompt_format);
   return result;
 }
 

@@ -23,8 +23,10 @@ struct SuiteOptions {
   std::filesystem::path data_dir;
   std::optional<std::size_t> limit;  // items per task (seeded subset)
   uint32_t seed = 1234;
+  // lm-evaluation-harness's fewshot_random_seed (its default 1234): GSM8K's exemplars.
+  uint32_t fewshot_seed = 1234;
   int gsm8k_shots = 5;
-  int mmlu_shots = 5;
+  int mmlu_shots = 0;  // lm-evaluation-harness's mmlu is 0-shot unless asked
   McOptions mc;
   GenerationOptions generation;
   // Applies to both: each prompt or choice in a cache stream of its own, no flash attention (see
@@ -40,9 +42,9 @@ struct SuiteOptions {
 struct PreparedSuite {
   std::vector<std::string> tasks;
   std::map<std::string, std::vector<McItem>> multiple_choice;
-  std::vector<QaItem> gsm8k_exemplars;
   std::vector<QaItem> gsm8k_items;
-  std::vector<std::string> ifeval_lines;  // raw JSON lines of the selected prompts
+  std::vector<std::string> gsm8k_prompts;  // per item, with its exemplars
+  std::vector<std::string> ifeval_lines;   // raw JSON lines of the selected prompts
   std::vector<std::string> divergence_ids;
   std::vector<std::string> divergence_prompts;
 };
@@ -109,6 +111,10 @@ std::vector<TaskResult> run_suite(backend::Model& model, const PreparedSuite& su
 // records and metrics). A malformed line, a prompt that is no item's, or a prompt answered twice
 // throws Error(kInvalidArgument) naming file:line; an empty response is scored (it follows nothing).
 TaskResult score_ifeval_responses(const PreparedSuite& suite, const std::filesystem::path& file);
+
+// GSM8K on generations made elsewhere (read_gsm8k_responses' formats), matched to the suite's
+// GSM8K items by question and judged as a model's answers are (the same records and metrics).
+TaskResult score_gsm8k_responses(const PreparedSuite& suite, const std::filesystem::path& file);
 
 // The baseline's greedy answers to the divergence prompts, and the comparison of a variant's.
 std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& model, const PreparedSuite& suite,

@@ -7,7 +7,6 @@
 #include <limits>
 #include <numeric>
 #include <random>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -42,6 +41,21 @@ std::size_t utf8_length(const std::string& text) {
 }
 
 std::string prompt_hash(const std::string& text) { return sha256_hex(text).substr(0, 16); }
+
+}  // namespace
+
+std::size_t acc_norm_length(const std::string& continuation) {
+  // lm-evaluation-harness divides by len(choice), the choice without the target delimiter (" ")
+  // that precedes it in the continuation.
+  const std::size_t length = utf8_length(continuation);
+  return continuation.starts_with(' ') ? length - 1 : length;
+}
+
+double acc_norm_score(double loglikelihood, const std::string& continuation) {
+  return loglikelihood / static_cast<double>(std::max<std::size_t>(1, acc_norm_length(continuation)));
+}
+
+namespace {
 
 // A context of n_ctx cells for n_seq sequences: one unified cache (a shared beginning is stored
 // once and its cells shared), or, batch-invariant, a stream per sequence, so that each sequence's
@@ -275,10 +289,9 @@ McOutcome judge_item(const McItem& item, const PreparedItem& p, const ChoiceScor
         ++llama_count;
       }
     }
-    o.normalized[c] =
-        normalization == McNormalization::kLmEval
-            ? o.loglik[c] / static_cast<double>(std::max<std::size_t>(1, utf8_length(item.choices[c].continuation)))
-            : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
+    o.normalized[c] = normalization == McNormalization::kLmEval
+                          ? acc_norm_score(o.loglik[c], item.choices[c].continuation)
+                          : llama_sum / static_cast<double>(std::max<std::size_t>(1, llama_count));
   }
   o.pred = argmax(normalization == McNormalization::kLmEval ? o.loglik : o.normalized);
   o.pred_norm = argmax(o.normalized);
@@ -332,6 +345,18 @@ std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, 
     remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(pick));
   }
   return indices;
+}
+
+json gsm8k_record(const QaItem& item, const std::string& generation) {
+  const Gsm8kVerdict v = judge_gsm8k(generation, item.answer);
+  return {{"id", item.id},
+          {"question", item.question},
+          {"generation", generation},
+          {"target", v.target},
+          {"strict_answer", v.strict_answer ? json(*v.strict_answer) : json(nullptr)},
+          {"flexible_answer", v.flexible_answer ? json(*v.flexible_answer) : json(nullptr)},
+          {"correct_strict", v.correct_strict},
+          {"correct_flexible", v.correct_flexible}};
 }
 
 double items_per_second(const std::vector<double>& item_seconds) {
@@ -394,55 +419,30 @@ TaskResult run_multiple_choice(backend::Model& model, const std::string& task, i
   return result;
 }
 
-std::optional<std::string> gsm8k_strict_answer(const std::string& generation) {
-  static const std::regex pattern(R"(#### (\-?[0-9\.\,]+))");
-  std::smatch match;
-  if (std::regex_search(generation, match, pattern)) {
-    return match[1].str();
+std::string to_string(PromptFormat format) { return format == PromptFormat::kChat ? "chat" : "lm-eval"; }
+
+PromptFormat parse_prompt_format(const std::string& text, const std::string& what) {
+  if (text == "lm-eval") {
+    return PromptFormat::kLmEval;
   }
-  return std::nullopt;
+  if (text == "chat") {
+    return PromptFormat::kChat;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              fmt::format("{} must be lm-eval (the task's text, no chat template) or chat (through the model's chat "
+                          "template), not '{}'",
+                          what, text));
 }
 
-std::optional<std::string> gsm8k_flexible_answer(const std::string& generation) {
-  // The last match of "(-?[$0-9.,]{2,})|(-?[0-9]+)", its first non-empty group.
-  static const std::regex pattern(R"((-?[$0-9.,]{2,})|(-?[0-9]+))");
-  std::optional<std::string> last;
-  for (auto it = std::sregex_iterator(generation.begin(), generation.end(), pattern); it != std::sregex_iterator();
-       ++it) {
-    last = (*it)[1].matched ? (*it)[1].str() : (*it)[2].str();
+void require_chat_template(const backend::Vocabulary& vocabulary, const GenerationOptions& options,
+                           const std::string& model_name) {
+  if (options.prompt_format == PromptFormat::kChat && !vocabulary.apply_chat_template("", options.chat_template)) {
+    // Asked for chat prompts: a plain prompt instead would be a silent change of format.
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} has no chat template: the chat prompt format needs one (or --chat-template NAME, "
+                            "e.g. chatml)",
+                            model_name));
   }
-  if (last) {
-    const auto first = last->find_first_not_of(" \t\n");
-    const auto end = last->find_last_not_of(" \t\n");
-    *last = first == std::string::npos ? std::string() : last->substr(first, end - first + 1);
-  }
-  return last;
-}
-
-std::string gsm8k_normalize(const std::string& answer) {
-  std::string out;
-  for (char c : answer) {
-    if (c != ',' && c != '$') {
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  if (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
-}
-
-std::string gsm8k_target(const std::string& worked_answer) {
-  const auto marker = worked_answer.rfind("#### ");
-  return gsm8k_normalize(marker == std::string::npos ? worked_answer : worked_answer.substr(marker + 5));
-}
-
-std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item) {
-  std::string prompt;
-  for (const auto& exemplar : exemplars) {
-    prompt += fmt::format("Question: {}\nAnswer: {}\n\n", exemplar.question, exemplar.answer);
-  }
-  return prompt + fmt::format("Question: {}\nAnswer:", item.question);
 }
 
 std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, const std::vector<std::string>& prompts,
@@ -454,7 +454,7 @@ std::vector<std::vector<Token>> tokenize_prompts(const backend::Model& model, co
     if (use_chat_template) {
       templated = model.apply_chat_template(prompt, chat_template);
     }
-    tokenized.push_back(model.tokenize(templated.value_or(prompt), true));
+    tokenized.push_back(templated ? model.tokenize_chat(*templated) : model.tokenize(prompt, true));
   }
   return tokenized;
 }
@@ -471,7 +471,11 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
                                                  const std::vector<std::string>& stop_strings,
                                                  const GenerationOptions& options, std::vector<double>* seconds,
                                                  const JournalScope& scope) {
-  const auto tokenized = tokenize_prompts(model, prompts, options.use_chat_template, options.chat_template);
+  const bool chat = options.prompt_format == PromptFormat::kChat;
+  if (chat) {
+    require_chat_template(model, options, model.info().path.filename().string());
+  }
+  const auto tokenized = tokenize_prompts(model, prompts, chat, options.chat_template);
   std::vector<std::vector<Token>> answers(prompts.size());
   std::vector<double> answer_seconds(prompts.size(), 0.0);
   std::vector<std::string> fingerprints(prompts.size());
@@ -536,13 +540,12 @@ std::vector<std::vector<Token>> generate_answers(backend::Model& model, const st
   return answers;
 }
 
-TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
-                     const std::vector<QaItem>& items, const std::vector<std::string>& stop_sequences,
+TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& items,
+                     const std::vector<std::string>& prompts, const std::vector<std::string>& stop_sequences,
                      const GenerationOptions& options, const ItemJournal* journal) {
-  TaskResult result{.task = "gsm8k", .version = version};
-  std::vector<std::string> prompts, ids;
+  TaskResult result{.task = "gsm8k", .version = version, .prompt_format = to_string(options.prompt_format)};
+  std::vector<std::string> ids;
   for (const auto& item : items) {
-    prompts.push_back(gsm8k_prompt(exemplars, item));
     ids.push_back(item.id);
   }
   std::vector<double> seconds;
@@ -557,21 +560,12 @@ TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaIte
         text.resize(at);
       }
     }
-    const std::string target = gsm8k_target(items[i].answer);
-    const auto strict_answer = gsm8k_strict_answer(text);
-    const auto flexible_answer = gsm8k_flexible_answer(text);
-    strict.push_back(strict_answer && gsm8k_normalize(*strict_answer) == target ? 1.0 : 0.0);
-    flexible.push_back(flexible_answer && gsm8k_normalize(*flexible_answer) == target ? 1.0 : 0.0);
-    result.records.push_back({{"id", items[i].id},
-                              {"prompt_hash", prompt_hash(prompts[i])},
-                              {"question", items[i].question},
-                              {"generation", text},
-                              {"generated_tokens", answers[i].size()},
-                              {"target", target},
-                              {"strict_answer", strict_answer ? json(*strict_answer) : json(nullptr)},
-                              {"flexible_answer", flexible_answer ? json(*flexible_answer) : json(nullptr)},
-                              {"correct_strict", strict.back() > 0},
-                              {"correct_flexible", flexible.back() > 0}});
+    json record = gsm8k_record(items[i], text);
+    record["prompt_hash"] = prompt_hash(prompts[i]);
+    record["generated_tokens"] = answers[i].size();
+    strict.push_back(record["correct_strict"].get<bool>() ? 1.0 : 0.0);
+    flexible.push_back(record["correct_flexible"].get<bool>() ? 1.0 : 0.0);
+    result.records.push_back(std::move(record));
   }
   result.metrics.push_back(mean_metric("exact_match_strict", strict));
   result.metrics.push_back(mean_metric("exact_match_flexible", flexible));

@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "tasks/datasets.h"
+#include "tasks/gsm8k.h"
 #include "tasks/journal.h"
 
 namespace uaqf::tasks {
@@ -28,6 +29,8 @@ struct TaskMetric {
 struct TaskResult {
   std::string task;
   int version = 0;
+  // Generation tasks: how their prompts reached the model (to_string(PromptFormat)); empty otherwise.
+  std::string prompt_format;
   std::vector<TaskMetric> metrics;
   nlohmann::json records = nlohmann::json::array();  // one object per item
   double seconds = 0;
@@ -59,15 +62,24 @@ std::vector<std::size_t> select_items(std::size_t n_items, std::optional<std::si
 // left, with std::mt19937 seeded 1.
 std::vector<std::size_t> select_items_like_llama_hellaswag(std::size_t n_items, std::size_t limit);
 
+// acc_norm's divisor: the choice's length in characters (Unicode code points) without the target
+// delimiter, a leading space of the continuation (lm-evaluation-harness: len(choice)).
+std::size_t acc_norm_length(const std::string& continuation);
+// The log-likelihood acc_norm compares: divided by acc_norm_length (at least 1).
+double acc_norm_score(double loglikelihood, const std::string& continuation);
+
 TaskResult run_multiple_choice(backend::Model& model, const std::string& task, int version,
                                const std::vector<McItem>& items, const McOptions& options,
                                const ItemJournal* journal = nullptr);
 
-// GSM8K answer extraction as lm-evaluation-harness's gsm8k (v3) defines it.
-std::optional<std::string> gsm8k_strict_answer(const std::string& generation);    // "#### N"
-std::optional<std::string> gsm8k_flexible_answer(const std::string& generation);  // last number
-std::string gsm8k_normalize(const std::string& answer);                           // drop ",", "$", trailing "."
-std::string gsm8k_target(const std::string& worked_answer);                       // the number after "####"
+// How generation prompts reach the model.
+enum class PromptFormat {
+  kLmEval,  // the task's text as it is, as lm-evaluation-harness sends it without --apply_chat_template
+  kChat,    // the text as one user message through the chat template, its special markers parsed as tokens
+};
+std::string to_string(PromptFormat format);  // "lm-eval" | "chat"
+// Throws Error(kInvalidArgument) naming `what` (a flag or key) for anything but "lm-eval" and "chat".
+PromptFormat parse_prompt_format(const std::string& text, const std::string& what);
 
 struct GenerationOptions {
   int max_new_tokens = 256;
@@ -75,23 +87,27 @@ struct GenerationOptions {
   // Each prompt in a cache stream of its own and no flash attention: with batch-invariant kernels
   // (Model::batch_invariant_kernels), answers are bit-identical to one prompt at a time.
   bool batch_invariant = false;
-  bool use_chat_template = true;
-  std::optional<std::string> chat_template;  // overrides the model's
+  PromptFormat prompt_format = PromptFormat::kLmEval;
+  std::optional<std::string> chat_template;  // kChat: overrides the model's
 };
 
 // The one-line warning for batch_invariant on a model whose kernels are not batch-invariant.
 std::string batch_invariance_warning(const std::string& model_name);
 
-// k-shot prompts ("Question: q\nAnswer: a\n\n" per exemplar from the train split).
-std::string gsm8k_prompt(const std::vector<QaItem>& exemplars, const QaItem& item);
-
-// Generation stops at the first of `stop_sequences`, and the answer is cut there.
-TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& exemplars,
-                     const std::vector<QaItem>& items, const std::vector<std::string>& stop_sequences,
+// Generation stops at the first of `stop_sequences`, and the answer is cut there. prompts[i] is
+// items[i]'s (gsm8k_prompt with its exemplars).
+TaskResult run_gsm8k(backend::Model& model, int version, const std::vector<QaItem>& items,
+                     const std::vector<std::string>& prompts, const std::vector<std::string>& stop_sequences,
                      const GenerationOptions& options, const ItemJournal* journal = nullptr);
 
+// Throws Error(kInvalidArgument) naming the model when the chat format is asked for and neither the
+// model nor options.chat_template gives a template.
+void require_chat_template(const backend::Vocabulary& vocabulary, const GenerationOptions& options,
+                           const std::string& model_name);
+
 // Each prompt as the model sees it: through the chat template when asked and the model has one
-// (or `chat_template` overrides it), then tokenized with BOS.
+// (or `chat_template` overrides it) and tokenized with its special markers parsed
+// (Vocabulary::tokenize_chat), else tokenized as plain text with BOS.
 std::vector<std::vector<backend::Token>> tokenize_prompts(const backend::Model& model,
                                                           const std::vector<std::string>& prompts,
                                                           bool use_chat_template,
@@ -110,6 +126,9 @@ std::vector<std::vector<backend::Token>> generate_answers(backend::Model& model,
                                                           const std::vector<std::string>& stop_strings,
                                                           const GenerationOptions& options,
                                                           std::vector<double>* seconds, const JournalScope& scope = {});
+
+// One GSM8K answer's record: id, question, generation, target, both extracted answers, both verdicts.
+nlohmann::json gsm8k_record(const QaItem& item, const std::string& generation);
 
 // Items per second from per-item times (journaled items keep the time of the run that made them).
 double items_per_second(const std::vector<double>& item_seconds);

@@ -93,12 +93,12 @@ TEST(EvalCli, KldWithoutBaselineIsRejected) {
 
 TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   const fs::path json_path = work_dir() / "tasks.json";
-  const auto result =
-      run_uaqf("eval " + q(variant("Q4_0")) +
-               " --tasks gsm8k,commonsense_qa,hellaswag,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
-               " --limit 2 --data-dir " +
-               q(shared_dir() / "data") + " --baseline " + q(tiny_model()) +
-               " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" + " --json " + q(json_path));
+  const auto result = run_uaqf(
+      "eval " + q(variant("Q4_0")) +
+      " --tasks gsm8k,commonsense_qa,hellaswag_llamacpp,arc_easy,arc_challenge,piqa,winogrande,mmlu,ifeval,divergence"
+      " --limit 2 --data-dir " +
+      q(shared_dir() / "data") + " --baseline " + q(tiny_model()) +
+      " --max-new-tokens 12 --divergence-tokens 8 --mmlu-shots 1 -t 2" + " --json " + q(json_path));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("exact_match_strict"), std::string::npos) << result.out;
   const auto json = nlohmann::json::parse(slurp(json_path));
@@ -106,7 +106,9 @@ TEST(EvalCli, EveryTaskRunsAndKeepsItsItems) {
   for (const auto& task : json["models"][0]["tasks"]) {
     seen.insert(task["task"].get<std::string>());
     EXPECT_EQ(task["records"].size(), 2U) << task["task"];
-    EXPECT_EQ(task["version"], task["task"] == "ifeval" ? 2 : 1) << task["task"];
+    EXPECT_EQ(task["version"], task["task"] == "divergence" ? 1 : 2) << task["task"];
+    const bool generates = task["task"] == "gsm8k" || task["task"] == "ifeval" || task["task"] == "divergence";
+    EXPECT_EQ(task.value("prompt_format", ""), generates ? "lm-eval" : "") << task["task"];
     for (const auto& metric : task["metrics"]) {
       EXPECT_GE(metric["value"].get<double>(), 0.0);
       EXPECT_TRUE(metric.contains("stderr"));
@@ -161,7 +163,7 @@ TEST(EvalCli, SharedContextScoresMatchTheNaiveWay) {
     const fs::path json_path = work_dir() / ("mc-" + mode + "-" + model_type + ".json");
     const auto result =
         run_uaqf("eval " + q(model_type == "F16" ? tiny_model() : variant(model_type)) +
-                 " --tasks piqa,winogrande,hellaswag --limit 16 --batch-invariant --data-dir " +
+                 " --tasks piqa,winogrande,hellaswag_llamacpp --limit 16 --batch-invariant --data-dir " +
                  q(shared_dir() / "data") + " -t 2 --json " + q(json_path) + (mode == "naive" ? " --mc-naive" : ""));
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return nlohmann::json::parse(slurp(json_path))["models"][0]["tasks"];
@@ -309,6 +311,64 @@ TEST(EvalCli, ResponsesWithAMalformedLineOrAnUnknownPrompt) {
   result = run_uaqf("eval " + q(tiny_model()) + " --tasks ifeval --responses " + q(unknown) + data);
   EXPECT_EQ(result.exit_code, 2);
   expect_one_error_line(result, "give no model files");
+}
+
+// GSM8K generations made elsewhere: the test split's own worked solutions answer their questions
+// (every one right, strict and flexible), one in lm-eval's samples-log layout, and a 30,000-character
+// run of "0." that once overflowed std::regex's stack.
+TEST(EvalCli, Gsm8kResponsesAreScoredWithoutAModel) {
+  const fs::path test_split = shared_dir() / "data" / "gsm8k" / "test.jsonl";
+  const fs::path responses = work_dir() / "gsm8k-responses.jsonl";
+  std::size_t n = 0;
+  {
+    std::ifstream in(test_split);
+    std::ofstream out(responses);
+    for (std::string line; std::getline(in, line) && n < 40; ++n) {
+      const auto row = nlohmann::json::parse(line);
+      if (n == 1) {
+        out << nlohmann::json{{"doc", row}, {"filter", "strict-match"}, {"resps", {{row["answer"]}}}}.dump() << "\n";
+        out << nlohmann::json{{"doc", row}, {"filter", "flexible-extract"}, {"resps", {{row["answer"]}}}}.dump()
+            << "\n";
+      } else {
+        out << nlohmann::json{{"question", row["question"]}, {"response", row["answer"]}}.dump() << "\n";
+      }
+    }
+    std::string run;
+    for (int i = 0; i < 15000; ++i) run += "0.";
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    out << nlohmann::json{{"question", nlohmann::json::parse(line)["question"]}, {"response", run}}.dump() << "\n";
+  }
+  const fs::path json_path = work_dir() / "gsm8k-responses.json";
+  const auto result = run_uaqf("eval --tasks gsm8k --responses " + q(responses) + " --data-dir " +
+                               q(shared_dir() / "data") + " --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto json = nlohmann::json::parse(slurp(json_path));
+  const auto& task = json["models"][0]["tasks"][0];
+  EXPECT_EQ(task["task"], "gsm8k");
+  ASSERT_EQ(task["records"].size(), 41U);
+  std::size_t strict = 0, flexible = 0;
+  for (const auto& record : task["records"]) {
+    strict += record["correct_strict"].get<bool>() ? 1 : 0;
+    flexible += record["correct_flexible"].get<bool>() ? 1 : 0;
+  }
+  EXPECT_EQ(strict, 40U);  // the run of "0." answers question 41, whose answer is not 0
+  EXPECT_EQ(flexible, 40U);
+  EXPECT_EQ(task["records"][40]["flexible_answer"].get<std::string>().size(), 30000U);
+  EXPECT_DOUBLE_EQ(task["metrics"][0]["value"].get<double>(), 40.0 / 41.0);
+}
+
+TEST(EvalCli, ChatPromptsNeedAChatTemplate) {
+  const std::string data = " --data-dir " + q(shared_dir() / "data");
+  auto result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --prompt-format chat" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "has no chat template: the chat prompt format needs one");
+  result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --chat-template chatml" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "--chat-template needs --prompt-format chat");
+  result = run_uaqf("eval " + q(tiny_model()) + " --tasks gsm8k --limit 1 --prompt-format html" + data);
+  EXPECT_EQ(result.exit_code, 2);
+  expect_one_error_line(result, "--prompt-format must be lm-eval");
 }
 
 }  // namespace

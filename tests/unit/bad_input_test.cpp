@@ -72,6 +72,7 @@ TEST_F(BadInputTest, EveryBadStudyValueNamesItsLine) {
       {"[quality]\nchunks = 0\n", "4: 'chunks' must be at least 1, got 0"},
       {"[quality]\ntasks = [\"arc_easy\", \"nope\"]\n", "4: unknown task 'nope' in 'tasks' (known: gsm8k,"},
       {"[quality]\nmax_item_bytes = 0\n", "4: 'max_item_bytes' must be at least 1"},
+      {"[quality]\nprompt_format = \"jinja\"\n", "4: prompt_format must be lm-eval (the task's text) or chat"},
       {"[workload]\ngen_tokens = 0\n", "4: 'gen_tokens' must be at least 1, got 0"},
       {"[workload]\nprompt_tokens = [0]\n", "4: 'prompt_tokens' must be at least 1, got 0"},
       {"[workload]\nmax_cv = nan\n", "4: 'max_cv' must be a finite number"},

@@ -162,6 +162,26 @@ TEST(StudyReport, SeveralEnvironmentsAreFlagged) {
   EXPECT_TRUE(build_study_report(fixture())["environment_differences"].empty());
 }
 
+// Results that record their generation tasks' prompt format say so in the report; results from
+// before (the fixture) have no such line.
+TEST(StudyReport, GenerationPromptFormatsAreShown) {
+  EXPECT_FALSE(build_study_report(fixture()).contains("task_prompts"));
+  auto study = fixture();
+  for (auto& variant : study.results["variants"]) {
+    for (auto& task : variant["tasks"]) {
+      task["prompt_format"] = task["task"] == "gsm8k" ? "lm-eval" : "chat";
+    }
+  }
+  const json report = build_study_report(study);
+  ASSERT_EQ(report["task_prompts"].size(), 2U);
+  EXPECT_EQ(report["task_prompts"][0], (json{{"task", "gsm8k"}, {"prompt_format", "lm-eval"}}));
+  const std::string md = study_report_markdown(report);
+  EXPECT_NE(md.find("Generation prompts: gsm8k lm-eval (the task's text, no chat template), ifeval chat (through "
+                    "the model's chat template)."),
+            std::string::npos)
+      << md;
+}
+
 // As `uaqf run` writes them from its results store: the runs (with their manifests) and, per
 // variant, the runs that measured it. A study resumed on another machine is flagged.
 TEST(StudyReport, RunsFromTheResultsStoreAreCompared) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 
@@ -38,6 +40,87 @@ TEST(Gsm8k, PromptHasExemplarsThenTheQuestion) {
   const std::vector<QaItem> shots{{"a", "What is 1+1?", "1+1=2\n#### 2"}};
   EXPECT_EQ(gsm8k_prompt(shots, {"b", "What is 2+2?", ""}),
             "Question: What is 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: What is 2+2?\nAnswer:");
+}
+
+// std::regex overflowed the stack on a run of about 27,000 digits, dots and commas; RE2 is linear.
+TEST(Gsm8k, LongRunsOfDigitsAndDotsDoNotCrash) {
+  std::string run;
+  for (int i = 0; i < 15000; ++i) run += "0.";
+  EXPECT_EQ(gsm8k_flexible_answer("so " + run), run);
+  EXPECT_EQ(gsm8k_strict_answer("#### " + run + " end"), run);
+  const std::string long_run(200000, '7');
+  EXPECT_EQ(gsm8k_flexible_answer(long_run + " and then 5"), "5");
+  const auto verdict = judge_gsm8k(run, "#### 0");
+  EXPECT_FALSE(verdict.correct_flexible);
+}
+
+TEST(Gsm8k, NormalizationFollowsLmEvalsRegexesToIgnore) {
+  // ",", "$", "(?s).*#### " (up to the last marker), "\\.$" (a final dot, or one before a final
+  // newline), then lower case.
+  EXPECT_EQ(gsm8k_normalize("step 1\n#### 3\nmore\n#### 1,000."), "1000");
+  EXPECT_EQ(gsm8k_normalize("12.\n"), "12\n");
+  EXPECT_EQ(gsm8k_normalize("5.."), "5.");  // one dot only, as re.sub with "\\.$"
+  EXPECT_EQ(gsm8k_normalize("ABC"), "abc");
+}
+
+// random.Random(1234).sample(range(7473), 5), three times in a row (Python 3.11.7), and the pool
+// branch CPython takes for populations of 21 or fewer: Random(1234).sample(range(10), 3) twice.
+TEST(Gsm8k, FewshotDrawsAreLmEvalsSeededSampler) {
+  const auto draws = lm_eval_fewshot_draws(7473, 3, 5, 1234);
+  ASSERT_EQ(draws.size(), 3U);
+  EXPECT_EQ(draws[0], (std::vector<std::size_t>{6374, 3610, 957, 61, 742}));
+  EXPECT_EQ(draws[1], (std::vector<std::size_t>{7462, 6610, 4769, 286, 5501}));
+  EXPECT_EQ(draws[2], (std::vector<std::size_t>{5677, 687, 806, 6279, 2905}));
+  const auto small = lm_eval_fewshot_draws(10, 2, 3, 1234);
+  EXPECT_EQ(small[0], (std::vector<std::size_t>{7, 1, 0}));
+  EXPECT_EQ(small[1], (std::vector<std::size_t>{1, 0, 9}));
+}
+
+TEST(Gsm8k, AnExemplarEqualToTheQuestionIsLeftOut) {
+  const QaItem item{"t", "What is 2+2?", "#### 4"};
+  const std::vector<QaItem> shots{{"a", "What is 1+1?", "#### 2"}, {"b", "What is 2+2?", "#### 4"}};
+  EXPECT_EQ(gsm8k_prompt(shots, item), "Question: What is 1+1?\nAnswer: #### 2\n\nQuestion: What is 2+2?\nAnswer:");
+}
+
+TEST(Gsm8k, ResponsesAreReadInBothLayouts) {
+  const auto dir = std::filesystem::temp_directory_path() / "uaqf-gsm8k-responses";
+  std::filesystem::create_directories(dir);
+  const std::vector<QaItem> items{{"gsm8k-test-0", "What is 2+2?", "2+2=4\n#### 4"},
+                                  {"gsm8k-test-1", "What is 3+3?", "#### 6"}};
+  const auto file = dir / "responses.jsonl";
+  {
+    std::ofstream out(file);
+    out << R"({"question": "What is 2+2?", "response": "It is 4.\n#### 4"})"
+        << "\n\n";
+    // lm-eval's samples log: one line per filter for the same generation, counted once.
+    out << R"({"doc_id": 1, "doc": {"question": "What is 3+3?", "answer": "#### 6"}, "filter": "strict-match", )"
+        << R"("resps": [["3+3 = 6"]], "filtered_resps": ["[invalid]"]})"
+        << "\n";
+    out << R"({"doc_id": 1, "doc": {"question": "What is 3+3?", "answer": "#### 6"}, "filter": "flexible-extract", )"
+        << R"("resps": [["3+3 = 6"]], "filtered_resps": ["6"]})"
+        << "\n";
+  }
+  const auto responses = read_gsm8k_responses(items, file);
+  ASSERT_EQ(responses.size(), 2U);
+  EXPECT_EQ(responses[0].item->id, "gsm8k-test-0");
+  EXPECT_EQ(responses[1].line, 3U);
+  const auto verdict = judge_gsm8k(responses[1].response, responses[1].item->answer);
+  EXPECT_FALSE(verdict.correct_strict);
+  EXPECT_TRUE(verdict.correct_flexible);
+  {
+    std::ofstream out(file, std::ios::app);
+    out << R"({"question": "What is 3+3?", "response": "something else"})"
+        << "\n";
+  }
+  try {
+    read_gsm8k_responses(items, file);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("responses.jsonl:5: GSM8K item gsm8k-test-1 was already answered"),
+              std::string::npos)
+        << error.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SelectItems, DeterministicSubsetInOriginalOrder) {
@@ -130,6 +213,21 @@ TEST(MultipleChoice, SharedContextGivesTheSameScoresAsTheNaiveWay) {
   }
 }
 
+// A hand-computed example where the divisor decides: log-likelihoods -2.0 for " ab" and -2.9 for
+// " abc". lm-eval divides by len("ab") = 2 and len("abc") = 3: -1.0 < -0.9667, choice 1 wins.
+// Dividing by the continuation's length with its space (3 and 4) gives -0.667 > -0.725: choice 0.
+TEST(MultipleChoice, AccNormDividesByTheChoiceAlone) {
+  EXPECT_EQ(acc_norm_length(" ab"), 2U);
+  EXPECT_EQ(acc_norm_length(" abc"), 3U);
+  EXPECT_EQ(acc_norm_length(" caf\xC3\xA9"), 4U);   // code points, as Python's len()
+  EXPECT_EQ(acc_norm_length("  two spaces"), 11U);  // only the delimiter goes: len(" two spaces")
+  EXPECT_EQ(acc_norm_length("B"), 1U);              // no delimiter: nothing to remove
+  EXPECT_DOUBLE_EQ(acc_norm_score(-2.0, " ab"), -1.0);
+  EXPECT_DOUBLE_EQ(acc_norm_score(-2.9, " abc"), -2.9 / 3);
+  EXPECT_GT(acc_norm_score(-2.9, " abc"), acc_norm_score(-2.0, " ab"));
+  EXPECT_DOUBLE_EQ(acc_norm_score(-1.5, ""), -1.5);  // an empty choice divides by 1, not 0
+}
+
 TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
   ManualClock clock;
   backend::FakeEngine engine(clock);
@@ -142,7 +240,8 @@ TEST(MultipleChoice, AccAndAccNormFollowTheirDefinitions) {
     const auto loglik = result.records[i]["loglikelihoods"].get<std::vector<double>>();
     std::vector<double> per_char;
     for (std::size_t c = 0; c < loglik.size(); ++c) {
-      per_char.push_back(loglik[c] / static_cast<double>(items[i].choices[c].continuation.size()));
+      // lm-eval: len(choice), the continuation without its leading delimiter (all ASCII here).
+      per_char.push_back(loglik[c] / static_cast<double>(items[i].choices[c].continuation.size() - 1));
     }
     const auto pred = std::max_element(loglik.begin(), loglik.end()) - loglik.begin();
     const auto pred_norm = std::max_element(per_char.begin(), per_char.end()) - per_char.begin();

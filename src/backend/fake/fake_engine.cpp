@@ -185,6 +185,8 @@ class FakeModel final : public Model {
     }
     return tokens;
   }
+  // The fake vocabulary has no special markers: chat text is tokenized as any other.
+  std::vector<Token> tokenize_chat(const std::string& templated) const override { return tokenize(templated, true); }
   std::string detokenize(std::span<const Token> tokens) const override {
     std::string text;
     for (Token token : tokens) {

@@ -51,17 +51,32 @@ class LlamaModel final : public Model {
   }
 
   std::vector<Token> tokenize(const std::string& text, bool add_special) const override {
+    return tokenize_text(text, add_special, false);
+  }
+
+  std::vector<Token> tokenize_chat(const std::string& templated) const override {
+    std::vector<Token> tokens = tokenize_text(templated, true, true);
+    // A template that writes the BOS text itself ("<s>", "<|begin_of_text|>") would get a second
+    // one from add_special: llama-server strips it the same way.
+    if (llama_vocab_get_add_bos(vocab()) && tokens.size() >= 2 && tokens[0] == llama_vocab_bos(vocab()) &&
+        tokens[1] == tokens[0]) {
+      tokens.erase(tokens.begin());
+    }
+    return tokens;
+  }
+
+  std::vector<Token> tokenize_text(const std::string& text, bool add_special, bool parse_special) const {
     if (text.size() > static_cast<std::size_t>(std::numeric_limits<int32_t>::max() / 2)) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("text of {} bytes is too large to tokenize", text.size()));
     }
     const auto text_len = static_cast<int32_t>(text.size());
     std::vector<Token> tokens(text.size() + 2);
     int32_t n = llama_tokenize(vocab(), text.data(), text_len, tokens.data(), static_cast<int32_t>(tokens.size()),
-                               add_special, false);
+                               add_special, parse_special);
     if (n < 0) {
       tokens.resize(static_cast<std::size_t>(-n));
       n = llama_tokenize(vocab(), text.data(), text_len, tokens.data(), static_cast<int32_t>(tokens.size()),
-                         add_special, false);
+                         add_special, parse_special);
     }
     if (n < 0) {
       throw Error(ErrorCode::kEngine, "tokenization failed");
