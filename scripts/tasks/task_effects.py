@@ -10,20 +10,12 @@
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-
-def data_dir(given):
-    if given:
-        return Path(given)
-    return Path(os.environ.get("UAQF_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared")) / "data"
-
-
-def jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+# The data folder and JSON-lines reader are gsm8k_verdicts.py's (this folder is on sys.path).
+from gsm8k_verdicts import data_dir
+from gsm8k_verdicts import read_jsonl as jsonl
 
 
 def continuations(task, data):

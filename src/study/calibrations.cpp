@@ -198,25 +198,33 @@ std::vector<WeightFile> make_calibrated_variants(backend::Engine& engine, const 
                                    .imatrix = matrix.output,
                                    .name_suffix = "+" + calibration.name,
                                    .n_threads = study.threads > 0 ? study.threads : 0};
-    std::unique_ptr<Progress> quantizing;
-    quant::QuantizeObserver observer;
-    observer.on_start = [&](const std::string& name, const fs::path&) {
-      quantizing = std::make_unique<Progress>(fmt::format("quantize {}", name));
-    };
-    observer.on_progress = [&](long done, long total) { quantizing->update(done, total); };
-    observer.on_finish = [&](const quant::QuantizeResult& r) {
-      quantizing->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
-                         : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
-                                                                        : "done");
-    };
-    for (const auto& q : quant::quantize_all(engine, options, observer)) {
-      if (q.status != quant::QuantizeStatus::kFailed) {
-        weights.push_back({q.name, q.output});
-        records[q.output.string()] = record;
-      }
+    for (const auto& made : quantize_with_progress(engine, options)) {
+      weights.push_back(made);
+      records[made.file.string()] = record;
     }
   }
   return weights;
+}
+
+std::vector<WeightFile> quantize_with_progress(backend::Engine& engine, const quant::QuantizeOptions& options) {
+  std::unique_ptr<Progress> progress;
+  quant::QuantizeObserver observer;
+  observer.on_start = [&](const std::string& name, const fs::path&) {
+    progress = std::make_unique<Progress>(fmt::format("quantize {}", name));
+  };
+  observer.on_progress = [&](long done, long total) { progress->update(done, total); };
+  observer.on_finish = [&](const quant::QuantizeResult& r) {
+    progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
+                     : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
+                                                                    : "done");
+  };
+  std::vector<WeightFile> made;
+  for (const auto& q : quant::quantize_all(engine, options, observer)) {
+    if (q.status != quant::QuantizeStatus::kFailed) {
+      made.push_back({q.name, q.output});
+    }
+  }
+  return made;
 }
 
 }  // namespace uaqf::study

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
+#include "quant/quantize.h"
 #include "study/plan.h"
 #include "study/study.h"
 #include "study/units.h"
@@ -52,5 +53,9 @@ std::vector<WeightFile> make_calibrated_variants(backend::Engine& engine, const 
                                                  const std::vector<tasks::CalibrationText>& calibrations,
                                                  const std::vector<WeightVariant>& variants,
                                                  std::map<std::string, nlohmann::json>& records);
+
+// quant::quantize_all with a progress line per output; the outputs made (or up to date), the
+// failed ones left out (their line says why).
+std::vector<WeightFile> quantize_with_progress(backend::Engine& engine, const quant::QuantizeOptions& options);
 
 }  // namespace uaqf::study

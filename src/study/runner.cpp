@@ -74,27 +74,12 @@ std::vector<WeightFile> quantize_variants(StudyRun& run, const std::vector<Weigh
     }
   }
   if (!plain_types.empty()) {
-    const quant::QuantizeOptions options{.model = study.model,
-                                         .types = plain_types,
-                                         .out_dir = study.variants_dir,
-                                         .imatrix = study.imatrix,
-                                         .n_threads = study.threads > 0 ? study.threads : 0};
-    std::unique_ptr<Progress> progress;
-    quant::QuantizeObserver observer;
-    observer.on_start = [&](const std::string& type, const fs::path&) {
-      progress = std::make_unique<Progress>(fmt::format("quantize {}", type));
-    };
-    observer.on_progress = [&](long done, long total) { progress->update(done, total); };
-    observer.on_finish = [&](const quant::QuantizeResult& r) {
-      progress->finish(r.status == quant::QuantizeStatus::kFailed     ? "FAILED: " + r.error
-                       : r.status == quant::QuantizeStatus::kUpToDate ? "up to date"
-                                                                      : "done");
-    };
-    for (const auto& q : quant::quantize_all(run.engine, options, observer)) {
-      if (q.status != quant::QuantizeStatus::kFailed) {
-        made.push_back({q.name, q.output});
-      }
-    }
+    const auto plain = quantize_with_progress(run.engine, {.model = study.model,
+                                                           .types = plain_types,
+                                                           .out_dir = study.variants_dir,
+                                                           .imatrix = study.imatrix,
+                                                           .n_threads = study.threads > 0 ? study.threads : 0});
+    made.insert(made.end(), plain.begin(), plain.end());
   }
   const auto calibrated = make_calibrated_variants(run.engine, study, calibrations, variants, run.calibration_records);
   made.insert(made.end(), calibrated.begin(), calibrated.end());
