@@ -7,7 +7,6 @@ packages=(
   build-essential cmake ninja-build ccache git python3
   nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev
   libssl-dev libcurl4-openssl-dev libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libre2-dev  # GSM8K's answer filters (linear-time regular expressions)
   python3-langdetect  # IFEval language checks read its profiles at run time
 )
 

@@ -19,7 +19,7 @@ namespace uaqf::tasks {
 // The first match of "#### (-?[0-9.,]+)", its group (strict-match).
 std::optional<std::string> gsm8k_strict_answer(const std::string& generation);
 // The last match of "(-?[$0-9.,]{2,})|(-?[0-9]+)", its non-empty group, stripped (flexible-extract).
-// Both run on RE2 (linear time, no recursion): any length of input is safe.
+// Both are linear scans (no regex engine, no recursion): any length of input is safe.
 std::optional<std::string> gsm8k_flexible_answer(const std::string& generation);
 // exact_match's regexes_to_ignore (",", "$", "(?s).*#### ", a final "."), then lower case.
 std::string gsm8k_normalize(const std::string& answer);

@@ -257,7 +257,7 @@ std::vector<TaskDefinition> rolling_log_likelihood_rows() {
 TaskDefinition gsm8k_row() {
   return {.name = "gsm8k",
           .kind = TaskKind::kGeneration,
-          .version = 2,  // 2: lm-eval's seeded exemplars per question, RE2 filters (lm-eval gsm8k 3.0)
+          .version = 2,  // 2: lm-eval's seeded exemplars per question, linear-scan filters (lm-eval gsm8k 3.0)
           .help = "grade-school math, k-shot (--gsm8k-shots), greedy answers, exact match (lm-eval gsm8k 3.0)",
           .load = load_gsm8k_task,
           .run = run_gsm8k_task,

@@ -42,7 +42,7 @@ TEST(Gsm8k, PromptHasExemplarsThenTheQuestion) {
             "Question: What is 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: What is 2+2?\nAnswer:");
 }
 
-// std::regex overflowed the stack on a run of about 27,000 digits, dots and commas; RE2 is linear.
+// std::regex overflowed the stack on a run of about 27,000 digits, dots and commas; the scans are linear.
 TEST(Gsm8k, LongRunsOfDigitsAndDotsDoNotCrash) {
   std::string run;
   for (int i = 0; i < 15000; ++i) run += "0.";
