@@ -7,6 +7,7 @@
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/paths.h"
 
 namespace uaqf::cli {
 
@@ -73,6 +74,16 @@ std::vector<std::string> parse_name_list(const std::string& text) {
     }
   }
   return items;
+}
+
+std::filesystem::path resolve_data_dir(const std::string& given) {
+  if (!given.empty()) {
+    return given;
+  }
+  if (auto found = find_shared_file("data")) {
+    return *found;
+  }
+  throw Error(ErrorCode::kNotFound, "no data folder given and none found under $UAQF_SHARED_DIR: pass --data-dir DIR");
 }
 
 }  // namespace uaqf::cli

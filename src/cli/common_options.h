@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,8 @@ void require_output_file_writable(const std::string& path, const char* what);
 // "512,1024" -> {512, 1024}; throws Error naming the option on bad input.
 std::vector<int> parse_int_list(const std::string& text, const std::string& option);
 std::vector<std::string> parse_name_list(const std::string& text);
+
+// --data-dir as given, else the shared folder's data/; throws Error(kNotFound) naming the flag.
+std::filesystem::path resolve_data_dir(const std::string& given);
 
 }  // namespace uaqf::cli

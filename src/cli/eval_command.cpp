@@ -43,16 +43,6 @@ fs::path resolve_corpus(const std::string& given) {
                           kDefaultCorpus.string()));
 }
 
-fs::path resolve_data_dir(const std::string& given) {
-  if (!given.empty()) {
-    return given;
-  }
-  if (auto found = find_shared_file("data")) {
-    return *found;
-  }
-  throw Error(ErrorCode::kNotFound, "no data folder given and none found under $UAQF_SHARED_DIR: pass --data-dir DIR");
-}
-
 struct Flags {
   std::vector<std::string> models;
   std::string tasks = "perplexity";

@@ -8,10 +8,10 @@
 
 #include "backend/engines.h"
 #include "cli/commands.h"
+#include "cli/common_options.h"
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/interrupt.h"
-#include "core/paths.h"
 #include "core/terminal.h"
 #include "quant/imatrix.h"
 #include "tasks/calibration.h"
@@ -36,22 +36,6 @@ struct ImatrixFlags {
   bool force = false;
 };
 
-fs::path data_dir_for(const ImatrixFlags& flags) {
-  if (!flags.data_dir.empty()) {
-    return flags.data_dir;
-  }
-  if (auto found = find_shared_file("data")) {
-    return *found;
-  }
-  if (tasks::is_named_calibration_source(flags.calibration)) {
-    throw Error(ErrorCode::kNotFound,
-                fmt::format("calibration source {} is read from the data folder, and none was found under "
-                            "$UAQF_SHARED_DIR: pass --data-dir DIR",
-                            flags.calibration));
-  }
-  return {};
-}
-
 std::string source_list() {
   std::string list;
   for (const auto& source : tasks::named_calibration_sources()) {
@@ -70,7 +54,9 @@ int run_imatrix(const ImatrixFlags& flags) {
                            : tasks::is_named_calibration_source(flags.calibration)
                                ? flags.calibration
                                : fs::path(flags.calibration).stem().string();
-  const auto calibration = tasks::load_calibration(name, flags.calibration, data_dir_for(flags));
+  const auto calibration = tasks::load_calibration(
+      name, flags.calibration,
+      tasks::is_named_calibration_source(flags.calibration) ? resolve_data_dir(flags.data_dir) : fs::path());
   auto engine = backend::make_engine(backend::kDefaultEngine);
   engine->inspect(flags.model);
   quant::ImatrixOptions options{

@@ -68,9 +68,7 @@ std::string sentence(const json& c, int resamples) {
 }  // namespace
 
 json calibration_json(const StudyResults& study) {
-  const json& stored = study.results;
-  const auto comparisons = decide::compare_calibrations(study.variants, stored.at("study").at("seed").get<uint32_t>(),
-                                                        study.decision.bootstrap_resamples);
+  const auto& comparisons = study.calibration_comparisons;  // computed once, when the record was read
   if (comparisons.empty()) return nullptr;
   json out = json::array();
   for (const auto& c : comparisons) {

@@ -442,6 +442,7 @@ StudyResults load_study_results(const fs::path& path) {
     study.profile = std::move(record.profile);
     study.variants = std::move(record.decision_inputs);
     study.decision = std::move(record.decision);
+    study.calibration_comparisons = std::move(record.calibration_comparisons);
   } catch (const Error& error) {
     throw Error(error.code(), fmt::format("{}: {}", study.label, error.what()));
   }

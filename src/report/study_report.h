@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "decide/calibration_effect.h"
 #include "decide/decide.h"
 #include "decide/profile.h"
 #include "report/table.h"
@@ -27,6 +28,7 @@ struct StudyResults {
   decide::Profile profile;
   std::vector<decide::Variant> variants;
   decide::Decision decision;
+  std::vector<decide::CalibrationComparison> calibration_comparisons;  // as the results record computes them
 };
 
 // `path` is a results.json or the study output folder holding one. The decision is recomputed
