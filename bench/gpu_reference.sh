@@ -194,7 +194,7 @@ EOF
 }
 
 case "$step" in
-  build) build ;;
+  build) build ${EXTRA_TARGETS:-} ;;  # EXTRA_TARGETS: more targets of the same build (e.g. ggml-rpc-server)
   measure) measure ;;
   study) study ;;
   all) build; measure ;;

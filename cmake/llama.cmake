@@ -21,6 +21,8 @@ if(UAQF_LLAMA STREQUAL "bundled")
   set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
   set(GGML_CCACHE OFF CACHE BOOL "" FORCE) # the launcher is set above for every target
   set(GGML_CUDA ${UAQF_CUDA} CACHE BOOL "" FORCE)
+  # The RPC backend: placements over rpc-server processes (LoadOptions::rpc_servers, --rpc-local).
+  set(GGML_RPC ON CACHE BOOL "" FORCE)
   # tinyBLAS takes over CPU matrix products from two rows on, with another summation order than
   # the one-row path: batched answers then drift from one-at-a-time ones.
   if(UAQF_BATCH_INVARIANT)
@@ -66,6 +68,9 @@ if(UAQF_LLAMA STREQUAL "bundled")
     set(PROJECT_SOURCE_DIR "${uaqf_project_source_dir}")
     add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/server" "${CMAKE_BINARY_DIR}/llama-tools/server" EXCLUDE_FROM_ALL)
     set_target_properties(llama-server PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin")
+    # ggml-rpc-server (llama.cpp's rpc-server), for placements through RPC (managed on loopback, or the binary to run on other hosts).
+    add_subdirectory("${UAQF_LLAMA_SOURCE_DIR}/tools/rpc" "${CMAKE_BINARY_DIR}/llama-tools/rpc" EXCLUDE_FROM_ALL)
+    set_target_properties(ggml-rpc-server PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bin")
   endif()
   execute_process(COMMAND git -C "${UAQF_LLAMA_SOURCE_DIR}" rev-parse HEAD
                   OUTPUT_VARIABLE UAQF_LLAMA_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
@@ -77,9 +82,12 @@ if(UAQF_LLAMA STREQUAL "bundled")
   # uaqf needs only llama-common's importance-matrix reader (and its log): compiled on their own,
   # they spare the test builds the rest of llama-common (argument parsing, chat templates, HTTP).
   add_library(uaqf_llama_imatrix STATIC "${UAQF_LLAMA_SOURCE_DIR}/common/imatrix-loader.cpp"
+                                        "${UAQF_LLAMA_SOURCE_DIR}/common/fit.cpp"
                                         "${UAQF_LLAMA_SOURCE_DIR}/common/log.cpp"
                                         "${CMAKE_SOURCE_DIR}/src/backend/llama/common_tty.cpp")
+  # common/fit.cpp (llama.cpp's fit of layers to free memory) and its memory breakdown (src/llama-ext.h).
   target_include_directories(uaqf_llama_imatrix SYSTEM PUBLIC "${UAQF_LLAMA_SOURCE_DIR}/common"
+                                                       "${UAQF_LLAMA_SOURCE_DIR}/src"
                                                        "${UAQF_LLAMA_SOURCE_DIR}/vendor")
   target_link_libraries(uaqf_llama_imatrix PUBLIC llama ggml Threads::Threads)
   set(UAQF_LLAMA_HAVE_COMMON ON)

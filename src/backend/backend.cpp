@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 
@@ -32,6 +34,82 @@ FlashAttention parse_flash_attention(const std::string& text) {
     return FlashAttention::kOff;
   }
   throw Error(ErrorCode::kInvalidArgument, fmt::format("flash attention must be auto, on or off, not '{}'", text));
+}
+
+std::string to_string(SplitMode mode) {
+  switch (mode) {
+    case SplitMode::kNone:
+      return "none";
+    case SplitMode::kLayer:
+      return "layer";
+    case SplitMode::kRow:
+      return "row";
+    case SplitMode::kTensor:
+      return "tensor";
+  }
+  return "layer";
+}
+
+SplitMode parse_split_mode(const std::string& text) {
+  for (const auto mode : {SplitMode::kNone, SplitMode::kLayer, SplitMode::kRow, SplitMode::kTensor}) {
+    if (text == to_string(mode)) {
+      return mode;
+    }
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              fmt::format("split mode must be none, layer, row or tensor, not '{}'", text));
+}
+
+std::string gpu_layers_to_string(int n_gpu_layers) {
+  if (n_gpu_layers == kGpuLayersAll) {
+    return "all";
+  }
+  if (n_gpu_layers == kGpuLayersAuto) {
+    return "auto";
+  }
+  return std::to_string(n_gpu_layers);
+}
+
+int parse_gpu_layers(const std::string& text, const std::string& option) {
+  if (text == "all" || text == "-1") {
+    return kGpuLayersAll;
+  }
+  if (text == "auto") {
+    return kGpuLayersAuto;
+  }
+  int value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{} must be a layer count, 'all' or 'auto' (as many as fit), not '{}'", option, text));
+  }
+  return value;
+}
+
+std::string LoadOptions::placement_flags() const {
+  std::vector<std::string> flags;
+  if (n_gpu_layers != kGpuLayersAll) {
+    flags.push_back("--gpu-layers " + gpu_layers_to_string(n_gpu_layers));
+  }
+  if (split_mode != SplitMode::kLayer) {
+    flags.push_back("--split-mode " + to_string(split_mode));
+  }
+  if (!tensor_split.empty()) {
+    flags.push_back(fmt::format("--tensor-split {}", fmt::join(tensor_split, ",")));
+  }
+  if (main_gpu != 0) {
+    flags.push_back(fmt::format("--main-gpu {}", main_gpu));
+  }
+  if (!devices.empty()) {
+    flags.push_back(fmt::format("--device {}", fmt::join(devices, ",")));
+  }
+  if (!rpc_servers.empty()) {
+    flags.push_back(fmt::format("--rpc {}", fmt::join(rpc_servers, ",")));
+  }
+  if (managed_rpc_servers > 0) {
+    flags.push_back(fmt::format("--rpc-local {}", managed_rpc_servers));
+  }
+  return fmt::format("{}", fmt::join(flags, " "));
 }
 
 namespace {

@@ -45,14 +45,43 @@ enum class FlashAttention { kAuto, kOn, kOff };
 std::string to_string(FlashAttention mode);
 FlashAttention parse_flash_attention(const std::string& text);  // auto|on|off; throws Error
 
+// How llama.cpp spreads a model over several devices (its --split-mode).
+enum class SplitMode { kNone, kLayer, kRow, kTensor };
+
+std::string to_string(SplitMode mode);
+SplitMode parse_split_mode(const std::string& text);  // none|layer|row|tensor; throws Error
+
+// n_gpu_layers values that are not a count.
+inline constexpr int kGpuLayersAll = -1;
+// As many layers as fit in the devices' free memory with the variant's context: resolved to a
+// count before the load (Engine::fit_gpu_layers), and the count recorded.
+inline constexpr int kGpuLayersAuto = -2;
+
+// "all", "auto" or the count; and back (throws Error naming `option`).
+std::string gpu_layers_to_string(int n_gpu_layers);
+int parse_gpu_layers(const std::string& text, const std::string& option);
+
 // Settings that need the weights loaded again when they change: variants that differ in these
-// cannot share one load.
+// cannot share one load. The placement fields are spelled as llama.cpp's tools spell them.
 struct LoadOptions {
-  int n_gpu_layers = -1;  // -1: all layers when a GPU is present
+  int n_gpu_layers = kGpuLayersAll;          // a count, kGpuLayersAll or kGpuLayersAuto (--gpu-layers)
+  SplitMode split_mode = SplitMode::kLayer;  // --split-mode
+  std::vector<float> tensor_split;           // --tensor-split: share per device; empty: by free memory
+  int main_gpu = 0;                          // --main-gpu
+  // --device: the devices to use, by name ("CUDA0", "RPC1"); empty: all (RPC servers' included).
+  std::vector<std::string> devices;
+  // --rpc: running rpc-servers (host:port) whose devices join the local ones.
+  std::vector<std::string> rpc_servers;
+  // rpc-server processes uaqf starts on 127.0.0.1 for this load (one per local GPU, else on the
+  // CPU) and stops again; their devices are then the only ones used. 0: none.
+  int managed_rpc_servers = 0;
   // llama.cpp's CPU weight repacking (faster kernels for Q4_0, Q4_K, ...); its one-row and
   // many-row kernels sum in different orders, so batch-invariant evaluation turns it off.
   bool weight_repack = true;
   bool operator==(const LoadOptions&) const = default;
+  // The non-default placement settings as llama.cpp flags ("--gpu-layers auto --rpc h:p"), "" when
+  // all are default.
+  std::string placement_flags() const;
 };
 
 // Settings a new context (KV cache and compute buffers) takes on an already loaded model:
@@ -95,6 +124,17 @@ struct TokenScore {
 // so far); true stops that sequence.
 using StopFn = std::function<bool(std::size_t, const std::vector<Token>&)>;
 
+// Where one buffer type of a context's memory lives, and how much of it: the model's weights,
+// the context (KV cache) and the compute buffers (llama.cpp's memory breakdown).
+struct MemoryPlacement {
+  std::string buffer;  // llama.cpp's buffer type name: "CPU", "CPU_REPACK", "CUDA0", "RPC0[127.0.0.1:50052]"
+  std::string device;  // the device it belongs to ("CPU", "CUDA0", "RPC0")
+  bool host = false;   // host memory (CPU buffers, pinned host buffers of a GPU)
+  uint64_t weights_bytes = 0;
+  uint64_t kv_bytes = 0;
+  uint64_t compute_bytes = 0;
+};
+
 // One KV cache and its compute buffers on a loaded model. decode() grows sequence 0;
 // eval_sequences() runs several independent sequences side by side.
 class Context {
@@ -118,6 +158,9 @@ class Context {
   // before, e.g. by eval_sequences), as a server decoding for several users at once does. The logits
   // are computed, not read.
   virtual void decode_parallel(std::span<const Token> tokens, std::span<const int32_t> positions) = 0;
+  // Where the weights, this context's KV cache and its compute buffers live (empty when the
+  // engine cannot say).
+  virtual std::vector<MemoryPlacement> memory_placement() const { return {}; }
   // Empties the cache, evaluates `prefix` once, then each suffix as its own sequence continuing
   // it (the prefix's cache is shared, so the context needs unified_kv), and scores every suffix
   // token. The prefix must not be empty.
@@ -355,6 +398,13 @@ class Engine {
   // Loads the weights; the model's contexts open with default ContextOptions until bound to
   // others (with_context_options). Counting calls to this counts weight loads.
   virtual std::unique_ptr<Model> load_weights(const std::filesystem::path& path, const LoadOptions& options) = 0;
+  // `options` with n_gpu_layers kGpuLayersAuto resolved: the most layers of `path` that fit in the
+  // free memory of the devices `options` place it on, with a context of `n_ctx` tokens and
+  // `context`'s settings (and, over several devices, the split that fits), as llama.cpp's own fit
+  // finds them; 0 layers when none fit. Other options come back as they are. Throws Error when it
+  // cannot be estimated.
+  virtual LoadOptions fit_placement(const std::filesystem::path& path, const LoadOptions& options,
+                                    const ContextOptions& context, uint32_t n_ctx) = 0;
   // Loads the weights and binds the context options: a model that runs as `options` say.
   // Throws Error naming the setting when a context could never open with `options` (e.g. an unknown
   // KV-cache type): checked before any model is loaded.

@@ -17,8 +17,15 @@ struct RuntimeFlags {
   int batch_size = 2048;
   int ubatch_size = 512;
   std::string kv_type = "f16";
-  int gpu_layers = -1;
   std::string flash_attn = "auto";
+  // Placement, spelled as llama.cpp's tools spell it.
+  std::string gpu_layers = "all";  // a count, all or auto (as many as fit)
+  std::string split_mode = "layer";
+  std::string tensor_split;  // "3,1"
+  int main_gpu = 0;
+  std::string devices;      // "CUDA0,RPC0"
+  std::string rpc_servers;  // "host:port,host:port"
+  int rpc_local = 0;        // rpc-servers uaqf starts on 127.0.0.1
 };
 
 void add_runtime_flags(CLI::App& command, RuntimeFlags& flags);

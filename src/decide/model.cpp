@@ -73,6 +73,12 @@ const std::vector<MetricSpec>& fixed_metrics() {
       // Accelerator memory the variant added at its peak (weights, KV cache, compute buffers).
       {"device_memory_gib", "GiB", Direction::kLowerIsBetter},
       {"file_size_gib", "GiB", Direction::kLowerIsBetter},
+      // Devices as a cost: how many devices hold a part of the weights (the host counts as one
+      // when nothing is offloaded), decode tokens/s per such device, and the memory the placement
+      // took on all of them together (weights, KV cache and compute buffers, llama.cpp's breakdown).
+      {"devices_used", "devices", Direction::kLowerIsBetter},
+      {"tokens_per_s_per_device", "tokens/s", Direction::kHigherIsBetter},
+      {"device_memory_gib_total", "GiB", Direction::kLowerIsBetter},
       {"energy_j_per_token", "J/token", Direction::kLowerIsBetter},
       {"ppl", "", Direction::kLowerIsBetter},
       {"ln_ppl_ratio", "nats", Direction::kLowerIsBetter},

@@ -78,6 +78,19 @@ std::vector<Profile> make_builtins() {
     p.constraints = {builtin_constraint("slo_attainment >= 0.99"), builtin_constraint("kld_mean <= 0.1")};
     profiles.push_back(p);
   }
+  {
+    Profile p;
+    p.name = "throughput-per-device";
+    p.description =
+        "capacity per device bought: decode tokens/s per device that holds weights, and the memory the placement "
+        "takes on all of them (for placements over several GPUs, RPC servers or partial offload)";
+    p.weights = {{"tokens_per_s_per_device", 0.45},
+                 {"prefill_tps", 0.15},
+                 {"device_memory_gib_total", 0.15},
+                 {"same_top_rate", 0.25}};
+    p.constraints = {builtin_constraint("kld_mean <= 0.1")};
+    profiles.push_back(p);
+  }
   for (const auto& p : profiles) validate(p);
   return profiles;
 }

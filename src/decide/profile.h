@@ -39,7 +39,8 @@ bool satisfies(double value, Comparison op, double threshold);
 // Throws Error(kInvalidArgument) naming the text on a bad operator or number or an unknown metric.
 Constraint parse_constraint(const std::string& text);
 
-// The built-in profiles: "interactive", "batch-throughput", "edge", "quality-critical", "serving"
+// The built-in profiles: "interactive", "batch-throughput", "edge", "quality-critical", "serving",
+// "throughput-per-device"
 // (weights and constraints in docs/decide.md). Throws Error listing the names when unknown.
 const Profile& builtin_profile(const std::string& name);
 std::vector<std::string> builtin_profile_names();

@@ -118,8 +118,8 @@ void validate(const BenchOptions& options) {
     // The sweep times generated tokens: with none, its rates would be 0 / 0.
     fail("--parallel needs tokens to generate: --gen-tokens is 0");
   }
-  if (options.runtime.n_gpu_layers < -1) {
-    fail(fmt::format("--gpu-layers must be -1 (all) or a layer count, got {}", options.runtime.n_gpu_layers));
+  if (options.runtime.n_gpu_layers < backend::kGpuLayersAuto) {
+    fail(fmt::format("--gpu-layers must be a layer count, all or auto, got {}", options.runtime.n_gpu_layers));
   }
   for (int depth : options.depths) {
     if (depth < 0) {
@@ -330,6 +330,7 @@ class ModelBench {
   void measure() {
     sample_device();
     result_.info = model_.info();
+    result_.placement = model_.load_options().placement_flags();
     add_load_metric();
     warn_beyond_trained_context();
     for (int depth : options_.depths) {
@@ -442,6 +443,9 @@ class ModelBench {
                   .n_gen = n_gen_,
                   .depth = depth};
     auto ctx = model_.new_context(context_size(n_gen_ + depth));
+    if (result_.memory_placement.empty()) {
+      result_.memory_placement = ctx->memory_placement();
+    }
     sample_device();
     auto generate = [&] {  // n_gen single-token steps after the cache's contents
       Token token = bos_.value_or(tokens_.next());
@@ -696,6 +700,20 @@ void record_failure(ModelResult& result, const std::string& model_name, Measure&
 
 }  // namespace
 
+uint32_t largest_context_tokens(const BenchOptions& options) {
+  if (options.n_ctx) {
+    return *options.n_ctx;
+  }
+  const int prompt = *std::max_element(options.prompt_tokens.begin(), options.prompt_tokens.end());
+  const int depth = *std::max_element(options.depths.begin(), options.depths.end());
+  int largest = std::max(prompt, options.gen_tokens) + depth;
+  largest = std::max(largest, options.prompt_tokens.front() + options.gen_tokens);
+  for (const int level : options.parallel) {
+    largest = std::max(largest, (options.prompt_tokens.front() + options.gen_tokens) * level);
+  }
+  return static_cast<uint32_t>(largest);
+}
+
 ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std::string& sha256) {
   ModelResult result{.path = model_path, .sha256 = sha256};
   const auto device_before_load_bytes = engine_.device_memory_used_bytes();
@@ -704,7 +722,10 @@ ModelResult BenchRunner::run(const std::filesystem::path& model_path, const std:
     result.memory_bandwidth_bytes_per_s = engine_.memory_bandwidth_bytes_per_s(options_.runtime);
     result.peak_rss_is_per_model = reset_peak_rss();
     const int64_t load_start_ns = clock_.now_ns();
-    auto model = engine_.load(model_path, options_.runtime);
+    backend::RuntimeOptions runtime = options_.runtime;
+    static_cast<backend::LoadOptions&>(runtime) =
+        engine_.fit_placement(model_path, runtime, runtime, largest_context_tokens(options_));
+    auto model = engine_.load(model_path, runtime);
     const int64_t load_end_ns = clock_.now_ns();
     const LoadedModel loaded{.path = model_path,
                              .model = *model,

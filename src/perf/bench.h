@@ -92,6 +92,11 @@ struct ModelResult {
   // test also reports decode_bandwidth_share: bytes moved per token x tokens/s / this bandwidth.
   std::optional<double> memory_bandwidth_bytes_per_s;
   bool energy_measured = false;
+  // The placement the model ran with, as llama.cpp flags (--gpu-layers auto resolved to its count;
+  // "" for the default), and where its weights, the first decode test's KV cache and compute
+  // buffers lived.
+  std::string placement;
+  std::vector<backend::MemoryPlacement> memory_placement;
   std::vector<std::string> warnings;
   std::vector<Metric> metrics;
 
@@ -117,6 +122,10 @@ struct LoadedModel {
 
 // Called as work advances: (model file name, runs done, runs total).
 using BenchProgressFn = std::function<void(const std::string&, long, long)>;
+
+// The largest context (tokens over all sequences) any test of `options` opens: what a placement
+// with --gpu-layers auto must leave room for.
+uint32_t largest_context_tokens(const BenchOptions& options);
 
 class BenchRunner {
  public:

@@ -196,6 +196,19 @@ json environment_to_json(const Environment& env, const backend::EngineInfo& engi
               {"extra", env.extra}};
 }
 
+json memory_placement_to_json(const std::vector<backend::MemoryPlacement>& placed) {
+  json out = json::array();
+  for (const auto& p : placed) {
+    out.push_back({{"buffer", p.buffer},
+                   {"device", p.device},
+                   {"host", p.host},
+                   {"weights_bytes", p.weights_bytes},
+                   {"kv_bytes", p.kv_bytes},
+                   {"compute_bytes", p.compute_bytes}});
+  }
+  return out;
+}
+
 json bench_to_json(const perf::BenchReport& report) {
   const auto& o = report.options;
   json options{{"prompt_tokens", o.prompt_tokens},
@@ -261,6 +274,8 @@ json bench_to_json(const perf::BenchReport& report) {
                       {"memory_bandwidth_bytes_per_s",
                        model.memory_bandwidth_bytes_per_s ? json(*model.memory_bandwidth_bytes_per_s) : json(nullptr)},
                       {"energy_measured", model.energy_measured},
+                      {"placement", model.placement},
+                      {"memory_placement", memory_placement_to_json(model.memory_placement)},
                       {"warnings", model.warnings},
                       {"metrics", metrics}});
   }

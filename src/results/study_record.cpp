@@ -19,6 +19,9 @@ json variant_to_json(const VariantRecord& v) {
            {"threads", v.threads},
            {"status", v.ok ? "ok" : "failed"},
            {"runs", v.runs}};
+  if (!v.placement.empty()) {
+    out["placement"] = v.placement;
+  }
   if (!v.ok) {
     out["error"] = v.error;
   }
@@ -49,6 +52,7 @@ VariantRecord variant_from_json(const json& v) {
   out.kv_cache_type = v.value("kv_cache_type", std::string("f16"));
   out.flash_attention = v.value("flash_attention", std::string("auto"));
   out.threads = v.value("threads", 0);
+  out.placement = v.value("placement", std::string());
   out.ok = v.value("status", std::string("ok")) == "ok";
   out.error = v.value("error", std::string());
   out.runs = v.value("runs", std::vector<int64_t>{});

@@ -30,6 +30,9 @@ struct VariantRecord {
   std::string kv_cache_type;
   std::string flash_attention;
   int threads = 0;
+  // Where its layers were asked to go, as llama.cpp flags ("" for the default); what they got (the
+  // resolved layer count, the devices and where the memory went) is in its bench record.
+  std::string placement;
   bool ok = true;
   std::string error;          // why it failed, when !ok
   std::vector<int64_t> runs;  // the runs (machines, builds) its results come from

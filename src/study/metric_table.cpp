@@ -1,5 +1,7 @@
 #include "study/metric_table.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -41,6 +43,31 @@ std::vector<double> statistic_of(const perf::Metric& metric, Statistic statistic
 // Which task record field says the item was answered correctly.
 std::string correctness_field(const std::string& task) { return task == "gsm8k" ? "correct_strict" : "correct"; }
 
+// devices_used, tokens_per_s_per_device and device_memory_gib_total from where the memory went.
+void add_device_metrics(const perf::ModelResult& bench, std::map<std::string, decide::MetricValue>& metrics) {
+  if (bench.memory_placement.empty()) {
+    return;  // an engine that cannot say where its memory is
+  }
+  std::set<std::string> devices;
+  uint64_t total_bytes = 0;
+  for (const auto& placed : bench.memory_placement) {
+    if (!placed.host && placed.weights_bytes > 0) {
+      devices.insert(placed.device);
+    }
+    total_bytes += placed.weights_bytes + placed.kv_bytes + placed.compute_bytes;
+  }
+  const double n_devices = devices.empty() ? 1.0 : static_cast<double>(devices.size());
+  metrics["devices_used"] = {{n_devices}, false};
+  metrics["device_memory_gib_total"] = {{static_cast<double>(total_bytes) / kBytesPerGib}, false};
+  if (const auto decode = metrics.find("decode_tps"); decode != metrics.end()) {
+    decide::MetricValue per_device = decode->second;
+    for (double& value : per_device.samples) {
+      value /= n_devices;
+    }
+    metrics["tokens_per_s_per_device"] = per_device;
+  }
+}
+
 }  // namespace
 
 const std::vector<BenchRoute>& bench_routes() {
@@ -78,6 +105,7 @@ std::map<std::string, decide::MetricValue> decision_metrics(const perf::ModelRes
     metrics["device_memory_gib"] = {{static_cast<double>(*bench.peak_device_memory_bytes) / kBytesPerGib}, false};
   }
   metrics["file_size_gib"] = {{static_cast<double>(bench.info.file_size_bytes) / kBytesPerGib}, false};
+  add_device_metrics(bench, metrics);
   return metrics;
 }
 

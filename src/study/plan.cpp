@@ -19,8 +19,11 @@ using backend::Capability;
 using backend::Need;
 
 std::string variant_name(const Study& study, const std::string& weight_name, const std::string& kv,
-                         const std::string& fa) {
+                         const std::string& fa, const Placement& placement) {
   std::string name = weight_name;
+  if (study.placements.size() > 1) {
+    name += " @" + placement.name;
+  }
   if (study.kv_types.size() > 1) {
     name += " kv=" + kv;
   }
@@ -119,18 +122,21 @@ std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<Wei
                                        int default_threads) {
   std::vector<VariantPlan> plans;
   for (const auto& weight : weights) {
-    for (const auto& kv : study.kv_types) {
-      for (const auto& fa : study.flash_attn) {
-        VariantPlan plan;
-        plan.name = variant_name(study, weight.name, kv, fa);
-        plan.file = weight.file;
-        plan.is_baseline = weight.file == study.model && kv == study.kv_types.front() && fa == study.flash_attn.front();
-        plan.runtime.n_threads = study.threads > 0 ? study.threads : default_threads;
-        plan.runtime.n_batch = study.batch_size;
-        plan.runtime.n_gpu_layers = study.gpu_layers;
-        plan.runtime.kv_cache_type = kv;
-        plan.runtime.flash_attention = backend::parse_flash_attention(fa);
-        plans.push_back(plan);
+    for (const auto& placement : study.placements) {
+      for (const auto& kv : study.kv_types) {
+        for (const auto& fa : study.flash_attn) {
+          VariantPlan plan;
+          plan.name = variant_name(study, weight.name, kv, fa, placement);
+          plan.file = weight.file;
+          plan.is_baseline = weight.file == study.model && kv == study.kv_types.front() &&
+                             fa == study.flash_attn.front() && &placement == &study.placements.front();
+          static_cast<backend::LoadOptions&>(plan.runtime) = placement.load;
+          plan.runtime.n_threads = study.threads > 0 ? study.threads : default_threads;
+          plan.runtime.n_batch = study.batch_size;
+          plan.runtime.kv_cache_type = kv;
+          plan.runtime.flash_attention = backend::parse_flash_attention(fa);
+          plans.push_back(plan);
+        }
       }
     }
   }

@@ -227,7 +227,8 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
                     .is_baseline = plan.is_baseline,
                     .kv_cache_type = plan.runtime.kv_cache_type,
                     .flash_attention = backend::to_string(plan.runtime.flash_attention),
-                    .threads = plan.runtime.n_threads};
+                    .threads = plan.runtime.n_threads,
+                    .placement = plan.runtime.placement_flags()};
     state.variant.name = plan.name;
     state.variant.is_baseline = plan.is_baseline;
     add_calibration(run, plan, state);

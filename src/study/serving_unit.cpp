@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "backend/llama_server/managed_server.h"
 #include "backend/openai/client.h"
@@ -63,6 +64,28 @@ backend::ServerLaunch server_launch(const std::filesystem::path& model, const ba
   launch.kv_cache_type = runtime.kv_cache_type;
   launch.flash_attention = runtime.flash_attention;
   launch.n_gpu_layers = runtime.n_gpu_layers;
+  // The rest of the placement as llama-server's own flags (-ngl auto: its fit).
+  if (runtime.managed_rpc_servers > 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "a served variant cannot use 'rpc_local' yet: start rpc-servers and name them in 'rpc'");
+  }
+  if (runtime.split_mode != backend::SplitMode::kLayer) {
+    launch.extra_args.insert(launch.extra_args.end(), {"--split-mode", backend::to_string(runtime.split_mode)});
+  }
+  if (!runtime.tensor_split.empty()) {
+    launch.extra_args.insert(launch.extra_args.end(),
+                             {"--tensor-split", fmt::format("{}", fmt::join(runtime.tensor_split, ","))});
+  }
+  if (runtime.main_gpu != 0) {
+    launch.extra_args.insert(launch.extra_args.end(), {"--main-gpu", std::to_string(runtime.main_gpu)});
+  }
+  if (!runtime.devices.empty()) {
+    launch.extra_args.insert(launch.extra_args.end(), {"--device", fmt::format("{}", fmt::join(runtime.devices, ","))});
+  }
+  if (!runtime.rpc_servers.empty()) {
+    launch.extra_args.insert(launch.extra_args.end(),
+                             {"--rpc", fmt::format("{}", fmt::join(runtime.rpc_servers, ","))});
+  }
   launch.n_threads = runtime.n_threads;
   launch.n_batch = runtime.n_batch;
   launch.n_ubatch = std::min(runtime.n_ubatch, runtime.n_batch);  // llama-server refuses a larger micro-batch

@@ -308,8 +308,89 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
   }
 }
 
+// The placement keys of [runtime] or of one [[runtime.placements]] entry, over `load`.
+void read_placement(const Reader& r, const toml::table& t, backend::LoadOptions& load) {
+  if (const auto* node = t.get("gpu_layers"); node != nullptr) {
+    if (!node->is_integer() && !node->is_string()) {
+      r.fail(*node, "'gpu_layers' must be a layer count, \"all\" or \"auto\" (as many as fit)");
+    }
+    try {
+      load.n_gpu_layers = backend::parse_gpu_layers(
+          node->is_integer() ? std::to_string(node->as_integer()->get()) : node->as_string()->get(), "'gpu_layers'");
+    } catch (const Error& error) {
+      r.fail(*node, error.what());
+    }
+  }
+  std::string split_mode = backend::to_string(load.split_mode);
+  r.read(t, "split_mode", split_mode);
+  try {
+    load.split_mode = backend::parse_split_mode(split_mode);
+  } catch (const Error& error) {
+    r.fail(*t.get("split_mode"), error.what());
+  }
+  if (const auto* node = t.get("tensor_split"); node != nullptr) {
+    if (!node->is_array()) {
+      r.fail(*node, "'tensor_split' must be a list of shares, e.g. [3, 1]");
+    }
+    load.tensor_split.clear();
+    for (const auto& share : *node->as_array()) {
+      if (!share.is_number() || share.value_or(-1.0) < 0) {
+        r.fail(share, "'tensor_split' shares must be non-negative numbers");
+      }
+      load.tensor_split.push_back(static_cast<float>(share.value_or(0.0)));
+    }
+  }
+  r.read(t, "main_gpu", load.main_gpu);
+  r.read_list(t, "devices", load.devices);
+  r.read_list(t, "rpc", load.rpc_servers);
+  r.read(t, "rpc_local", load.managed_rpc_servers);
+  if (load.managed_rpc_servers > 16) {
+    r.fail(*t.get("rpc_local"), fmt::format("'rpc_local' must be 0 to 16, got {}", load.managed_rpc_servers));
+  }
+  if (load.managed_rpc_servers > 0 && !load.rpc_servers.empty()) {
+    r.fail(*t.get("rpc_local"), "'rpc_local' and 'rpc' exclude each other");
+  }
+}
+
+void read_placements(const Reader& r, const toml::table& t, Study& study) {
+  backend::LoadOptions base;
+  read_placement(r, t, base);
+  study.placements = {Placement{.name = "", .load = base}};
+  const auto* node = t.get("placements");
+  if (node == nullptr) {
+    return;
+  }
+  if (!node->is_array_of_tables() || node->as_array()->empty()) {
+    r.fail(*node, "'placements' must be a list of tables ([[runtime.placements]] with a name and placement keys)");
+  }
+  study.placements.clear();
+  for (const auto& entry : *node->as_array()) {
+    const auto& table = *entry.as_table();
+    r.only(table, "runtime.placements",
+           {"name", "gpu_layers", "split_mode", "tensor_split", "main_gpu", "devices", "rpc", "rpc_local"});
+    Placement placement{.name = "", .load = base};
+    r.read(table, "name", placement.name);
+    const bool bad_name =
+        placement.name.empty() || std::any_of(placement.name.begin(), placement.name.end(), [](char c) {
+          return !std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-';
+        });
+    if (bad_name) {
+      r.fail(entry, fmt::format("a placement needs a name of letters, digits, '_' and '-', got '{}'", placement.name));
+    }
+    for (const auto& earlier : study.placements) {
+      if (earlier.name == placement.name) {
+        r.fail(entry, fmt::format("two placements are named '{}'", placement.name));
+      }
+    }
+    read_placement(r, table, placement.load);
+    study.placements.push_back(placement);
+  }
+}
+
 void read_runtime(const Reader& r, const toml::table& t, Study& study) {
-  r.only(t, "runtime", {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn"});
+  r.only(t, "runtime",
+         {"threads", "batch_size", "gpu_layers", "kv_types", "flash_attn", "split_mode", "tensor_split", "main_gpu",
+          "devices", "rpc", "rpc_local", "placements"});
   r.read(t, "threads", study.threads);
   if (const auto* node = t.get("threads")) {
     try {
@@ -320,12 +401,10 @@ void read_runtime(const Reader& r, const toml::table& t, Study& study) {
   }
   r.read(t, "batch_size", study.batch_size);
   r.at_least(t, "batch_size", study.batch_size, 1);
-  if (const auto* node = t.get("gpu_layers"); node != nullptr) {
-    if (!node->is_integer()) {
-      r.fail(*node, "'gpu_layers' must be an integer (-1: all)");
-    }
-    study.gpu_layers = static_cast<int>(node->as_integer()->get());
-  }
+  read_placements(r, t, study);
+  study.gpu_layers = study.placements.front().load.n_gpu_layers == backend::kGpuLayersAuto
+                         ? backend::kGpuLayersAll
+                         : study.placements.front().load.n_gpu_layers;
   r.read_list(t, "kv_types", study.kv_types);
   r.read_list(t, "flash_attn", study.flash_attn);
   for (const auto& mode : study.flash_attn) {

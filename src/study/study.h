@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
+
 namespace uaqf::study {
 
 struct PromptWorkload {
@@ -59,6 +61,13 @@ struct Calibration {
   std::string source;  // a named source ("gsm8k-train") or a file's path (resolved from the study's folder)
 };
 
+// Where a variant's layers go ([runtime] placement keys, or one entry of [[runtime.placements]]),
+// crossed with the weight types: variants "<TYPE> @<name>" when there are several.
+struct Placement {
+  std::string name;  // letters, digits, '_' and '-'; "" for the single placement of [runtime]
+  backend::LoadOptions load;
+};
+
 struct Study {
   std::filesystem::path file;
   std::string name;
@@ -74,8 +83,8 @@ struct Study {
   // Also each type without calibration (a type that needs an importance matrix is then made only
   // with the calibrations, or with `imatrix`).
   bool uncalibrated = true;
-  int calibration_ctx = 512;      // tokens per chunk (llama-imatrix's default)
-  int calibration_chunks = -1;    // at most; -1: every whole chunk of the text
+  int calibration_ctx = 512;    // tokens per chunk (llama-imatrix's default)
+  int calibration_chunks = -1;  // at most; -1: every whole chunk of the text
   // The largest share of an evaluation input's 13-word sequences that may also be in a calibration
   // text; above it the study is refused (tasks/calibration.h).
   double calibration_overlap_limit = 0.01;
@@ -85,7 +94,8 @@ struct Study {
   // Runtime settings; lists are crossed with the weight types.
   int threads = 0;
   int batch_size = 2048;
-  int gpu_layers = -1;
+  int gpu_layers = -1;  // the first placement's (importance matrices are computed with it)
+  std::vector<Placement> placements{Placement{}};
   std::vector<std::string> kv_types{"f16"};
   std::vector<std::string> flash_attn{"auto"};
 

@@ -36,6 +36,13 @@ perf::BenchOptions bench_options(const Study& study, const backend::RuntimeOptio
   return options;
 }
 
+// The largest context the study opens on a variant (benchmark tests, perplexity chunks): what a
+// placement with gpu_layers = "auto" must leave room for.
+int study_context_tokens(const Study& study) {
+  const auto largest_bench = static_cast<int>(perf::largest_context_tokens(bench_options(study, {})));
+  return std::max(largest_bench, study.ctx);
+}
+
 // Repetitions are units too: an interrupted benchmark resumes at the first one not done.
 perf::RepetitionJournal repetition_journal(UnitStore& units, const std::string& variant, const std::string& bench_key,
                                            const json& bench_inputs) {
@@ -75,11 +82,15 @@ UnitRecord record_from_stored(const json& stored, const char* payload_key) {
 }  // namespace
 
 json runtime_to_json(const backend::RuntimeOptions& runtime) {
-  return {{"threads", runtime.n_threads},
-          {"batch_size", runtime.n_batch},
-          {"gpu_layers", runtime.n_gpu_layers},
-          {"kv_cache_type", runtime.kv_cache_type},
-          {"flash_attention", backend::to_string(runtime.flash_attention)}};
+  json out = {{"threads", runtime.n_threads},
+              {"batch_size", runtime.n_batch},
+              {"gpu_layers", runtime.n_gpu_layers},
+              {"kv_cache_type", runtime.kv_cache_type},
+              {"flash_attention", backend::to_string(runtime.flash_attention)}};
+  if (const std::string flags = runtime.placement_flags(); !flags.empty()) {
+    out["placement"] = flags;
+  }
+  return out;
 }
 
 const std::string& StudyRun::file_sha(const std::filesystem::path& file) {
@@ -91,10 +102,31 @@ const std::string& StudyRun::file_sha(const std::filesystem::path& file) {
 }
 
 json StudyRun::variant_inputs(const VariantPlan& plan) {
-  return json{{"file_sha256", file_sha(plan.file)},
+  json inputs{{"file_sha256", file_sha(plan.file)},
               {"kv_cache_type", plan.runtime.kv_cache_type},
               {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
               {"gpu_layers", plan.runtime.n_gpu_layers}};
+  // Only placements other than the default enter the key, so that stored default studies resume.
+  if (const std::string flags = plan.runtime.placement_flags(); !flags.empty()) {
+    inputs["placement"] = flags;
+  }
+  return inputs;
+}
+
+backend::LoadOptions StudyRun::placed(const VariantPlan& plan) {
+  const backend::LoadOptions& asked = plan.runtime.load_options();
+  if (asked.n_gpu_layers != backend::kGpuLayersAuto) {
+    return asked;
+  }
+  const std::string key = plan.file.string() + "|" + asked.placement_flags() + "|" + plan.runtime.kv_cache_type;
+  if (const auto it = fitted.find(key); it != fitted.end()) {
+    return it->second;
+  }
+  const auto n_ctx = static_cast<uint32_t>(study_context_tokens(study));
+  auto resolved = engine.fit_placement(plan.file, asked, plan.runtime.context_options(), n_ctx);
+  fmt::print(stderr, "{}: --gpu-layers auto: {} layers fit with a {}-token context\n", plan.name, resolved.n_gpu_layers,
+             n_ctx);
+  return fitted.emplace(key, resolved).first->second;
 }
 
 json StudyRun::suite_inputs() const {
@@ -108,7 +140,7 @@ json StudyRun::suite_inputs() const {
 }
 
 VariantModel acquire_model(StudyRun& run, const VariantPlan& plan, bool weight_repack) {
-  auto load_options = plan.runtime.load_options();
+  auto load_options = run.placed(plan);
   load_options.weight_repack = weight_repack;
   auto loaded = run.pool.acquire(plan.file, load_options);
   auto view = backend::with_context_options(loaded.model, plan.runtime.context_options());

@@ -67,6 +67,10 @@ struct StudyRun {
   nlohmann::json variant_inputs(const VariantPlan& plan);
   // What a task item's answer depends on besides the variant.
   nlohmann::json suite_inputs() const;
+  // The variant's load options with --gpu-layers auto resolved (once per file and placement) for
+  // the study's largest context.
+  backend::LoadOptions placed(const VariantPlan& plan);
+  std::map<std::string, backend::LoadOptions> fitted;
 };
 
 // What a study reads from files: task items, prompts and the corpus. Read and checked (schema,

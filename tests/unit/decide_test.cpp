@@ -364,8 +364,8 @@ TEST(Profile, Validate) {
 
 TEST(Profile, Builtins) {
   const auto names = builtin_profile_names();
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"interactive", "batch-throughput", "edge", "quality-critical", "serving"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"interactive", "batch-throughput", "edge", "quality-critical", "serving",
+                                             "throughput-per-device"}));
   for (const auto& name : names) {
     const Profile& p = builtin_profile(name);
     EXPECT_EQ(p.name, name);
@@ -681,7 +681,9 @@ TEST(Decide, BuiltinProfilesRunOnACompleteStudy) {
                               {"hellaswag.acc", {0.7 - 0.01 * f * f}},
                               {"goodput_rps", {2 + 0.5 * f}},
                               {"slo_attainment", {1.0}},
-                              {"max_concurrency_at_slo", {4 + 2 * f}}},
+                              {"max_concurrency_at_slo", {4 + 2 * f}},
+                              {"tokens_per_s_per_device", {20 + 10 * f, 21 + 10 * f, 19 + 10 * f}},
+                              {"device_memory_gib_total", {14 / (1 + f)}}},
                              i == 0);
     variants.push_back(v);
   }

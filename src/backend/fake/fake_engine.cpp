@@ -50,9 +50,10 @@ void require(const FakeEngine& engine, Capability capability) {
 
 class FakeContext final : public Context {
  public:
-  FakeContext(FakeEngine& engine, const FakeModelSpec& spec, uint32_t n_ctx)
-      : engine_(engine), spec_(spec), n_ctx_(n_ctx) {}
+  FakeContext(FakeEngine& engine, const FakeModelSpec& spec, uint32_t n_ctx, std::vector<MemoryPlacement> placement)
+      : engine_(engine), spec_(spec), n_ctx_(n_ctx), placement_(std::move(placement)) {}
   uint32_t n_ctx() const override { return n_ctx_; }
+  std::vector<MemoryPlacement> memory_placement() const override { return placement_; }
   uint32_t n_past() const override { return n_past_; }
   void clear() override { n_past_ = 0; }
   void decode(std::span<const Token> tokens) override {
@@ -164,13 +165,14 @@ class FakeContext final : public Context {
   FakeEngine& engine_;
   FakeModelSpec spec_;
   uint32_t n_ctx_;
+  std::vector<MemoryPlacement> placement_;
   uint32_t n_past_ = 0;
 };
 
 class FakeModel final : public Model {
  public:
-  FakeModel(FakeEngine& engine, FakeModelSpec spec, ModelInfo info)
-      : engine_(engine), spec_(spec), info_(std::move(info)) {}
+  FakeModel(FakeEngine& engine, FakeModelSpec spec, ModelInfo info, LoadOptions load_options = {})
+      : engine_(engine), spec_(spec), info_(std::move(info)), load_options_(std::move(load_options)) {}
   const ModelInfo& info() const override { return info_; }
   int32_t n_vocab() const override { return spec_.n_vocab; }
   std::optional<Token> bos() const override { return spec_.bos; }
@@ -206,7 +208,8 @@ class FakeModel final : public Model {
   }
   std::unique_ptr<Context> open_context_with(const ContextSpec& spec, const ContextOptions& options) override {
     engine_.check_context_options(options);
-    return std::make_unique<FakeContext>(engine_, with_context_options(spec_, options), spec.n_ctx);
+    return std::make_unique<FakeContext>(engine_, with_context_options(spec_, options), spec.n_ctx,
+                                         engine_.place(spec_, load_options_, spec.n_ctx));
   }
   const ContextOptions& context_options() const override { return context_options_; }
   const LoadOptions& load_options() const override { return load_options_; }
@@ -279,7 +282,7 @@ ModelInfo FakeEngine::inspect(const std::filesystem::path& path) {
   return info;
 }
 
-std::unique_ptr<Model> FakeEngine::load_weights(const std::filesystem::path& path, const LoadOptions& /*options*/) {
+std::unique_ptr<Model> FakeEngine::load_weights(const std::filesystem::path& path, const LoadOptions& options) {
   ++load_calls_;
   ++loads_[path.string()];
   const auto& spec = spec_for(path);
@@ -287,7 +290,73 @@ std::unique_ptr<Model> FakeEngine::load_weights(const std::filesystem::path& pat
   if (spec.fail_load) {
     throw Error(ErrorCode::kEngine, fmt::format("failed to load model {} (fake)", path.string()));
   }
-  return std::make_unique<FakeModel>(*this, spec, inspect(path));
+  const auto resolved = fit_placement(path, options, ContextOptions{}, static_cast<uint32_t>(spec.n_ctx_train));
+  return std::make_unique<FakeModel>(*this, spec, inspect(path), resolved);
+}
+
+namespace {
+
+struct FakeLayerBytes {
+  uint64_t weights = 0;
+  uint64_t kv = 0;
+  int n_layers = 1;
+};
+
+FakeLayerBytes layer_bytes(const FakeModelSpec& spec, uint32_t n_ctx) {
+  FakeLayerBytes bytes;
+  bytes.n_layers = spec.n_layer + 1;
+  const auto total = static_cast<uint64_t>(static_cast<double>(spec.n_params) * spec.bits_per_weight / 8.0);
+  bytes.weights = total / static_cast<uint64_t>(bytes.n_layers);
+  bytes.kv = spec.kv_bytes_per_token * n_ctx / static_cast<uint64_t>(spec.n_layer);
+  return bytes;
+}
+
+}  // namespace
+
+LoadOptions FakeEngine::fit_placement(const std::filesystem::path& path, const LoadOptions& options,
+                                      const ContextOptions& /*context*/, uint32_t n_ctx) {
+  if (options.n_gpu_layers != kGpuLayersAuto) {
+    return options;
+  }
+  const auto bytes = layer_bytes(spec_for(path), n_ctx);
+  int fitting = 0;
+  for (int device = 0; device < devices_.count; ++device) {
+    fitting += static_cast<int>(devices_.free_bytes_each / std::max<uint64_t>(1, bytes.weights + bytes.kv));
+  }
+  LoadOptions fitted = options;
+  fitted.n_gpu_layers = std::min(fitting, bytes.n_layers);
+  return fitted;
+}
+
+std::vector<MemoryPlacement> FakeEngine::place(const FakeModelSpec& spec, const LoadOptions& options,
+                                               uint32_t n_ctx) const {
+  if (devices_.count == 0) {
+    return {};  // like an engine that cannot say: tests without devices see no placement metrics
+  }
+  const auto bytes = layer_bytes(spec, n_ctx);
+  const int offloaded = options.n_gpu_layers < 0 ? bytes.n_layers : std::min(options.n_gpu_layers, bytes.n_layers);
+  std::vector<MemoryPlacement> placed;
+  const int on_host = bytes.n_layers - offloaded;
+  if (on_host > 0) {
+    placed.push_back({.buffer = "CPU",
+                      .device = "CPU",
+                      .host = true,
+                      .weights_bytes = bytes.weights * static_cast<uint64_t>(on_host),
+                      .kv_bytes = bytes.kv * static_cast<uint64_t>(on_host)});
+  }
+  // Layers fill the devices one after the other, as many as each holds.
+  const uint64_t per_device = devices_.free_bytes_each / std::max<uint64_t>(1, bytes.weights + bytes.kv);
+  int left = offloaded;
+  for (int device = 0; device < devices_.count && left > 0; ++device) {
+    const bool last = device + 1 == devices_.count;
+    const int here = last ? left : std::min(left, static_cast<int>(std::max<uint64_t>(1, per_device)));
+    placed.push_back({.buffer = fmt::format("FAKE{}", device),
+                      .device = fmt::format("FAKE{}", device),
+                      .weights_bytes = bytes.weights * static_cast<uint64_t>(here),
+                      .kv_bytes = bytes.kv * static_cast<uint64_t>(here)});
+    left -= here;
+  }
+  return placed;
 }
 
 std::unique_ptr<Vocabulary> FakeEngine::load_vocabulary(const std::filesystem::path& path) {

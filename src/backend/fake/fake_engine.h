@@ -29,10 +29,19 @@ struct FakeModelSpec {
   int64_t sample_ns = 0;                   // greedy_next
   double logit_noise = 0;                  // perturbation of the fake logits (0: the reference model)
   uint64_t kv_bytes_per_token = 0;
+  int32_t n_layer = 8;  // repeating layers; the output layer counts as one more, as in llama.cpp
   int vocab_shift = 0;  // tokenization offset; models with different shifts have different vocabularies
   bool fail_load = false;
   bool nan_logits = false;                 // every logit NaN, as a model with NaN weights gives
   std::optional<int> fail_on_decode_call;  // the n-th decode call (1-based) throws
+};
+
+// The fake engine's accelerators, for placement tests: `count` devices named FAKE0, FAKE1, ...
+// with `free_bytes_each` free. A layer (its weights and its share of the KV cache) goes whole to one
+// device; the weights are spread evenly over n_layer + 1 layers.
+struct FakeDevices {
+  int count = 0;
+  uint64_t free_bytes_each = 0;
 };
 
 class FakeEngine final : public Engine {
@@ -57,6 +66,11 @@ class FakeEngine final : public Engine {
   void check_context_options(const ContextOptions& options) const override;
   std::unique_ptr<Vocabulary> load_vocabulary(const std::filesystem::path& path) override;
   void synthesize(const SynthRequest& request) override;
+  LoadOptions fit_placement(const std::filesystem::path& path, const LoadOptions& options,
+                            const ContextOptions& context, uint32_t n_ctx) override;
+  void set_devices(FakeDevices devices) { devices_ = devices; }
+  // Where a context of `n_ctx` tokens of a model of `spec` loaded with `options` puts its memory.
+  std::vector<MemoryPlacement> place(const FakeModelSpec& spec, const LoadOptions& options, uint32_t n_ctx) const;
   std::optional<uint64_t> device_memory_used_bytes() const override { return device_memory_used_; }
   void set_device_memory_used(std::optional<uint64_t> bytes) { device_memory_used_ = bytes; }
   std::optional<double> memory_bandwidth_bytes_per_s(const RuntimeOptions&) override { return bandwidth_; }
@@ -85,6 +99,7 @@ class FakeEngine final : public Engine {
   std::map<std::string, bool> failing_types_;
   std::optional<uint64_t> device_memory_used_;
   std::optional<double> bandwidth_;
+  FakeDevices devices_;
   int quantize_calls_ = 0;
   int imatrix_calls_ = 0;
   int imatrix_chunks_computed_ = 0;

@@ -95,6 +95,7 @@ class LlamaContext final : public Context {
 
   uint32_t n_ctx() const override { return n_ctx_; }
   uint32_t n_past() const override { return n_past_; }
+  std::vector<MemoryPlacement> memory_placement() const override { return memory_placement_of(ctx_.get()); }
 
   void clear() override {
     llama_memory_clear(llama_get_memory(ctx_.get()), false);

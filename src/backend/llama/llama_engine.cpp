@@ -167,7 +167,11 @@ class LlamaEngine final : public Engine {
   std::unique_ptr<Model> load_weights(const fs::path& path, const LoadOptions& options) override {
     ModelInfo info = inspect(path);
     llama_model_params params = llama_model_default_params();
-    params.n_gpu_layers = options.n_gpu_layers;
+    ModelPlacement placement;
+    // Callers resolve "auto" with their context size (Engine::fit_placement); a load that still has
+    // it fits with llama.cpp's smallest fitted context.
+    const LoadOptions resolved = llama::fit_placement(path, options, ContextOptions{}, kDefaultFitContext, rpc_);
+    placement.apply(resolved, rpc_, 0, params);
     params.use_extra_bufts = options.weight_repack;
     llama_log::clear_errors();
     llama_model_ptr model(llama_model_load_from_file(path.c_str(), params));
@@ -183,7 +187,7 @@ class LlamaEngine final : public Engine {
     info.description = desc.data();
     info.n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model.get()));
     info.kv_bytes_per_token = kv_bytes_per_token_of(model.get(), ContextOptions{}.kv_cache_type);
-    return make_model(std::move(model), std::move(info), options);
+    return make_model(std::move(model), std::move(info), resolved);
   }
 
   std::unique_ptr<Vocabulary> load_vocabulary(const fs::path& path) override {
@@ -197,6 +201,11 @@ class LlamaEngine final : public Engine {
                   with_engine_reason(fmt::format("failed to read the vocabulary of {}", path.string())));
     }
     return make_model(std::move(model), std::move(info), LoadOptions{});
+  }
+
+  LoadOptions fit_placement(const fs::path& path, const LoadOptions& options, const ContextOptions& context,
+                            uint32_t n_ctx) override {
+    return llama::fit_placement(path, options, context, n_ctx, rpc_);
   }
 
   void synthesize(const SynthRequest& request) override { llama::synthesize(request); }
@@ -234,6 +243,10 @@ class LlamaEngine final : public Engine {
   ImatrixOutcome compute_imatrix(const ImatrixRequest& request, const ImatrixProgressFn& progress) override {
     return llama::compute_imatrix(request, progress);
   }
+
+ private:
+  static constexpr uint32_t kDefaultFitContext = 4096;  // llama.cpp's --fit-ctx default
+  RpcPool rpc_;
 };
 
 }  // namespace

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/llama_server/rpc_servers.h"
 #include "gguf.h"
 #include "llama-cpp.h"
 
@@ -45,6 +47,40 @@ uint64_t kv_bytes_per_token_of(const llama_model* model, const std::string& kv_c
 
 std::unique_ptr<Context> make_context(llama_context_ptr ctx, int n_threads, std::string model_name, bool unified_kv);
 std::unique_ptr<Model> make_model(llama_model_ptr model, ModelInfo info, LoadOptions load_options);
+
+// The rpc-servers uaqf started for loads with LoadOptions::managed_rpc_servers: one group at a
+// time, started at the first load that needs it and kept for the next ones (the servers cache
+// what they received), stopped with the engine.
+class RpcPool {
+ public:
+  RpcPool() = default;
+  RpcPool(const RpcPool&) = delete;
+  RpcPool& operator=(const RpcPool&) = delete;
+  ~RpcPool();
+  // The endpoints of `count` running servers: one per local GPU, else `count` CPU servers sharing
+  // the host's `n_threads` (0: the physical cores). A group whose server exited is started again.
+  std::vector<std::string> endpoints(int count, int n_threads);
+  void stop();
+
+ private:
+  std::mutex mutex_;
+  std::unique_ptr<RpcServerGroup> group_;
+  int count_ = 0;
+};
+
+// What llama_model_params point into during a load: the device list and the tensor split.
+struct ModelPlacement {
+  std::vector<ggml_backend_dev_t> devices;  // null-terminated; empty: llama.cpp's default (every device)
+  std::vector<float> tensor_split;          // llama_max_devices() shares; empty: by free memory
+  // Sets params' devices (RPC servers registered after a reachability check; managed ones started),
+  // split mode, tensor split, main GPU and layer count from `options`. Throws Error naming the
+  // setting or the server.
+  void apply(const LoadOptions& options, RpcPool& rpc, int n_threads, llama_model_params& params);
+};
+
+LoadOptions fit_placement(const std::filesystem::path& path, const LoadOptions& options, const ContextOptions& context,
+                          uint32_t n_ctx, RpcPool& rpc);
+std::vector<MemoryPlacement> memory_placement_of(const llama_context* ctx);
 
 // Engine calls, one file each.
 void synthesize(const SynthRequest& request);

@@ -305,4 +305,15 @@ void reap_child(int pid) {
 
 void disable_parent_death_signal_for_tests() { g_parent_death_signal.store(false); }
 
+void terminate_child(int pid, double grace_s) {
+  if (!child_exit_now(pid)) {
+    signal_child(pid, SIGTERM);
+    if (!wait_child_exit(pid, grace_s)) {
+      signal_child(pid, SIGKILL);
+      wait_child_exit(pid, -1);
+    }
+  }
+  reap_child(pid);
+}
+
 }  // namespace uaqf::backend::detail

@@ -35,6 +35,9 @@ std::optional<ChildExit> wait_child_exit(int pid, double timeout_s);
 // Takes the exited child out of the registry, then reaps it.
 void reap_child(int pid);
 
+// SIGTERM to the child's group, SIGKILL after `grace_s`; reaps.
+void terminate_child(int pid, double grace_s);
+
 // Tests only: children spawned from now on get no PR_SET_PDEATHSIG, so that the signal and exit
 // handlers can be shown to stop servers on their own.
 void disable_parent_death_signal_for_tests();

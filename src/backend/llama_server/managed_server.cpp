@@ -138,18 +138,6 @@ class HealthProbe {
   CURL* curl_ = nullptr;
 };
 
-// SIGTERM, then SIGKILL after `grace_s`; reaps.
-void terminate_child(int pid, double grace_s) {
-  if (!detail::child_exit_now(pid)) {
-    detail::signal_child(pid, SIGTERM);
-    if (!detail::wait_child_exit(pid, grace_s)) {
-      detail::signal_child(pid, SIGKILL);
-      detail::wait_child_exit(pid, -1);
-    }
-  }
-  detail::reap_child(pid);
-}
-
 // True once GET /health answers 200; false when the server exited because its port was taken.
 // Throws when it exited for another reason or missed the timeout (the child is then gone).
 bool wait_until_ready(int pid, int port, double timeout_s, const fs::path& log) {
@@ -175,7 +163,7 @@ bool wait_until_ready(int pid, int port, double timeout_s, const fs::path& log) 
         return true;
       }
       if (Clock::now() >= deadline) {
-        terminate_child(pid, kStopGraceS);
+        detail::terminate_child(pid, kStopGraceS);
         reaped = true;
         throw Error(ErrorCode::kEngine,
                     fmt::format("llama-server did not become ready within {} s (GET /health: {}): {}", timeout_s,
@@ -185,7 +173,7 @@ bool wait_until_ready(int pid, int port, double timeout_s, const fs::path& log) 
     }
   } catch (...) {
     if (!reaped) {
-      terminate_child(pid, kStopGraceS);
+      detail::terminate_child(pid, kStopGraceS);
     }
     throw;
   }
@@ -247,7 +235,7 @@ void ManagedServer::stop() {
   if (stopped_) {
     return;
   }
-  terminate_child(pid_, kStopGraceS);
+  detail::terminate_child(pid_, kStopGraceS);
   stopped_ = true;
   if (temp_log_) {
     std::error_code ec;

@@ -88,8 +88,21 @@ class ManagedServer {
 // The server's command line for `launch` on `port` (argv[0] is launch.server_binary).
 std::vector<std::string> server_command_line(const ServerLaunch& launch, int port);
 
-// $UAQF_LLAMA_SERVER, else llama-server next to the running executable, else on PATH. Throws
-// Error (kNotFound) saying how to build it when there is none.
+// A binary of uaqf's llama.cpp build and the variable that may name it instead.
+struct LlamaTool {
+  const char* name;     // "llama-server"
+  const char* env_var;  // "UAQF_LLAMA_SERVER"
+};
+inline constexpr LlamaTool kLlamaServerTool{"llama-server", "UAQF_LLAMA_SERVER"};
+inline constexpr LlamaTool kRpcServerTool{"ggml-rpc-server", "UAQF_RPC_SERVER"};  // llama.cpp's rpc-server
+
+// $<tool.env_var>, else the tool next to the running executable, else on PATH. Throws Error
+// (kNotFound) saying how to build it when there is none.
+std::filesystem::path find_llama_tool(const LlamaTool& tool);
+std::filesystem::path find_llama_tool_in(const LlamaTool& tool, const char* env_value,
+                                         const std::filesystem::path& exe_dir, const std::string& path_list);
+
+// $UAQF_LLAMA_SERVER, else llama-server next to the running executable, else on PATH.
 std::filesystem::path find_llama_server();
 
 // find_llama_server() on given inputs: the variable's value (nullptr: unset), the executable's

@@ -40,7 +40,7 @@ std::vector<std::string> server_command_line(const ServerLaunch& launch, int por
                                    "-fa",
                                    to_string(launch.flash_attention),
                                    "-ngl",
-                                   launch.n_gpu_layers < 0 ? std::string("all") : std::to_string(launch.n_gpu_layers)};
+                                   gpu_layers_to_string(launch.n_gpu_layers)};
   if (launch.n_threads > 0) {
     argv.insert(argv.end(), {"-t", std::to_string(launch.n_threads)});
   }
@@ -59,33 +59,37 @@ bool is_executable_file(const fs::path& path) {
 
 }  // namespace
 
-fs::path find_llama_server_in(const char* env_value, const fs::path& exe_dir, const std::string& path_list) {
+fs::path find_llama_tool_in(const LlamaTool& tool, const char* env_value, const fs::path& exe_dir,
+                            const std::string& path_list) {
   if (env_value != nullptr && *env_value != '\0') {
     if (!is_executable_file(env_value)) {
-      throw Error(
-          ErrorCode::kNotFound,
-          fmt::format("UAQF_LLAMA_SERVER={} is not an executable file (it names the llama-server binary)", env_value));
+      throw Error(ErrorCode::kNotFound, fmt::format("{}={} is not an executable file (it names the {} binary)",
+                                                    tool.env_var, env_value, tool.name));
     }
     return fs::absolute(env_value);
   }
-  if (!exe_dir.empty() && is_executable_file(exe_dir / "llama-server")) {
-    return exe_dir / "llama-server";
+  if (!exe_dir.empty() && is_executable_file(exe_dir / tool.name)) {
+    return exe_dir / tool.name;
   }
   std::string_view rest = path_list;
   while (!rest.empty()) {
     const auto colon = rest.find(':');
     const std::string_view dir = rest.substr(0, colon);
     rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    const fs::path candidate = fs::path(dir.empty() ? std::string_view(".") : dir) / "llama-server";
+    const fs::path candidate = fs::path(dir.empty() ? std::string_view(".") : dir) / tool.name;
     if (is_executable_file(candidate)) {
       return fs::absolute(candidate);
     }
   }
   throw Error(ErrorCode::kNotFound,
-              fmt::format("llama-server not found: UAQF_LLAMA_SERVER is unset, {} does not exist and PATH has none; "
-                          "build it from uaqf's llama.cpp tree with `cmake --build <build dir> --target llama-server` "
-                          "(it lands next to uaqf) or set UAQF_LLAMA_SERVER to its path",
-                          (exe_dir / "llama-server").string()));
+              fmt::format("{0} not found: {1} is unset, {2} does not exist and PATH has none; "
+                          "build it from uaqf's llama.cpp tree with `cmake --build <build dir> --target {0}` "
+                          "(it lands next to uaqf) or set {1} to its path",
+                          tool.name, tool.env_var, (exe_dir / tool.name).string()));
+}
+
+fs::path find_llama_server_in(const char* env_value, const fs::path& exe_dir, const std::string& path_list) {
+  return find_llama_tool_in(kLlamaServerTool, env_value, exe_dir, path_list);
 }
 
 Capabilities llama_server_capabilities() {
@@ -93,13 +97,15 @@ Capabilities llama_server_capabilities() {
                         Capability::kTopLogprobs}};
 }
 
-fs::path find_llama_server() {
+fs::path find_llama_tool(const LlamaTool& tool) {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   const char* path_list = std::getenv("PATH");
-  return find_llama_server_in(std::getenv("UAQF_LLAMA_SERVER"), ec ? fs::path() : exe.parent_path(),
-                              path_list != nullptr ? path_list : "");
+  return find_llama_tool_in(tool, std::getenv(tool.env_var), ec ? fs::path() : exe.parent_path(),
+                            path_list != nullptr ? path_list : "");
 }
+
+fs::path find_llama_server() { return find_llama_tool(kLlamaServerTool); }
 
 int pick_free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
