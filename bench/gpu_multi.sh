@@ -54,7 +54,7 @@ prepare() {
   [ -f "$base" ] || "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/prepare.txt" 2>&1
   local missing=()
   for type in "${types[@]}"; do
-    [ -f "$models/$shape-F16-$type.gguf" ] || missing+=("$type")
+    [ -f "$models/$shape-$type.gguf" ] || missing+=("$type")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     "$bin/uaqf" quantize "$base" --types "$(IFS=,; echo "${missing[*]}")" --out "$models" >>"$out/prepare.txt" 2>&1
@@ -73,6 +73,9 @@ measure_placement() {
   for flag in "${flags[@]}"; do lb_flags+=("${flag//,/\/}"); done
   local name
   name="$(basename "$model" .gguf)-$label"
+  if [ -s "$out/uaqf-$name.json" ] && [ -s "$out/llama-bench-$name-tg.json" ]; then
+    return  # measured in an earlier call
+  fi
   "$bin/llama-bench" -m "$model" -p 512 -n 0 -r "$prefill_reps" "${lb_flags[@]}" -o json \
     >"$out/llama-bench-$name-pp.json" 2>"$out/llama-bench-$name-pp.err" || log "llama-bench (prefill) failed: $name"
   "$bin/uaqf" bench "$model" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --no-hash --no-latency "${flags[@]}" \
@@ -107,17 +110,21 @@ trap stop_rpc_servers EXIT
 
 measure() {
   local f16="$models/$shape-F16.gguf"
-  local q8="$models/$shape-F16-Q8_0.gguf" q4="$models/$shape-F16-Q4_K_M.gguf"
-  for model in "$f16" "$q8" "$q4"; do
+  local q8="$models/$shape-Q8_0.gguf" q4="$models/$shape-Q4_K_M.gguf"  # uaqf quantize's names
+  for model in $([ "${SKIP_F16_ONE:-0}" = 1 ] || echo "$f16") "$q8" "$q4"; do
     measure_placement "$model" one-gpu --n-gpu-layers 99 --split-mode none --main-gpu 0
   done
   if [ "$n_gpus" -ge 2 ]; then
     measure_placement "$f16" split-layer --n-gpu-layers 99 --split-mode layer
+    # Row split needs split buffers, which this release's CUDA backend does not offer ("device CUDA0
+    # does not support split buffers", in llama-bench as in uaqf); tensor split is its successor.
     measure_placement "$f16" split-row --n-gpu-layers 99 --split-mode row
+    measure_placement "$f16" split-tensor --n-gpu-layers 99 --split-mode tensor
     measure_placement "$q4" split-layer --n-gpu-layers 99 --split-mode layer
   else
     log "one GPU: split layer/row over two GPUs not measured"
   fi
+  [ "${SKIP_RPC:-0}" = 1 ] && { log "rpc skipped (SKIP_RPC=1)"; save_out; return; }
   # The RPC path: uaqf's managed servers, and llama-bench through servers started here.
   "$bin/uaqf" bench "$f16" -p 512 -n 128 -r "$reps" --prefill-reps "$prefill_reps" --no-hash --no-latency --n-gpu-layers 99 \
     --rpc-local "$((n_gpus >= 2 ? 2 : 1))" --json "$out/uaqf-$shape-F16-rpc.json" >"$out/uaqf-$shape-F16-rpc.txt" 2>&1 ||
@@ -136,7 +143,9 @@ study() {
   local f16="$models/$shape-F16.gguf"
   local split=""
   if [ "$n_gpus" -ge 2 ]; then
-    split=$'[[runtime.placements]]\nname = "split-layer"\nsplit_mode = "layer"\n\n[[runtime.placements]]\nname = "rpc2"\nrpc_local = 2\n'
+    split=$'[[runtime.placements]]\nname = "split-layer"\nsplit_mode = "layer"\n'
+    # STUDY_RPC=1 adds two rpc-servers as a third placement (each load sends the weights over loopback).
+    [ "${STUDY_RPC:-0}" = 1 ] && split+=$'\n[[runtime.placements]]\nname = "rpc2"\nrpc_local = 2\n'
   fi
   cat >"$out/placements.toml" <<EOF
 # Precisions crossed with placements: one GPU, two GPUs (layer split), two rpc-servers.

@@ -128,7 +128,7 @@ using StopFn = std::function<bool(std::size_t, const std::vector<Token>&)>;
 // the context (KV cache) and the compute buffers (llama.cpp's memory breakdown).
 struct MemoryPlacement {
   std::string buffer;  // llama.cpp's buffer type name: "CPU", "CPU_REPACK", "CUDA0", "RPC0[127.0.0.1:50052]"
-  std::string device;  // the device it belongs to ("CPU", "CUDA0", "RPC0")
+  std::string device;  // the device it belongs to ("CPU", "CUDA0", "RPC0"; "CUDA0+CUDA1" split over both)
   bool host = false;   // host memory (CPU buffers, pinned host buffers of a GPU)
   uint64_t weights_bytes = 0;
   uint64_t kv_bytes = 0;

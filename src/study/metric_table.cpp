@@ -1,6 +1,7 @@
 #include "study/metric_table.h"
 
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -52,7 +53,12 @@ void add_device_metrics(const perf::ModelResult& bench, std::map<std::string, de
   uint64_t total_bytes = 0;
   for (const auto& placed : bench.memory_placement) {
     if (!placed.host && placed.weights_bytes > 0) {
-      devices.insert(placed.device);
+      // "CUDA0+CUDA1": a buffer split over several devices (llama.cpp's split mode tensor).
+      std::string_view names = placed.device;
+      for (auto plus = names.find('+'); !names.empty(); plus = names.find('+')) {
+        devices.emplace(names.substr(0, plus));
+        names = plus == std::string_view::npos ? std::string_view() : names.substr(plus + 1);
+      }
     }
     total_bytes += placed.weights_bytes + placed.kv_bytes + placed.compute_bytes;
   }

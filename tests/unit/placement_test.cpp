@@ -107,6 +107,20 @@ TEST(Placement, EverythingOnTheHostCountsAsOneDevice) {
   EXPECT_EQ(metrics.at("tokens_per_s_per_device").samples, metrics.at("decode_tps").samples);
 }
 
+TEST(Placement, ABufferSplitOverDevicesCountsEachDevice) {
+  perf::ModelResult result;
+  result.ok = true;
+  perf::Metric decode{.name = "decode_tps", .test = "tg10", .unit = "tokens/s", .higher_is_better = true, .n_gen = 10};
+  decode.samples = {150, 160};
+  result.metrics.push_back(decode);
+  // Split mode tensor: one buffer over both GPUs, beside the host's embeddings.
+  result.memory_placement = {{.buffer = "CPU_Mapped", .device = "CPU", .host = true, .weights_bytes = 1 << 20},
+                             {.buffer = "Meta", .device = "CUDA0+CUDA1", .weights_bytes = 1 << 30}};
+  const auto metrics = study::decision_metrics(result, study::BenchShape{.first_prompt_tokens = 100, .gen_tokens = 10});
+  EXPECT_EQ(metrics.at("devices_used").samples, std::vector<double>{2.0});
+  EXPECT_EQ(metrics.at("tokens_per_s_per_device").samples, (std::vector<double>{75, 80}));
+}
+
 TEST(Placement, FlagsReadBackAsLlamaCppSpellsThem) {
   backend::LoadOptions options;
   EXPECT_EQ(options.placement_flags(), "");

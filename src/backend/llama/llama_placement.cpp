@@ -261,17 +261,34 @@ LoadOptions fit_placement(const fs::path& path, const LoadOptions& options, cons
 std::vector<MemoryPlacement> memory_placement_of(const llama_context* ctx) {
   std::vector<MemoryPlacement> placed;
 #if UAQF_LLAMA_HAVE_COMMON
+  const llama_model* model = llama_get_model(ctx);
   for (const auto& [buft, bytes] : llama_get_memory_breakdown(ctx)) {
     if (bytes.total() == 0) {
       continue;
     }
     ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
-    placed.push_back({.buffer = ggml_backend_buft_name(buft),
-                      .device = dev != nullptr ? ggml_backend_dev_name(dev) : "CPU",
-                      .host = ggml_backend_buft_is_host(buft),
-                      .weights_bytes = bytes.model,
-                      .kv_bytes = bytes.context,
-                      .compute_bytes = bytes.compute});
+    MemoryPlacement entry{.buffer = ggml_backend_buft_name(buft),
+                          .device = dev != nullptr ? ggml_backend_dev_name(dev) : "CPU",
+                          .host = ggml_backend_buft_is_host(buft),
+                          .weights_bytes = bytes.model,
+                          .kv_bytes = bytes.context,
+                          .compute_bytes = bytes.compute};
+    // Split mode tensor: one "meta" buffer over the model's devices, whose size is the largest
+    // device's share. Named after the devices it spans ("CUDA0+CUDA1"), its bytes that share times
+    // the devices (an upper bound, exact for an even split).
+    if (entry.device.rfind("Meta", 0) == 0) {
+      const int n_devices = llama_model_n_devices(model);
+      std::vector<std::string> names;
+      for (int i = 0; i < n_devices; ++i) {
+        names.emplace_back(ggml_backend_dev_name(llama_model_get_device(model, i)));
+      }
+      entry.device = fmt::format("{}", fmt::join(names, "+"));
+      const auto n = static_cast<uint64_t>(std::max(1, n_devices));
+      entry.weights_bytes *= n;
+      entry.kv_bytes *= n;
+      entry.compute_bytes *= n;
+    }
+    placed.push_back(entry);
   }
 #else
   (void)ctx;
