@@ -136,5 +136,26 @@ TEST(RpcPlacement, ManagedRpcServersMatchInProcessAndFailCleanly) {
   EXPECT_EQ(static_cast<int>(rpc_servers_of(0).size()), servers_before) << "rpc-servers outlived uaqf";
 }
 
+// The placement reaches the benchmark's record: the flags it ran with and where the memory went.
+TEST(RpcPlacement, BenchRecordsThePlacementAndItsMemory) {
+  const fs::path json_path = work_dir() / "placement-bench.json";
+  const auto result =
+      run_uaqf("bench " + q(tiny_model()) + " -p 32 -n 8 -r 1 --no-latency --gpu-layers 0 -t 2 --json " + q(json_path));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto model = nlohmann::json::parse(slurp(json_path))["models"][0];
+  EXPECT_EQ(model["placement"], "--gpu-layers 0");
+  uint64_t weights = 0;
+  for (const auto& placed : model["memory_placement"]) {
+    EXPECT_TRUE(placed["host"].get<bool>()) << placed.dump();  // nothing offloaded
+    weights += placed["weights_bytes"].get<uint64_t>();
+  }
+  // llama.cpp's breakdown holds the weights (the tiny model's file is a little larger: its header).
+  EXPECT_GT(weights, 0U);
+  EXPECT_LE(weights, fs::file_size(tiny_model()));
+  const auto bad = run_uaqf("bench " + q(tiny_model()) + " --gpu-layers most");
+  expect_one_error_line(bad, "--gpu-layers must be a layer count, 'all' or 'auto'");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace uaqf_test
