@@ -170,7 +170,6 @@ BootstrapUtilities bootstrap_utilities(const Study& study, const std::vector<boo
   // [variant][raw metric][resample]: the central estimates, for each metric's interval.
   std::vector<std::vector<std::vector<double>>> central(n, std::vector<std::vector<double>>(raws));
   Estimates est = study.point();
-  const Scores point = study.score(study.weighted_values(est), est);
   for (std::size_t b = 0; b < resamples; ++b) {
     plan.draw(rng, est);
     for (std::size_t v = 0; v < n; ++v) {
@@ -184,20 +183,11 @@ BootstrapUtilities bootstrap_utilities(const Study& study, const std::vector<boo
       boot.utility[v][b] = s.utility[v];
       if (feasible[v]) best = std::max(best, s.utility[v]);
     }
-    // An exact tie means the resample drew none of the records in which the tied variants differ
-    // (paired draws): it holds no evidence between them, so the full data's utility breaks it. Ties
-    // that remain (identical variants) share the resample, so that win probabilities sum to 1.
-    double best_point = -std::numeric_limits<double>::infinity();
-    for (std::size_t v = 0; v < n; ++v) {
-      if (feasible[v] && s.utility[v] == best) best_point = std::max(best_point, point.utility[v]);
-    }
-    const auto wins = [&](std::size_t v) {
-      return feasible[v] && s.utility[v] == best && point.utility[v] == best_point;
-    };
+    // Ties share the resample, so that win probabilities sum to 1.
     double tied = 0;
-    for (std::size_t v = 0; v < n; ++v) tied += wins(v) ? 1 : 0;
+    for (std::size_t v = 0; v < n; ++v) tied += feasible[v] && s.utility[v] == best ? 1 : 0;
     for (std::size_t v = 0; v < n; ++v) {
-      if (wins(v)) boot.wins[v] += 1 / tied;
+      if (feasible[v] && s.utility[v] == best) boot.wins[v] += 1 / tied;
     }
   }
   boot.intervals.assign(n, std::vector<std::optional<std::pair<double, double>>>(raws));
