@@ -59,6 +59,21 @@ struct Calibration {
   std::string source;  // a named source ("gsm8k-train") or a file's path (resolved from the study's folder)
 };
 
+// [model.endpoints.NAME]: a variant that is an OpenAI-compatible server someone else runs (vLLM,
+// SGLang, TGI, Ollama, a llama-server): no GGUF of uaqf's, so no in-process speed, memory,
+// perplexity or KLD; generation tasks and the serving workload go through it over HTTP.
+struct EndpointVariant {
+  std::string name;      // the variant's name (letters, digits, '_', '-', '.')
+  std::string base_url;  // "http://host:8000/v1"
+  std::string model;     // the served model name, sent as "model" (empty: omitted)
+  // NAME of the environment variable that holds the API key (empty: none). The key itself is read
+  // when the client is made and never written anywhere.
+  std::string api_key_env;
+  double timeout_s = 600;  // whole request
+  int concurrency = 8;     // task requests in flight at once
+  int line = 0;            // where its table stands
+};
+
 struct Study {
   std::filesystem::path file;
   std::string name;
@@ -71,11 +86,12 @@ struct Study {
   std::vector<std::string> types;  // quantization types to make and compare
   std::optional<std::filesystem::path> imatrix;
   std::vector<Calibration> calibrations;
+  std::vector<EndpointVariant> endpoints;  // [model.endpoints.NAME], after the GGUF variants
   // Also each type without calibration (a type that needs an importance matrix is then made only
   // with the calibrations, or with `imatrix`).
   bool uncalibrated = true;
-  int calibration_ctx = 512;      // tokens per chunk (llama-imatrix's default)
-  int calibration_chunks = -1;    // at most; -1: every whole chunk of the text
+  int calibration_ctx = 512;    // tokens per chunk (llama-imatrix's default)
+  int calibration_chunks = -1;  // at most; -1: every whole chunk of the text
   // The largest share of an evaluation input's 13-word sequences that may also be in a calibration
   // text; above it the study is refused (tasks/calibration.h).
   double calibration_overlap_limit = 0.01;
