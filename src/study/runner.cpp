@@ -380,6 +380,10 @@ decide::Profile study_profile(const Study& study) {
       profile.weights = study.weights;
       profile.name = study.profile + " (custom weights)";
     }
+    if (!study.builtin_constraints) {
+      profile.constraints.clear();
+      profile.name += " (own constraints)";
+    }
     for (const auto& text : study.constraints) {
       profile.constraints.push_back(decide::parse_constraint(text));
     }

@@ -611,7 +611,8 @@ void read_quality(const Reader& r, const toml::table& t, Study& study) {
 }
 
 void read_profile(const Reader& r, const toml::table& t, Study& study) {
-  r.only(t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
+  r.only(t, "profile",
+         {"name", "weights", "constraints", "builtin_constraints", "normalization", "pessimistic", "bootstrap"});
   r.read(t, "name", study.profile);
   study.profile_line = static_cast<int>(t.source().begin.line);
   if (const auto* w = r.table(t, "weights")) {
@@ -625,6 +626,7 @@ void read_profile(const Reader& r, const toml::table& t, Study& study) {
     }
   }
   r.read_list(t, "constraints", study.constraints, true);
+  r.read(t, "builtin_constraints", study.builtin_constraints);
   r.read(t, "normalization", study.normalization);
   if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
     r.fail(*t.get("normalization"),

@@ -142,7 +142,10 @@ struct Study {
   std::string profile = "interactive";
   std::map<std::string, double> weights;  // custom weights replace the profile's
   std::vector<std::string> constraints;   // added to the profile's
-  std::string normalization = "ratio";    // ratio | min-max | z-score
+  // false: the built-in profile's own constraints are dropped (only `constraints` stay), e.g. its
+  // kld_mean bound in a study with endpoint variants, which cannot give KLD.
+  bool builtin_constraints = true;
+  std::string normalization = "ratio";  // ratio | min-max | z-score
   bool pessimistic = true;
   int bootstrap_resamples = 1000;
   int profile_line = 0;  // where [profile] (or its weights) stands, for errors found when it is built

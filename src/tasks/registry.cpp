@@ -658,6 +658,23 @@ TaskResult text_ifeval(const AnswerTextsFn& answer, const PreparedSuite& suite, 
   return result;
 }
 
+// The text a generated answer adds after its prompt: the prompt and answer detokenized together,
+// less the prompt alone. Detokenizing the answer alone drops the leading space of its first word
+// (SentencePiece), which a server's text keeps.
+std::string continuation_text(const backend::Vocabulary& vocabulary, const std::string& prompt,
+                              const std::vector<backend::Token>& answer, const GenerationOptions& options) {
+  std::optional<std::string> templated;
+  if (options.prompt_format == PromptFormat::kChat) {
+    templated = vocabulary.apply_chat_template(prompt, options.chat_template);
+  }
+  std::vector<backend::Token> tokens =
+      templated ? vocabulary.tokenize_chat(*templated) : vocabulary.tokenize(prompt, true);
+  const std::string before = vocabulary.detokenize(tokens);
+  tokens.insert(tokens.end(), answer.begin(), answer.end());
+  const std::string whole = vocabulary.detokenize(tokens);
+  return whole.starts_with(before) ? whole.substr(before.size()) : vocabulary.detokenize(answer);
+}
+
 }  // namespace
 
 std::vector<TaskResult> run_text_generation_suite(const AnswerTextsFn& answer, const PreparedSuite& suite,
@@ -686,7 +703,9 @@ TaskResult run_text_divergence(const AnswerTextsFn& answer, const PreparedSuite&
                                        suite.divergence_ids, options.journal);
   std::vector<std::vector<backend::Token>> baseline, variant;
   for (std::size_t i = 0; i < answers.size(); ++i) {
-    baseline.push_back(vocabulary.tokenize(vocabulary.detokenize(baseline_answers.at(i)), false));
+    const std::string text =
+        continuation_text(vocabulary, suite.divergence_prompts[i], baseline_answers.at(i), options.generation);
+    baseline.push_back(vocabulary.tokenize(text, false));
     variant.push_back(vocabulary.tokenize(answers[i].text, false));
   }
   const auto seconds = answer_seconds(answers);

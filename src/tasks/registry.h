@@ -149,7 +149,7 @@ using AnswerTextsFn = std::function<std::vector<TextAnswer>(const TextPrompts&)>
 // options.journal, answers are looked up and recorded per item ({"text", "tokens", "seconds"}).
 std::vector<TaskResult> run_text_generation_suite(const AnswerTextsFn& answer, const PreparedSuite& suite,
                                                   const SuiteOptions& options);
-// Divergence on text answers: the baseline's answer (detokenized) and the variant's text are both
+// Divergence on text answers: the baseline's answer (the text it adds after its prompt) and the variant's text are both
 // tokenized with `vocabulary` (the baseline's, no special tokens), so that equal texts give equal
 // tokens; the variant's own tokenizer is not seen.
 TaskResult run_text_divergence(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options,

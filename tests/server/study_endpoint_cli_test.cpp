@@ -67,7 +67,10 @@ class StudyEndpointCli : public ::testing::Test {
     log_path_ = (work_dir() / "endpoint-server.log").string();
     server_ = uaqf::testing::ChildProcess::start(
         {UAQF_LLAMA_SERVER_BINARY, "-m", tiny_model().string(), "--host", "127.0.0.1", "--port", std::to_string(port_),
-         "-c", "2048", "-np", "4", "-t", "2", "--no-warmup", "--api-key", key_, "-a", "tiny-remote"},
+         "-c", "4096", "-np", "2", "-t", "2", "--no-warmup", "--api-key", key_, "-a", "tiny-remote",
+         // GSM8K's 5-shot prompts are longer than the 512 tokens the tiny model was trained on, which
+         // llama-server caps slots at; the in-process baseline runs them past it too.
+         "--override-kv", "llama.context_length=int:2048"},
         {}, log_path_, false);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     long status = 0;
@@ -144,7 +147,8 @@ TEST_F(StudyEndpointCli, EndpointTasksAndServingComeOverHttpAndTheKeyIsInNoFile)
   const fs::path study =
       write_study(name,
                   "weights = { \"divergence.identical_rate\" = 0.5, \"gsm8k.exact_match_flexible\" = 0.25, "
-                  "\"goodput_rps\" = 0.25 }\nbootstrap = 100\n");
+                  "\"goodput_rps\" = 0.25 }\nbuiltin_constraints = false\nconstraints = [\"slo_attainment >= 0.5\"]\n"
+                  "bootstrap = 100\n");
   const auto result = run_uaqf("run " + q(study));
   ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
   EXPECT_TRUE(other_llama_servers(server_->pid()).empty());
@@ -214,20 +218,21 @@ TEST_F(StudyEndpointCli, EndpointTasksAndServingComeOverHttpAndTheKeyIsInNoFile)
 
 TEST_F(StudyEndpointCli, PerplexityOnAnEndpointWithoutPromptLogprobsIsRefusedBeforeAnyWork) {
   const std::string name = "endpoint-ppl-" + std::to_string(getpid());
-  const fs::path study = write_study(name, "weights = { ppl = 0.5, \"divergence.identical_rate\" = 0.5 }\n");
+  const fs::path study =
+      write_study(name, "weights = { ppl = 0.5, \"divergence.identical_rate\" = 0.5 }\nbuiltin_constraints = false\n");
   // The study measures perplexity in-process for the baseline; the endpoint cannot give it.
   std::string text = slurp(study);
   text.replace(text.find("perplexity = false"), 18, "perplexity = true");
   std::ofstream(study) << text;
   const auto result = run_uaqf("run " + q(study));
   EXPECT_EQ(result.exit_code, 2);
-  expect_one_error_line(
-      result,
-      "variant 'remote' cannot give ppl, which profile \"interactive (custom weights)\" needs: its engine is "
-      "endpoint (llama.cpp) " +
-          base_url() +
-          "/v1 model tiny-remote, and perplexity needs prompt log-probabilities (echo+logprobs or "
-          "prompt_logprobs on /v1/completions), and the endpoint returned none when probed");
+  expect_one_error_line(result,
+                        "variant 'remote' cannot give ppl, which profile \"interactive (custom weights) (own "
+                        "constraints)\" needs: its engine is "
+                        "endpoint (llama.cpp) " +
+                            base_url() +
+                            "/v1 model tiny-remote, and perplexity needs prompt log-probabilities (echo+logprobs or "
+                            "prompt_logprobs on /v1/completions), and the endpoint returned none when probed");
   EXPECT_FALSE(fs::exists(work_dir() / name / "study.db"));
   EXPECT_TRUE(other_llama_servers(server_->pid()).empty());
 }

@@ -87,6 +87,21 @@ TEST_F(EndpointStudy, BadEndpointsNameTheirLine) {
             std::string::npos);
 }
 
+TEST_F(EndpointStudy, BuiltinConstraintsCanBeDroppedForMetricsEndpointsCannotGive) {
+  const fs::path file = write(
+      "url = \"http://h:1/v1\"\n\n[profile]\nweights = { \"gsm8k.exact_match_strict\" = 1 }\n"
+      "builtin_constraints = false\nconstraints = [\"gsm8k.exact_match_strict >= 0.1\"]\n");
+  const Study s = load_study(file);
+  EXPECT_FALSE(s.builtin_constraints);
+  const auto profile = study_profile(s);
+  ASSERT_EQ(profile.constraints.size(), 1U);  // interactive's kld_mean bound is gone, the study's own stays
+  EXPECT_EQ(profile.constraints[0].metric, "gsm8k.exact_match_strict");
+  EXPECT_EQ(profile.name, "interactive (custom weights) (own constraints)");
+  Study kept = s;
+  kept.builtin_constraints = true;
+  EXPECT_EQ(study_profile(kept).constraints.size(), 2U);
+}
+
 // An endpoint variant as planned, with what a probe of a llama-server found: generation, streaming,
 // top-k log-probabilities, no prompt log-probabilities.
 std::vector<VariantPlan> with_endpoint(const Study& s) {
