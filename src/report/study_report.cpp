@@ -286,6 +286,7 @@ VariantsSection variants_section(const StudyResults& study) {
            {"file", entry.value("file", "")},
            {"environment", section.manifests.index(manifest)},
            {"metrics", json::object()}};
+    if (entry.contains("engines")) v["engines"] = entry["engines"];  // which engine made each unit's numbers
     if (const auto it = by_name.find(name); it != by_name.end()) {
       const decide::RankedVariant* ranked = nullptr;
       for (const auto& entry_rank : study.decision.ranking) {

@@ -210,6 +210,8 @@ TEST_F(StudyEndpointCli, EndpointTasksAndServingComeOverHttpAndTheKeyIsInNoFile)
   // The key's value: in no file uaqf wrote (results, store, report, logs), nor on its output.
   const auto report = run_uaqf("report " + q(work_dir() / name) + " --format md");
   ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(report.out.find("| remote | tasks | " + engine + " |"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("### remote\n\n" + engine + "; SLOs:"), std::string::npos) << report.out;
   EXPECT_TRUE(files_containing(work_dir() / name, key_).empty()) << files_containing(work_dir() / name, key_).front();
   EXPECT_EQ(result.out.find(key_), std::string::npos);
   EXPECT_EQ(result.err.find(key_), std::string::npos);
