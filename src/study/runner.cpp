@@ -263,7 +263,10 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
     state.variant.name = plan.name;
     state.variant.is_baseline = plan.is_baseline;
     if (plan.is_endpoint()) {
+      // Its server's own settings are unknown to uaqf: none recorded rather than uaqf's defaults.
       state.record.endpoint = endpoint_record(*plan.endpoint);
+      state.record.kv_cache_type.clear();
+      state.record.flash_attention.clear();
     }
     add_calibration(run, plan, state);
     states.push_back(std::move(state));

@@ -294,6 +294,12 @@ void read_endpoints(const Reader& r, const toml::table& model, Study& study) {
              fmt::format("endpoint '{}' needs url = \"http://HOST:PORT/v1\" (the base URL with /v1), not '{}'", name,
                          endpoint.base_url));
     }
+    const auto authority = endpoint.base_url.substr(endpoint.base_url.find("://") + 3);
+    if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+      r.fail(*t->get("url"), fmt::format("endpoint '{}': the url must not hold credentials (user:password@); give "
+                                         "the key's variable in api_key_env",
+                                         name));
+    }
     if (!endpoint.api_key_env.empty() &&
         !std::all_of(endpoint.api_key_env.begin(), endpoint.api_key_env.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; })) {

@@ -80,6 +80,10 @@ TEST_F(EndpointStudy, BadEndpointsNameTheirLine) {
   EXPECT_NE(pasted.find(file + ":6: 'api_key_env' is the NAME of an environment variable"), std::string::npos)
       << pasted;
   EXPECT_EQ(pasted.find("abcdef123456"), std::string::npos) << pasted;
+  const std::string credentials = load_error("url = \"http://me:secret@h:1/v1\"\n");
+  EXPECT_NE(credentials.find(":5: endpoint 'remote': the url must not hold credentials"), std::string::npos)
+      << credentials;
+  EXPECT_EQ(credentials.find("secret"), std::string::npos);
   EXPECT_NE(
       load_error("url = \"http://h:1/v1\"\nkey = \"x\"\n").find(":6: unknown key 'key' in [model.endpoints.remote]"),
       std::string::npos);
