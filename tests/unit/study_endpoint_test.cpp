@@ -233,6 +233,20 @@ TEST(EndpointPlanCheck, AnEndpointThatDoesNotAnswerRefusesTheStudyBeforeAnyWork)
                          "(is it running, and is model 'm' served there?)");
   EXPECT_EQ(engine.load_calls(), 0);
   EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
+
+  // A key variable that is not set: refused before anything is sent, naming the variable.
+  ASSERT_EQ(unsetenv("UAQF_TEST_UNSET_KEY"), 0);
+  s.endpoints[0].api_key_env = "UAQF_TEST_UNSET_KEY";
+  try {
+    run_study(engine, s, clock);
+    ADD_FAILURE() << "an unset key variable was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              (dir / "study.toml").string() +
+                  ":7: endpoint 'remote': openai client: the environment variable UAQF_TEST_UNSET_KEY (the endpoint's "
+                  "api_key_env) is not set");
+  }
+  EXPECT_FALSE(fs::exists(s.output_dir / "study.db"));
   fs::remove_all(dir);
 }
 
