@@ -192,8 +192,10 @@ std::string serving_html(const json& report) {
   for (const auto& v : serving["variants"]) {
     std::string slos;
     for (const auto& slo : v["slos"]) slos += (slos.empty() ? "" : ", ") + text(slo);
-    out += fmt::format("<h3>{}</h3>\n<p class=\"serving-limit\">{} slots; SLOs: {}. It {}.</p>\n", h(v["variant"]),
-                       h(v["parallel"]), html_escape(slos.empty() ? "none" : slos), h(v["slo_limit"]));
+    // An endpoint's slots are its own server's business: its engine is named instead.
+    const std::string server = v["parallel"].is_null() ? h(v.value("engine", json(""))) : h(v["parallel"]) + " slots";
+    out += fmt::format("<h3>{}</h3>\n<p class=\"serving-limit\">{}; SLOs: {}. It {}.</p>\n", h(v["variant"]), server,
+                       html_escape(slos.empty() ? "none" : slos), h(v["slo_limit"]));
     out +=
         "<div class=\"scroll\"><table class=\"serving\">\n<thead><tr><th>level</th><th>req/s</th><th>output tok/s</th>"
         "<th>ttft p99 (ms)</th><th>tpot p99 (ms)</th><th>SLO attainment</th><th>goodput (req/s)</th></tr></thead>\n"

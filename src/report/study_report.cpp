@@ -286,6 +286,7 @@ VariantsSection variants_section(const StudyResults& study) {
            {"file", entry.value("file", "")},
            {"environment", section.manifests.index(manifest)},
            {"metrics", json::object()}};
+    if (entry.contains("engines")) v["engines"] = entry["engines"];  // which engine made each unit's numbers
     if (const auto it = by_name.find(name); it != by_name.end()) {
       const decide::RankedVariant* ranked = nullptr;
       for (const auto& entry_rank : study.decision.ranking) {
@@ -361,6 +362,7 @@ json serving_variant_json(const std::string& name, const json& serving) {
                    [](const json& a, const json& b) { return a["value"].get<double>() < b["value"].get<double>(); });
   const json server = serving.value("server", json::object());
   return json{{"variant", name},
+              {"engine", server.value("engine", std::string("llama-server"))},
               {"slos", serving.at("plan").value("slos", json::array())},
               {"attainment_target", serving.at("plan").value("attainment_target", 0.0)},
               {"at_slo", serving.contains("at_slo") ? serving["at_slo"] : json(nullptr)},
@@ -379,13 +381,19 @@ json serving_json(const StudyResults& study) {
     }
   }
   if (variants.empty()) return nullptr;
-  return json{{"engine", "llama-server"},
-              {"source",
-               "goodput_rps, slo_attainment, serving_output_tps, serving_ttft_p99_ms, serving_tpot_p99_ms and "
-               "max_concurrency_at_slo / max_rps_at_slo were measured through llama-server (the pinned build, over "
-               "HTTP, one server per variant started with its runtime settings); every other metric, quality "
-               "included, comes from the in-process engine on the same GGUF files"},
-              {"variants", variants}};
+  const bool endpoints = std::any_of(variants.begin(), variants.end(),
+                                     [](const json& v) { return v.value("engine", "") != "llama-server"; });
+  std::string source =
+      "goodput_rps, slo_attainment, serving_output_tps, serving_ttft_p99_ms, serving_tpot_p99_ms and "
+      "max_concurrency_at_slo / max_rps_at_slo were measured through llama-server (the pinned build, over "
+      "HTTP, one server per variant started with its runtime settings); every other metric, quality "
+      "included, comes from the in-process engine on the same GGUF files";
+  if (endpoints) {
+    source +=
+        ". Endpoint variants were measured through their own servers (each variant's engine is named), "
+        "and their tasks were answered there over HTTP";
+  }
+  return json{{"engine", "llama-server"}, {"source", source}, {"variants", variants}};
 }
 
 json recommendation_json(const decide::Decision& d) {

@@ -298,8 +298,10 @@ void markdown_serving(std::ostringstream& out, const json& report) {
     std::string slos;
     for (const auto& slo : v["slos"]) slos += (slos.empty() ? "`" : ", `") + str(slo) + "`";  // parse_slo's form
     out << "### " << md(v["variant"]) << "\n\n";
-    out << fmt::format("{} slots; SLOs: {}. It {}.\n\n", str(v["parallel"]), slos.empty() ? "none" : slos,
-                       md(v["slo_limit"]));
+    // An endpoint's slots are its own server's business: its engine is named instead.
+    const std::string server =
+        v["parallel"].is_null() ? md(v.value("engine", json(""))) : str(v["parallel"]) + " slots";
+    out << fmt::format("{}; SLOs: {}. It {}.\n\n", server, slos.empty() ? "none" : slos, md(v["slo_limit"]));
     Rows rows;
     for (const auto& l : v["levels"]) {
       rows.push_back({md(fmt::format("{} {:.4g}{}{}", str(l["mode"]), l["value"].get<double>(),
@@ -314,6 +316,25 @@ void markdown_serving(std::ostringstream& out, const json& report) {
     for (const auto& note : v["notes"]) out << "- " << md(note) << '\n';
     out << '\n';
   }
+}
+
+// Shown only when some variant is an endpoint: which engine made each unit's numbers.
+void markdown_engines(std::ostringstream& out, const json& report) {
+  Rows rows;
+  bool endpoints = false;
+  for (const auto& v : report["variants"]) {
+    if (!v.contains("engines") || !v["engines"].is_object()) continue;
+    const json& engines = v["engines"];
+    for (auto it = engines.begin(); it != engines.end(); ++it) {
+      endpoints = endpoints || str(it.value()).starts_with("endpoint");
+      rows.push_back({md(v["name"]), markdown_escape(it.key()), md(it.value())});
+    }
+  }
+  if (!endpoints) return;
+  out << "## Engines\n\nWhich engine measured each variant's units (endpoint variants: a server uaqf does not run, "
+         "reached over HTTP).\n\n";
+  table(out, {"variant", "unit", "engine"}, rows);
+  out << '\n';
 }
 
 // Shown only when some variant was tested against the baseline.
@@ -401,6 +422,7 @@ std::string study_report_markdown(const json& report) {
   markdown_sensitivity(out, report);
   markdown_metrics(out, report);
   markdown_serving(out, report);
+  markdown_engines(out, report);
   out << calibration_markdown(report);
   markdown_against_baseline(out, report);
   markdown_failed_variants(out, report);

@@ -31,11 +31,15 @@ json variant_to_json(const VariantRecord& v) {
                                                                       {"kld", &v.kld},
                                                                       {"tasks", &v.tasks},
                                                                       {"serving", &v.serving},
-                                                                      {"calibration", &v.calibration}};
+                                                                      {"calibration", &v.calibration},
+                                                                      {"endpoint", &v.endpoint}};
   for (const auto& [key, unit] : units) {
     if (unit->has_value()) {
       out[key] = **unit;
     }
+  }
+  if (!v.engines.empty()) {
+    out["engines"] = v.engines;
   }
   return out;
 }
@@ -63,6 +67,8 @@ VariantRecord variant_from_json(const json& v) {
   out.tasks = optional_field(v, "tasks");
   out.serving = optional_field(v, "serving");
   out.calibration = optional_field(v, "calibration");
+  out.endpoint = optional_field(v, "endpoint");
+  out.engines = v.value("engines", std::map<std::string, std::string>{});
   return out;
 }
 

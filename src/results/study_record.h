@@ -43,6 +43,11 @@ struct VariantRecord {
   // [model] calibrations: the calibration its importance matrix came from (name, source, matrix
   // file, chunks, tokens, engine seconds); absent for plain variants.
   std::optional<nlohmann::json> calibration;
+  // Which engine produced each unit's numbers ("bench" -> "llama.cpp in-process", "serving" ->
+  // "llama-server (managed by uaqf)", "tasks" -> "endpoint (vLLM) http://host:8000/v1 model m").
+  std::map<std::string, std::string> engines;
+  // An endpoint variant's server: URL, served model, key variable's name, what its probe found.
+  std::optional<nlohmann::json> endpoint;
 };
 
 // A run of the study: when, and the manifest of the machine and build it ran on.

@@ -1,6 +1,7 @@
 #include "study/plan.h"
 
 #include <algorithm>
+#include <iostream>
 #include <optional>
 #include <set>
 
@@ -116,10 +117,114 @@ std::string missing_metric_reason(const std::string& metric, const MetricSource&
   return "[workload.serving] does not measure it";
 }
 
+bool is_quality_metric(const std::string& metric) {
+  return metric == "kld_mean" || metric == "kld_p99" || metric == "same_top_rate" || metric == "ln_ppl_ratio";
+}
+
+// Why an endpoint variant cannot give `metric` (a base name), or "" when it can: only the serving
+// workload's metrics and its tasks' go over HTTP.
+std::string endpoint_metric_gap(const EndpointPlan& endpoint, const std::string& metric,
+                                const std::vector<UnitPlan>& units) {
+  const auto source = metric_source(metric);
+  if (metric == "calibration_s" || metric == "calibration_tokens") {
+    return "";  // 0 for every variant that is not calibrated
+  }
+  if (source && source->kind == UnitKind::kServing) {
+    return missing_metric_reason(metric, *source, units);
+  }
+  if (source && source->kind == UnitKind::kTasks) {
+    const std::string task = metric.substr(0, metric.find('.'));
+    if (const std::string why = missing_metric_reason(metric, *source, units); !why.empty()) {
+      return why;
+    }
+    return endpoint_task_gap(endpoint, task);
+  }
+  if (metric == "ppl") {
+    return endpoint.probe.prompt_logprobs
+               ? "uaqf computes perplexity in-process only (the endpoint has prompt log-probabilities, but "
+                 "perplexity over HTTP is not implemented)"
+               : "perplexity needs prompt log-probabilities (echo+logprobs or prompt_logprobs on /v1/completions), "
+                 "and the endpoint returned none when probed";
+  }
+  if (is_quality_metric(metric)) {
+    return "it needs the whole next-token distribution at every corpus position, which an OpenAI-compatible "
+           "endpoint does not return (top-k log-probabilities of generated tokens at most)";
+  }
+  return "it is measured in-process on the variant's GGUF file, and an endpoint has none";
+}
+
 }  // namespace
 
-std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<WeightFile>& weights,
-                                       int default_threads) {
+backend::openai::EndpointConfig endpoint_config(const EndpointVariant& endpoint) {
+  return {.base_url = endpoint.base_url,
+          .model = endpoint.model,
+          .api_key_env = endpoint.api_key_env,
+          .request_timeout_s = endpoint.timeout_s,
+          .stall_timeout_s = std::min(60.0, endpoint.timeout_s)};
+}
+
+EndpointProbes probe_endpoints(const Study& study) {
+  EndpointProbes probes;
+  for (const auto& endpoint : study.endpoints) {
+    const std::string where = study.where("model.endpoints." + endpoint.name);
+    try {
+      backend::openai::Client client(endpoint_config(endpoint));
+      auto probe = client.probe();
+      if (!probe.generation) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("{}: endpoint '{}' at {} answered no generation request when probed (is it running, "
+                                "and is model '{}' served there?)",
+                                where, endpoint.name, endpoint.base_url, endpoint.model));
+      }
+      probes[endpoint.name] = std::move(probe);
+    } catch (const Error& error) {
+      if (std::string(error.what()).starts_with(where)) {
+        throw;
+      }
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: endpoint '{}': {}", where, endpoint.name, error.what()));
+    }
+  }
+  return probes;
+}
+
+std::string endpoint_engine(const EndpointPlan& endpoint) {
+  const std::string hint = endpoint.probe.server_hint.empty() ? "unknown server" : endpoint.probe.server_hint;
+  std::string engine = fmt::format("endpoint ({}) {}", hint, endpoint.spec.base_url);
+  if (!endpoint.spec.model.empty()) {
+    engine += " model " + endpoint.spec.model;
+  }
+  return engine;
+}
+
+backend::Capabilities endpoint_capabilities(const backend::openai::ProbeResult& probe) {
+  backend::Capabilities capabilities;
+  if (probe.generation) capabilities.supported.push_back(Capability::kGenerate);
+  if (probe.streaming) capabilities.supported.push_back(Capability::kStreaming);
+  if (probe.prompt_logprobs) capabilities.supported.push_back(Capability::kPromptLogprobs);
+  if (probe.top_logprobs) capabilities.supported.push_back(Capability::kTopLogprobs);
+  return capabilities;
+}
+
+std::string endpoint_task_gap(const EndpointPlan& endpoint, const std::string& task) {
+  const auto kind = tasks::find_task(task).kind;
+  if (kind == tasks::TaskKind::kGeneration) {
+    return endpoint.probe.generation ? "" : "the endpoint answered no generation request when probed";
+  }
+  if (!endpoint.probe.prompt_logprobs) {
+    return fmt::format(
+        "{} scores choices by log-likelihood, which needs prompt log-probabilities (echo+logprobs or "
+        "prompt_logprobs on /v1/completions), and the endpoint returned none when probed",
+        task);
+  }
+  return fmt::format(
+      "{} scores choices by log-likelihood, which uaqf computes in-process only (the endpoint has "
+      "prompt log-probabilities, but multiple choice over HTTP is not implemented)",
+      task);
+}
+
+std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<WeightFile>& weights, int default_threads,
+                                       const EndpointProbes* probes) {
   std::vector<VariantPlan> plans;
   for (const auto& weight : weights) {
     for (const auto& placement : study.placements) {
@@ -139,6 +244,25 @@ std::vector<VariantPlan> plan_variants(const Study& study, const std::vector<Wei
         }
       }
     }
+  }
+  for (const auto& endpoint : study.endpoints) {
+    const bool taken =
+        std::any_of(plans.begin(), plans.end(), [&](const VariantPlan& p) { return p.name == endpoint.name; });
+    if (taken) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: endpoint '{}' has the name of another variant; give it another",
+                              study.where("model.endpoints." + endpoint.name), endpoint.name));
+    }
+    VariantPlan plan;
+    plan.name = endpoint.name;
+    plan.runtime.n_threads = 0;
+    plan.endpoint = EndpointPlan{.spec = endpoint};
+    if (probes != nullptr) {
+      if (const auto it = probes->find(endpoint.name); it != probes->end()) {
+        plan.endpoint->probe = it->second;
+      }
+    }
+    plans.push_back(plan);
   }
   return plans;
 }
@@ -185,12 +309,39 @@ std::vector<UnitPlan> plan_units(const Study& study, bool synthetic) {
   return units;
 }
 
+namespace {
+
+// An endpoint variant's units: those that go over HTTP, against what its probe found.
+void check_endpoint_plan(const VariantPlan& variant, const std::vector<UnitPlan>& units, std::ostream* notes) {
+  const auto capabilities = endpoint_capabilities(variant.endpoint->probe);
+  const std::string engine = endpoint_engine(*variant.endpoint);
+  for (const auto& unit : units) {
+    if (unit.kind == UnitKind::kServing) {
+      backend::require_capabilities(capabilities, unit.needs, variant.name, engine);
+    } else if (unit.kind == UnitKind::kTasks && notes != nullptr) {
+      for (const auto& need : unit.needs) {
+        const std::string task = need.reason.substr(std::string("task ").size());
+        if (const std::string gap = endpoint_task_gap(*variant.endpoint, task); !gap.empty()) {
+          *notes << fmt::format("uaqf: note: variant '{}' ({}) does not run task {}: {}\n", variant.name, engine, task,
+                                gap);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void check_plan(const backend::Engine& engine, const std::vector<VariantPlan>& variants,
-                const std::vector<UnitPlan>& units) {
+                const std::vector<UnitPlan>& units, std::ostream* notes) {
   const auto capabilities = engine.capabilities();
   const auto engine_name = engine.describe().name;
   bool served = false;
   for (const auto& variant : variants) {
+    if (variant.is_endpoint()) {
+      check_endpoint_plan(variant, units, notes);
+      continue;
+    }
     for (const auto& unit : units) {
       if (unit.engine == backend::kLlamaServerEngine) {
         backend::require_capabilities(backend::llama_server_capabilities(), unit.needs, variant.name, unit.engine);
@@ -276,6 +427,16 @@ void check_profile_metrics(const decide::Profile& profile, const std::vector<Var
   }
   for (const auto& name : needed) {
     const std::string base = decide::retention_base(name).empty() ? name : decide::retention_base(name);
+    for (const auto& variant : variants) {
+      if (!variant.is_endpoint()) {
+        continue;
+      }
+      if (const std::string why = endpoint_metric_gap(*variant.endpoint, base, units); !why.empty()) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    fmt::format("variant '{}' cannot give {}, which profile \"{}\" needs: its engine is {}, and {}",
+                                variant.name, base, profile.name, endpoint_engine(*variant.endpoint), why));
+      }
+    }
     const auto source = metric_source(base);
     if (!source || (synthetic && source->kind != UnitKind::kServing)) {
       continue;

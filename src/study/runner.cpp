@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/llama_server/managed_server.h"
 #include "core/environment.h"
 #include "core/error.h"
 #include "core/paths.h"
@@ -130,6 +131,30 @@ void mark_failed(VariantState& state, const Error& error) {
   state.record.error = error.what();
 }
 
+std::string in_process_engine(const StudyRun& run) {
+  return fmt::format("{} in-process{}", run.engine_info.name,
+                     run.engine_info.commit.empty() ? "" : " (" + run.engine_info.commit + ")");
+}
+
+// An endpoint variant's server as results show it: never its key, only the variable's name.
+json endpoint_record(const EndpointPlan& endpoint) {
+  const auto& probe = endpoint.probe;
+  return {{"engine", endpoint_engine(endpoint)},
+          {"url", endpoint.spec.base_url},
+          {"served_model", endpoint.spec.model},
+          {"api_key_env", endpoint.spec.api_key_env},
+          {"timeout_s", endpoint.spec.timeout_s},
+          {"concurrency", endpoint.spec.concurrency},
+          {"probe",
+           {{"server_hint", probe.server_hint},
+            {"models", probe.models},
+            {"generation", probe.generation},
+            {"streaming", probe.streaming},
+            {"usage_in_stream", probe.usage_in_stream},
+            {"prompt_logprobs", probe.prompt_logprobs},
+            {"top_logprobs", probe.top_logprobs}}}};
+}
+
 // Speed, the prompt workload and perplexity/KLD of one variant, on the shared load of its file.
 void measure_speed_and_quality(StudyRun& run, const VariantPlan& plan, const std::vector<UnitPlan>& units,
                                VariantState& state) {
@@ -138,15 +163,18 @@ void measure_speed_and_quality(StudyRun& run, const VariantPlan& plan, const std
     for (const auto& unit : units) {
       if (unit.kind == UnitKind::kBench) {
         const auto bench = run_bench_unit(run, plan);
+        state.record.engines["bench"] = in_process_engine(run);
         state.record.bench = bench.payload;
         merge(bench, state.variant);
       } else if (unit.kind == UnitKind::kPromptWorkload) {
         // Overrides the fixed-shape request test's latency with what real prompts give.
         const auto workload = run_workload_unit(run, plan);
+        state.record.engines["prompt_workload"] = in_process_engine(run);
         state.record.prompt_workload = workload.payload;
         merge(workload, state.variant);
       } else if (unit.kind == UnitKind::kQuality && run.chunk_plan) {
         const auto quality = run_quality_unit(run, plan);
+        state.record.engines["quality"] = in_process_engine(run);
         state.record.perplexity = quality.payload.at("perplexity");
         if (quality.payload.contains("kld")) {
           state.record.kld = quality.payload.at("kld");
@@ -164,7 +192,8 @@ void measure_speed_and_quality(StudyRun& run, const VariantPlan& plan, const std
 void measure_tasks(StudyRun& run, const VariantPlan& plan, VariantState& state) {
   Progress progress(fmt::format("tasks of {}", plan.name));
   try {
-    const auto tasks = run_task_unit(run, plan);
+    const auto tasks = plan.is_endpoint() ? run_endpoint_task_unit(run, plan) : run_task_unit(run, plan);
+    state.record.engines["tasks"] = plan.is_endpoint() ? endpoint_engine(*plan.endpoint) : in_process_engine(run);
     state.record.tasks = tasks.payload;
     merge(tasks, state.variant);
     progress.finish("done");
@@ -178,6 +207,9 @@ void measure_tasks(StudyRun& run, const VariantPlan& plan, VariantState& state) 
 void measure_serving(StudyRun& run, const VariantPlan& plan, VariantState& state) {
   try {
     const auto serving = run_serving_unit(run, plan);
+    state.record.engines["serving"] = plan.is_endpoint()
+                                          ? endpoint_engine(*plan.endpoint)
+                                          : std::string(backend::kLlamaServerEngine) + " (managed by uaqf)";
     state.record.serving = serving.payload;
     merge(serving, state.variant);
     for (const auto& note : serving.notes) {
@@ -231,14 +263,23 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
                     .placement = plan.runtime.placement_flags()};
     state.variant.name = plan.name;
     state.variant.is_baseline = plan.is_baseline;
+    if (plan.is_endpoint()) {
+      // Its server's own settings are unknown to uaqf: none recorded rather than uaqf's defaults.
+      state.record.endpoint = endpoint_record(*plan.endpoint);
+      state.record.kv_cache_type.clear();
+      state.record.flash_attention.clear();
+    }
     add_calibration(run, plan, state);
     states.push_back(std::move(state));
   }
   const bool with_tasks =
       std::any_of(units.begin(), units.end(), [](const UnitPlan& u) { return u.kind == UnitKind::kTasks; });
-  for (std::size_t begin = 0; begin < plans.size();) {
+  // Endpoint variants come last; they have no file to load.
+  const std::size_t n_files = static_cast<std::size_t>(
+      std::find_if(plans.begin(), plans.end(), [](const VariantPlan& p) { return p.is_endpoint(); }) - plans.begin());
+  for (std::size_t begin = 0; begin < n_files;) {
     std::size_t end = begin;
-    while (end < plans.size() && plans[end].file == plans[begin].file) {
+    while (end < n_files && plans[end].file == plans[begin].file) {
       measure_speed_and_quality(run, plans[end], units, states[end]);
       stop_unless_baseline_ok(states[end]);
       ++end;
@@ -252,6 +293,9 @@ std::vector<VariantState> measure_variants(StudyRun& run, const std::vector<Vari
     begin = end;
   }
   run.pool.release();
+  for (std::size_t i = n_files; with_tasks && i < plans.size(); ++i) {
+    measure_tasks(run, plans[i], states[i]);
+  }
   // Served variants last, one llama-server at a time, with no weights of the engine still loaded.
   const bool with_serving =
       std::any_of(units.begin(), units.end(), [](const UnitPlan& u) { return u.kind == UnitKind::kServing; });
@@ -340,6 +384,10 @@ decide::Profile study_profile(const Study& study) {
       profile.weights = study.weights;
       profile.name = study.profile + " (custom weights)";
     }
+    if (!study.builtin_constraints) {
+      profile.constraints.clear();
+      profile.name += " (own constraints)";
+    }
     for (const auto& text : study.constraints) {
       profile.constraints.push_back(decide::parse_constraint(text));
     }
@@ -367,10 +415,12 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
   check_study_settings(engine, study, base_info, warnings);
   const auto weight_list = study_weight_variants(engine, study);
   const auto units = plan_units(study, synthetic);
+  // Endpoints are asked once what they can do; an endpoint that cannot be reached refuses the study.
+  const auto probes = probe_endpoints(study);
   // What the engine cannot do, and settings no context can take, refuse the study before any work.
   const auto planned =
-      plan_variants(study, planned_weights(study, base_info, weight_list), engine_info.default_threads);
-  check_plan(engine, planned, units);
+      plan_variants(study, planned_weights(study, base_info, weight_list), engine_info.default_threads, &probes);
+  check_plan(engine, planned, units, &warnings);
   // A metric the profile needs that no planned unit gives refuses the study too, as does energy
   // on a machine without NVML; both point at the study's [profile].
   const auto nvml = perf::Nvml::open();
@@ -421,8 +471,8 @@ RunOutcome run_study(backend::Engine& engine, const Study& study, const Clock& c
                .data_dir = data_dir,
                .with_calibrations = !study.calibrations.empty()};
   prepare_inputs(run, std::move(inputs), synthetic);
-  const auto plans =
-      plan_variants(study, quantize_variants(run, weight_list, calibrations, base_info), engine_info.default_threads);
+  const auto plans = plan_variants(study, quantize_variants(run, weight_list, calibrations, base_info),
+                                   engine_info.default_threads, &probes);
   prepare_baseline(run, plans.front());
   const auto states = measure_variants(run, plans, units);
 

@@ -109,15 +109,63 @@ UnitRecord from_stored(const json& stored, const ServingWorkload& w) {
 
 }  // namespace
 
+namespace {
+
+// An endpoint variant's serving workload: the same load against a server someone else runs.
+UnitRecord run_endpoint_serving(StudyRun& run, const VariantPlan& plan, const perf::ServingPlan& serving,
+                                const std::vector<perf::LoadLevel>& levels, const json& level_values) {
+  const ServingWorkload& w = *run.study.serving;
+  const EndpointPlan& endpoint = *plan.endpoint;
+  const json inputs = {{"variant", run.variant_inputs(plan)},
+                       {"plan", report::serving_to_json(serving, {}).at("plan")},
+                       {"levels", level_values},
+                       {"extra_body", w.extra_body},
+                       {"prompts", run.serving_prompts}};
+  const std::string key = "serving/" + plan.name;
+  if (auto stored = run.units.find(plan.name, key, inputs)) {
+    return from_stored(*stored, w);
+  }
+  Progress progress(fmt::format("serve {} ({})", plan.name, endpoint_engine(endpoint)));
+  auto config = endpoint_config(endpoint.spec);
+  config.extra_body = w.extra_body;
+  backend::openai::Client client(config);
+  perf::ClientEndpoint target(client);
+  const auto result = perf::run_serving(
+      target, serving, levels, [&](const perf::LoadLevel&, int done, int planned) { progress.update(done, planned); });
+  if (result.interrupted) {
+    progress.finish("FAILED");
+    throw Error(ErrorCode::kEngine,
+                fmt::format("serving {} through {}: {}", plan.name, endpoint_engine(endpoint), result.interruption));
+  }
+  UnitRecord record;
+  record.metrics = decision_metrics(result, record.notes, w.service_level);
+  record.payload = report::serving_to_json(serving, result);
+  record.payload["server"] = {{"engine", endpoint_engine(endpoint)},
+                              {"endpoint", endpoint.spec.base_url},
+                              {"served_model", endpoint.spec.model},
+                              {"server_hint", endpoint.probe.server_hint}};
+  record.payload["notes"] = record.notes;
+  run.units.put(
+      plan.name, key, "serving", inputs,
+      {{"serving", record.payload}, {"metrics", results::metrics_to_json(record.metrics)}, {"notes", record.notes}});
+  progress.finish("done");
+  return record;
+}
+
+}  // namespace
+
 UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
   const ServingWorkload& w = *run.study.serving;
   const auto serving = serving_plan(w, run.serving_prompts, run.study.seed);
   const auto levels = serving_levels(w);
-  const auto launch = server_launch(plan.file, plan.runtime, w);
   json level_values = json::array();
   for (const auto& level : levels) {
     level_values.push_back(perf::to_string(level));
   }
+  if (plan.is_endpoint()) {
+    return run_endpoint_serving(run, plan, serving, levels, level_values);
+  }
+  const auto launch = server_launch(plan.file, plan.runtime, w);
   const json inputs = {{"variant", run.variant_inputs(plan)},
                        {"runtime", runtime_to_json(plan.runtime)},
                        {"server",

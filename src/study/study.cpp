@@ -256,6 +256,65 @@ void read_calibrations(const Reader& r, const toml::table& model, Study& study) 
   }
 }
 
+// [model.endpoints.NAME] = { url = "http://host:port/v1", model = "...", api_key_env = "VAR", ... }.
+void read_endpoints(const Reader& r, const toml::table& model, Study& study) {
+  const auto* node = model.get("endpoints");
+  if (node == nullptr) {
+    return;
+  }
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    r.fail(*node, "'endpoints' must be a table of [model.endpoints.NAME] tables");
+  }
+  for (const auto& [key, value] : *table) {
+    const std::string name(key.str());
+    if (name.empty() || name.size() > 60 || !std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+        })) {
+      r.fail(value, fmt::format("endpoint name '{}' must be 1-60 letters, digits, '_', '-' or '.' (it names the "
+                                "variant)",
+                                name));
+    }
+    const auto* t = value.as_table();
+    if (t == nullptr) {
+      r.fail(value,
+             fmt::format("endpoint '{}' must be a table ([model.endpoints.{}] with url = \"http://HOST:PORT/v1\")",
+                         name, name));
+    }
+    const std::string section = "model.endpoints." + name;
+    r.only(*t, section, {"url", "model", "api_key_env", "timeout_s", "concurrency"});
+    EndpointVariant endpoint{.name = name, .line = static_cast<int>(t->source().begin.line)};
+    r.read(*t, "url", endpoint.base_url);
+    r.read(*t, "model", endpoint.model);
+    r.read(*t, "api_key_env", endpoint.api_key_env);
+    r.read(*t, "timeout_s", endpoint.timeout_s);
+    r.read(*t, "concurrency", endpoint.concurrency);
+    if (!endpoint.base_url.starts_with("http://") && !endpoint.base_url.starts_with("https://")) {
+      r.fail(t->get("url") != nullptr ? *t->get("url") : value,
+             fmt::format("endpoint '{}' needs url = \"http://HOST:PORT/v1\" (the base URL with /v1), not '{}'", name,
+                         endpoint.base_url));
+    }
+    const auto authority = endpoint.base_url.substr(endpoint.base_url.find("://") + 3);
+    if (authority.substr(0, authority.find('/')).find('@') != std::string::npos) {
+      r.fail(*t->get("url"), fmt::format("endpoint '{}': the url must not hold credentials (user:password@); give "
+                                         "the key's variable in api_key_env",
+                                         name));
+    }
+    if (!endpoint.api_key_env.empty() &&
+        !std::all_of(endpoint.api_key_env.begin(), endpoint.api_key_env.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; })) {
+      r.fail(*t->get("api_key_env"), fmt::format("'api_key_env' is the NAME of an environment variable (letters, "
+                                                 "digits, '_'), not '{}'; the key itself never goes into a study",
+                                                 endpoint.api_key_env.substr(0, 3) + "..."));
+    }
+    if (!(endpoint.timeout_s > 0 && endpoint.timeout_s <= 86400)) {
+      r.fail(*t->get("timeout_s"), "'timeout_s' must be above 0 and at most 86400");
+    }
+    r.within(*t, "concurrency", endpoint.concurrency, 1, 4096);
+    study.endpoints.push_back(std::move(endpoint));
+  }
+}
+
 // [study] and [model]; the name, output and variants folders default from the model's file name.
 void read_study_and_model(const Reader& r, const toml::table& root, const fs::path& file, Study& study) {
   if (const auto* t = r.table(root, "study")) {
@@ -270,12 +329,13 @@ void read_study_and_model(const Reader& r, const toml::table& root, const fs::pa
   }
   r.only(*model, "model",
          {"path", "types", "imatrix", "variants_dir", "calibrations", "uncalibrated", "calibration_ctx",
-          "calibration_chunks", "calibration_overlap_limit"});
+          "calibration_chunks", "calibration_overlap_limit", "endpoints"});
   r.read_path(*model, "path", study.model);
   r.read_list(*model, "types", study.types);
   r.read_path(*model, "imatrix", study.imatrix);
   r.read_path(*model, "variants_dir", study.variants_dir);
   read_calibrations(r, *model, study);
+  read_endpoints(r, *model, study);
   study.variants_dir_given = !study.variants_dir.empty();
   for (std::size_t i = 0; i < study.types.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -636,7 +696,8 @@ void read_quality(const Reader& r, const toml::table& t, Study& study) {
 }
 
 void read_profile(const Reader& r, const toml::table& t, Study& study) {
-  r.only(t, "profile", {"name", "weights", "constraints", "normalization", "pessimistic", "bootstrap"});
+  r.only(t, "profile",
+         {"name", "weights", "constraints", "builtin_constraints", "normalization", "pessimistic", "bootstrap"});
   r.read(t, "name", study.profile);
   study.profile_line = static_cast<int>(t.source().begin.line);
   if (const auto* w = r.table(t, "weights")) {
@@ -650,6 +711,7 @@ void read_profile(const Reader& r, const toml::table& t, Study& study) {
     }
   }
   r.read_list(t, "constraints", study.constraints, true);
+  r.read(t, "builtin_constraints", study.builtin_constraints);
   r.read(t, "normalization", study.normalization);
   if (study.normalization != "ratio" && study.normalization != "min-max" && study.normalization != "z-score") {
     r.fail(*t.get("normalization"),

@@ -68,6 +68,21 @@ struct Placement {
   backend::LoadOptions load;
 };
 
+// [model.endpoints.NAME]: a variant that is an OpenAI-compatible server someone else runs (vLLM,
+// SGLang, TGI, Ollama, a llama-server): no GGUF of uaqf's, so no in-process speed, memory,
+// perplexity or KLD; generation tasks and the serving workload go through it over HTTP.
+struct EndpointVariant {
+  std::string name;      // the variant's name (letters, digits, '_', '-', '.')
+  std::string base_url;  // "http://host:8000/v1"
+  std::string model;     // the served model name, sent as "model" (empty: omitted)
+  // NAME of the environment variable that holds the API key (empty: none). The key itself is read
+  // when the client is made and never written anywhere.
+  std::string api_key_env;
+  double timeout_s = 600;  // whole request
+  int concurrency = 8;     // task requests in flight at once
+  int line = 0;            // where its table stands
+};
+
 struct Study {
   std::filesystem::path file;
   std::string name;
@@ -80,6 +95,7 @@ struct Study {
   std::vector<std::string> types;  // quantization types to make and compare
   std::optional<std::filesystem::path> imatrix;
   std::vector<Calibration> calibrations;
+  std::vector<EndpointVariant> endpoints;  // [model.endpoints.NAME], after the GGUF variants
   // Also each type without calibration (a type that needs an importance matrix is then made only
   // with the calibrations, or with `imatrix`).
   bool uncalibrated = true;
@@ -136,7 +152,10 @@ struct Study {
   std::string profile = "interactive";
   std::map<std::string, double> weights;  // custom weights replace the profile's
   std::vector<std::string> constraints;   // added to the profile's
-  std::string normalization = "ratio";    // ratio | min-max | z-score
+  // false: the built-in profile's own constraints are dropped (only `constraints` stay), e.g. its
+  // kld_mean bound in a study with endpoint variants, which cannot give KLD.
+  bool builtin_constraints = true;
+  std::string normalization = "ratio";  // ratio | min-max | z-score
   bool pessimistic = true;
   int bootstrap_resamples = 1000;
   int profile_line = 0;  // where [profile] (or its weights) stands, for errors found when it is built

@@ -102,6 +102,10 @@ const std::string& StudyRun::file_sha(const std::filesystem::path& file) {
 }
 
 json StudyRun::variant_inputs(const VariantPlan& plan) {
+  if (plan.is_endpoint()) {
+    // What answers there depend on, as far as uaqf can know: where it is and the model it serves.
+    return json{{"endpoint", plan.endpoint->spec.base_url}, {"served_model", plan.endpoint->spec.model}};
+  }
   json inputs{{"file_sha256", file_sha(plan.file)},
               {"kv_cache_type", plan.runtime.kv_cache_type},
               {"flash_attention", backend::to_string(plan.runtime.flash_attention)},
@@ -273,6 +277,10 @@ UnitRecord run_task_unit(StudyRun& run, const VariantPlan& plan) {
   if (run.with_divergence) {
     results.push_back(tasks::run_divergence(*model.view, run.suite, options, run.baseline_answers));
   }
+  return task_unit_record(results);
+}
+
+UnitRecord task_unit_record(const std::vector<tasks::TaskResult>& results) {
   UnitRecord record;
   record.payload = json::array();
   decide::Variant variant;

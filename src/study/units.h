@@ -106,6 +106,12 @@ UnitRecord run_task_unit(StudyRun& run, const VariantPlan& plan);
 // The serving workload: the variant's file served by a managed llama-server with its runtime
 // settings, driven by the serving load generator, then stopped (serving_unit.cpp).
 UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan);
+// The tasks unit's record (payload, metrics, per-item outcomes) from the tasks' results.
+UnitRecord task_unit_record(const std::vector<tasks::TaskResult>& results);
+// The tasks of an endpoint variant over HTTP (endpoint_unit.cpp): the generation tasks, each prompt
+// greedy through the endpoint (completions for the lm-eval prompt format, chat for chat), judged by
+// uaqf's scorers; divergence against the baseline's answers.
+UnitRecord run_endpoint_task_unit(StudyRun& run, const VariantPlan& plan);
 // What runtime settings a variant's results depend on, as the results store keys them.
 nlohmann::json runtime_to_json(const backend::RuntimeOptions& runtime);
 

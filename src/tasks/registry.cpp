@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "stats/summary.h"
 #include "tasks/ifeval.h"
 
@@ -529,6 +530,188 @@ TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, con
   TaskResult result = compare_generations(suite.divergence_ids, baseline_answers, answers,
                                           std::accumulate(seconds.begin(), seconds.end(), 0.0));
   result.version = find_task("divergence").version;
+  result.prompt_format = to_string(options.generation.prompt_format);
+  return result;
+}
+
+namespace {
+
+std::string text_prompt_hash(const std::string& text) { return sha256_hex(text).substr(0, 16); }
+
+// `answer`'s texts, with the journal's answers reused and new ones recorded as they come.
+std::vector<TextAnswer> journaled_texts(const AnswerTextsFn& answer, const TextPrompts& request,
+                                        const std::vector<std::string>& ids, const ItemJournal* journal) {
+  const auto& prompts = *request.prompts;
+  std::vector<TextAnswer> answers(prompts.size());
+  std::vector<std::size_t> pending;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    if (journal != nullptr && journal->find) {
+      if (auto found = journal->find(request.task, ids[i], text_prompt_hash(prompts[i]))) {
+        answers[i].text = found->at("text").get<std::string>();
+        if (found->contains("tokens") && found->at("tokens").is_number_integer()) {
+          answers[i].tokens = found->at("tokens").get<int>();
+        }
+        answers[i].seconds = found->value("seconds", 0.0);
+        continue;
+      }
+    }
+    pending.push_back(i);
+  }
+  if (pending.empty()) {
+    return answers;
+  }
+  std::vector<std::string> asked;
+  for (std::size_t i : pending) {
+    asked.push_back(prompts[i]);
+  }
+  TextPrompts sub = request;
+  sub.prompts = &asked;
+  auto made = answer(sub);
+  if (made.size() != pending.size()) {
+    throw Error(ErrorCode::kInternal,
+                fmt::format("{}: {} answers for {} prompts", request.task, made.size(), pending.size()));
+  }
+  for (std::size_t k = 0; k < pending.size(); ++k) {
+    auto& text = made[k].text;
+    for (const auto& stop : request.stop_sequences) {
+      if (const auto at = text.find(stop); at != std::string::npos) {
+        text.resize(at);
+      }
+    }
+    const std::size_t i = pending[k];
+    answers[i] = std::move(made[k]);
+    if (journal != nullptr && journal->record) {
+      journal->record(request.task, ids[i], text_prompt_hash(prompts[i]),
+                      {{"text", answers[i].text},
+                       {"tokens", answers[i].tokens ? nlohmann::json(*answers[i].tokens) : nlohmann::json(nullptr)},
+                       {"seconds", answers[i].seconds}});
+    }
+  }
+  return answers;
+}
+
+std::vector<double> answer_seconds(const std::vector<TextAnswer>& answers) {
+  std::vector<double> seconds;
+  for (const auto& a : answers) {
+    seconds.push_back(a.seconds);
+  }
+  return seconds;
+}
+
+TaskResult text_gsm8k(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options) {
+  const TaskDefinition& task = find_task("gsm8k");
+  TaskResult result{
+      .task = task.name, .version = task.version, .prompt_format = to_string(options.generation.prompt_format)};
+  std::vector<std::string> ids;
+  for (const auto& item : suite.gsm8k_items) {
+    ids.push_back(item.id);
+  }
+  const auto answers = journaled_texts(answer,
+                                       {.task = task.name,
+                                        .prompts = &suite.gsm8k_prompts,
+                                        .stop_sequences = task.stop_sequences,
+                                        .max_new_tokens = options.generation.max_new_tokens,
+                                        .format = options.generation.prompt_format},
+                                       ids, options.journal);
+  std::vector<double> strict, flexible;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    nlohmann::json record = gsm8k_record(suite.gsm8k_items[i], answers[i].text);
+    record["prompt_hash"] = text_prompt_hash(suite.gsm8k_prompts[i]);
+    record["generated_tokens"] = answers[i].tokens ? nlohmann::json(*answers[i].tokens) : nlohmann::json(nullptr);
+    strict.push_back(record["correct_strict"].get<bool>() ? 1.0 : 0.0);
+    flexible.push_back(record["correct_flexible"].get<bool>() ? 1.0 : 0.0);
+    result.records.push_back(std::move(record));
+  }
+  result.metrics = {mean_metric("exact_match_strict", strict), mean_metric("exact_match_flexible", flexible)};
+  const auto seconds = answer_seconds(answers);
+  result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+  result.items_per_second = items_per_second(seconds);
+  return result;
+}
+
+TaskResult text_ifeval(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options) {
+  const TaskDefinition& task = find_task("ifeval");
+  const std::vector<ifeval::Item> items = ifeval_items(suite);
+  std::vector<const ifeval::Item*> item_pointers;
+  std::vector<std::string> prompts, ids;
+  for (const auto& item : items) {
+    item_pointers.push_back(&item);
+    prompts.push_back(item.prompt);
+    ids.push_back(item.key);
+  }
+  const auto answers = journaled_texts(answer,
+                                       {.task = task.name,
+                                        .prompts = &prompts,
+                                        .stop_sequences = task.stop_sequences,
+                                        .max_new_tokens = options.generation.max_new_tokens,
+                                        .format = options.generation.prompt_format},
+                                       ids, options.journal);
+  std::vector<std::string> responses;
+  for (const auto& a : answers) {
+    responses.push_back(a.text);
+  }
+  TaskResult result = ifeval_result(task, item_pointers, responses);
+  result.prompt_format = to_string(options.generation.prompt_format);
+  const auto seconds = answer_seconds(answers);
+  result.seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+  result.items_per_second = items_per_second(seconds);
+  return result;
+}
+
+// The text a generated answer adds after its prompt: the prompt and answer detokenized together,
+// less the prompt alone. Detokenizing the answer alone drops the leading space of its first word
+// (SentencePiece), which a server's text keeps.
+std::string continuation_text(const backend::Vocabulary& vocabulary, const std::string& prompt,
+                              const std::vector<backend::Token>& answer, const GenerationOptions& options) {
+  std::optional<std::string> templated;
+  if (options.prompt_format == PromptFormat::kChat) {
+    templated = vocabulary.apply_chat_template(prompt, options.chat_template);
+  }
+  std::vector<backend::Token> tokens =
+      templated ? vocabulary.tokenize_chat(*templated) : vocabulary.tokenize(prompt, true);
+  const std::string before = vocabulary.detokenize(tokens);
+  tokens.insert(tokens.end(), answer.begin(), answer.end());
+  const std::string whole = vocabulary.detokenize(tokens);
+  return whole.starts_with(before) ? whole.substr(before.size()) : vocabulary.detokenize(answer);
+}
+
+}  // namespace
+
+std::vector<TaskResult> run_text_generation_suite(const AnswerTextsFn& answer, const PreparedSuite& suite,
+                                                  const SuiteOptions& options) {
+  std::vector<TaskResult> results;
+  for (const auto& name : suite.tasks) {
+    if (name == "gsm8k") {
+      results.push_back(text_gsm8k(answer, suite, options));
+    } else if (name == "ifeval") {
+      results.push_back(text_ifeval(answer, suite, options));
+    }
+  }
+  return results;
+}
+
+TaskResult run_text_divergence(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options,
+                               const backend::Vocabulary& vocabulary,
+                               const std::vector<std::vector<backend::Token>>& baseline_answers) {
+  const TaskDefinition& task = find_task("divergence");
+  const auto answers = journaled_texts(answer,
+                                       {.task = task.name,
+                                        .prompts = &suite.divergence_prompts,
+                                        .stop_sequences = task.stop_sequences,
+                                        .max_new_tokens = options.divergence_max_new_tokens,
+                                        .format = options.generation.prompt_format},
+                                       suite.divergence_ids, options.journal);
+  std::vector<std::vector<backend::Token>> baseline, variant;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const std::string text =
+        continuation_text(vocabulary, suite.divergence_prompts[i], baseline_answers.at(i), options.generation);
+    baseline.push_back(vocabulary.tokenize(text, false));
+    variant.push_back(vocabulary.tokenize(answers[i].text, false));
+  }
+  const auto seconds = answer_seconds(answers);
+  TaskResult result = compare_generations(suite.divergence_ids, baseline, variant,
+                                          std::accumulate(seconds.begin(), seconds.end(), 0.0));
+  result.version = task.version;
   result.prompt_format = to_string(options.generation.prompt_format);
   return result;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -122,5 +123,37 @@ std::vector<std::vector<backend::Token>> divergence_answers(backend::Model& mode
                                                             std::vector<double>* item_seconds);
 TaskResult run_divergence(backend::Model& model, const PreparedSuite& suite, const SuiteOptions& options,
                           const std::vector<std::vector<backend::Token>>& baseline_answers);
+
+// ---------------------------------------------------------------------------------------------
+// Engines that answer with text (an OpenAI-compatible endpoint): the same prompts, the same judges.
+
+// One answer made elsewhere.
+struct TextAnswer {
+  std::string text;           // the generation (cut at the first stop sequence here too)
+  std::optional<int> tokens;  // generated tokens, when the engine said
+  double seconds = 0;         // its share of the generation time
+};
+// One task's prompts, in item order, with what the answers must respect.
+struct TextPrompts {
+  std::string task;
+  const std::vector<std::string>* prompts = nullptr;
+  std::vector<std::string> stop_sequences;
+  int max_new_tokens = 0;
+  PromptFormat format = PromptFormat::kLmEval;  // lm-eval: the raw text; chat: one user message
+};
+// Greedy answers to every prompt (throws Error when one cannot be had).
+using AnswerTextsFn = std::function<std::vector<TextAnswer>(const TextPrompts&)>;
+
+// run_suite's generation tasks (GSM8K, IFEval) on an engine that answers with text, judged and
+// recorded as a model's answers are; other tasks are left out (the caller says why). With
+// options.journal, answers are looked up and recorded per item ({"text", "tokens", "seconds"}).
+std::vector<TaskResult> run_text_generation_suite(const AnswerTextsFn& answer, const PreparedSuite& suite,
+                                                  const SuiteOptions& options);
+// Divergence on text answers: the baseline's answer (the text it adds after its prompt) and the variant's text are both
+// tokenized with `vocabulary` (the baseline's, no special tokens), so that equal texts give equal
+// tokens; the variant's own tokenizer is not seen.
+TaskResult run_text_divergence(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options,
+                               const backend::Vocabulary& vocabulary,
+                               const std::vector<std::vector<backend::Token>>& baseline_answers);
 
 }  // namespace uaqf::tasks

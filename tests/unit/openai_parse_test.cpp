@@ -24,7 +24,7 @@ TEST(OpenAiRequest, ChatBody) {
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["stream_options"], json::parse(R"({"include_usage": true})"));
   // Extensions and options go out only when asked for.
-  for (const char* absent : {"prompt", "ignore_eos", "seed", "logprobs", "top_logprobs"}) {
+  for (const char* absent : {"prompt", "ignore_eos", "seed", "logprobs", "top_logprobs", "stop"}) {
     EXPECT_FALSE(body.contains(absent)) << absent;
   }
 }
@@ -36,8 +36,10 @@ TEST(OpenAiRequest, CompletionsBodyWithOptions) {
                             .ignore_eos = true,
                             .top_logprobs = 3,
                             .temperature = 0.5,
-                            .seed = 42};
+                            .seed = 42,
+                            .stop = {"Question:", "</s>"}};
   const auto body = json::parse(build_request_body(request, ""));
+  EXPECT_EQ(body["stop"], json::parse(R"(["Question:", "</s>"])"));
   EXPECT_FALSE(body.contains("model"));  // empty model: the server's own
   EXPECT_FALSE(body.contains("messages"));
   EXPECT_EQ(body["prompt"], "Once");

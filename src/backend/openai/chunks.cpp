@@ -127,6 +127,7 @@ std::string build_request_body(const GenerationRequest& request, const std::stri
   body["stream_options"] = {{"include_usage", true}};
   if (request.ignore_eos) body["ignore_eos"] = true;
   if (request.seed) body["seed"] = *request.seed;
+  if (!request.stop.empty()) body["stop"] = request.stop;
   if (request.top_logprobs) {
     // Chat asks with a flag and a count; the legacy completions API with the count alone.
     if (request.api == Api::kChat) {

@@ -37,6 +37,7 @@ struct GenerationRequest {
   std::optional<int> top_logprobs;  // ask for top-k logprobs of generated tokens
   double temperature = 0;
   std::optional<uint64_t> seed;
+  std::vector<std::string> stop;  // "stop": generation ends before the first of these (empty: not sent)
 };
 
 struct ServerTimings {  // llama-server's own "timings" object of the last chunk, when present
