@@ -16,7 +16,7 @@ cp /usr/include/sqlite3.h /usr/include/sqlite3ext.h "$carry/include/"
 curl_headers=/usr/include/x86_64-linux-gnu/curl
 [ -d "$curl_headers" ] || curl_headers=/usr/include/curl
 cp -r "$curl_headers" "$carry/include/curl"
-cp "$src/models/ggml-vocab-llama-spm.gguf" "$carry/models/"
+cp "$src/models/ggml-vocab-llama-spm.gguf" "$src/models/ggml-vocab-llama-bpe.gguf" "$carry/models/"  # LLaMA 2, LLaMA 3
 excludes=(--exclude=./.git)
 for dir in docs models media benches tests examples gguf-py app pocs ci conversion tools/ui/src tools/ui/static \
   tools/ui/tests; do
