@@ -15,7 +15,7 @@
 # and, as one archive renewed after the build and after each shape, to $OUT when it is set.
 # Needs, in ignored folders that travel with `carry`: carry/ (see bench/gpu_7b.sh: toml++ and
 # sqlite3 headers, the LLaMA vocabulary, the trimmed llama.cpp tree) and third_party/report-assets.
-#   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b] [--reps 2]
+#   bench/gpu_reference.sh [all|build|measure|study] [--shapes llama2-7b,llama2-13b,llama3-8b] [--reps 2]
 #                          [--prefill-reps 10]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +38,8 @@ bin="$root/build/cuda/bin"
 models=/dev/shm/uaqf-models
 mkdir -p "$models"
 vocab="$root/carry/models/ggml-vocab-llama-spm.gguf"
+# The vocabulary a shape's synthetic model gets: LLaMA 3's 128,256 tokens for llama3-*, else LLaMA 2's.
+vocab_for() { case "$1" in llama3-*) echo "$root/carry/models/ggml-vocab-llama-bpe.gguf" ;; *) echo "$vocab" ;; esac; }
 t0=$(date +%s)
 log() { echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$out/timeline.txt"; }
 # The results so far, as one archive in $OUT (the device tool returns at most 8 files, and nothing
@@ -115,7 +117,7 @@ measure() {
   local half=$(( $(nproc) / 2 ))
   for shape in ${shapes//,/ }; do
     base="$models/$shape-f16.gguf"  # variants: $shape-<TYPE>.gguf
-    timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$vocab" >>"$out/synth.txt" 2>&1
+    timed "synth $shape" "$bin/uaqf" synth --shape "$shape" -o "$base" --vocab "$(vocab_for "$shape")" >>"$out/synth.txt" 2>&1
     log "synthesized $shape ($(( $(shm_free_bytes) >> 30 )) GiB free in $models)"
     # The next variant is quantized while this one is measured (CPU and RAM work beside GPU work:
     # it hides most of the quantization time), on half the cores at the lowest priority, where

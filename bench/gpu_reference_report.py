@@ -35,7 +35,13 @@ gpu = (out / "gpu.csv").read_text().splitlines()[1].split(", ")
 lines += [f"Card: {gpu[0]} ({gpu[2]}), driver {gpu[1]}, max clocks SM {gpu[3]}, memory {gpu[4]}.", ""]
 worst = []
 probes = []
-for shape in ["llama2-7b", "llama2-13b"]:
+# Every shape the run measured, in the order of first appearance of its F16 result.
+shapes = []
+for path in sorted(out.glob("uaqf-*-f16.json"), key=lambda p: p.stat().st_mtime):
+    shape = path.name[len("uaqf-"):-len("-f16.json")]
+    if shape not in shapes:
+        shapes.append(shape)
+for shape in shapes:
     lines += [f"### {shape} (synthetic weights)", "",
               "| type | file GiB | bits/weight | pp512 uaqf | pp512 llama-bench | (before / after) | ratio | tg128 uaqf | tg128 llama-bench | ratio | device GiB | decode J/token | prefill J/token | bandwidth share |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
