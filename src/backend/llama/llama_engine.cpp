@@ -51,6 +51,7 @@ class LlamaEngine final : public Engine {
     EngineInfo info;
     info.name = "llama.cpp";
     info.commit = UAQF_LLAMA_COMMIT;
+    info.build = engine_build();
     info.system_info = llama_print_system_info();
     info.default_threads = physical_core_count();
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
