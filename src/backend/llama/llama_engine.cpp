@@ -42,6 +42,13 @@ class LlamaEngine final : public Engine {
   LlamaEngine() {
     llama_log::install();
     llama_backend_init();
+    if (const auto mismatches = abi_mismatches(); !mismatches.empty()) {
+      llama_backend_free();
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("the llama.cpp library ({}) does not match the headers uaqf was built with "
+                              "(commit {}): {} field(s) differ, first {}",
+                              UAQF_LLAMA_BUILD, UAQF_LLAMA_COMMIT, mismatches.size(), mismatches.front()));
+    }
   }
   ~LlamaEngine() override { llama_backend_free(); }
   LlamaEngine(const LlamaEngine&) = delete;
@@ -240,5 +247,7 @@ class LlamaEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_llama_engine() { return std::make_unique<LlamaEngine>(); }
+
+std::vector<std::string> llama_abi_mismatches() { return llama::abi_mismatches(); }
 
 }  // namespace uaqf::backend

@@ -21,6 +21,8 @@ bool has_gpu_device();
 // the prebuilt package), and for the prebuilt engine the CPU variant ggml loaded, as
 // "...; CPU variant zen4 (/path/libggml-cpu-zen4.so)".
 std::string engine_build();
+// The ABI check of the loaded library against the headers (llama_abi.cpp).
+std::vector<std::string> abi_mismatches();
 // The libggml-cpu-<variant>.so files loaded in this process (none in a source build, which links
 // its one CPU backend statically).
 std::vector<std::filesystem::path> loaded_cpu_variant_libraries();
