@@ -12,13 +12,8 @@ shift || true
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 cd "$root"
-bash scripts/setup-deps.sh
-bash scripts/fetch-llama.sh  # the prebuilt engine too takes its headers from the source bundle
-if [ "$preset" = prebuilt ]; then
-  bash scripts/fetch-llama-prebuilt.sh
-fi
-bash scripts/fetch-report-assets.sh
-# The browser test's modules, unless only non-test targets are asked for (main.sh: uaqf alone).
+# The browser test's chromium and modules, unless only non-test targets are asked for
+# (main.sh: uaqf alone).
 need_browser=1
 if [ $# -gt 0 ]; then
   need_browser=0
@@ -26,6 +21,16 @@ if [ $# -gt 0 ]; then
     case "$t" in *test* | all) need_browser=1 ;; esac
   done
 fi
+if [ "$need_browser" = 1 ]; then
+  bash scripts/setup-deps.sh
+else
+  bash scripts/setup-deps.sh --no-browser
+fi
+bash scripts/fetch-llama.sh  # the prebuilt engine too takes its headers from the source bundle
+if [ "$preset" = prebuilt ] || [ "$preset" = asan ]; then
+  bash scripts/fetch-llama-prebuilt.sh
+fi
+bash scripts/fetch-report-assets.sh
 if [ "$need_browser" = 1 ]; then
   bash scripts/fetch-browser-test.sh
 fi
