@@ -27,7 +27,7 @@ else
   bash scripts/setup-deps.sh --no-browser
 fi
 bash scripts/fetch-llama.sh  # the prebuilt engine too takes its headers from the source bundle
-if [ "$preset" = prebuilt ] || [ "$preset" = asan ]; then
+if [ "$preset" = prebuilt ]; then
   bash scripts/fetch-llama-prebuilt.sh
 fi
 bash scripts/fetch-report-assets.sh

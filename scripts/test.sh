@@ -14,8 +14,6 @@ python3 scripts/check/deps.py
 bash scripts/build.sh ci
 ctest --preset ci -j "$(nproc)" "$@"
 if [ "${UAQF_SKIP_SANITIZERS:-0}" != 1 ]; then
-  # The sanitizer build links the prebuilt llama.cpp: the engine is compiled once (ci), not twice.
-  bash scripts/fetch-llama-prebuilt.sh
   cmake --preset asan >/dev/null
   cmake --build --preset asan --target uaqf_unit_tests -j "$(nproc)"
   ctest --preset asan -j "$(nproc)"
