@@ -12,7 +12,9 @@
 #      build: the printed digits and the full double of the results compared;
 #   3. prefill (512 tokens) and decode (128 tokens) speed, ROUNDS rounds (default 3) alternating
 #      source, prebuilt, source, ... with 5 repetitions each, the 1-minute load average beside.
-# Writes OUT_DIR/{quantize,perplexity,speed}.tsv and prints them.
+# Writes OUT_DIR/{quantize,perplexity,speed}.tsv and prints them. PARTS="speed" (a subset of
+# "quantize perplexity speed") runs only those, on the models an earlier run left in OUT_DIR;
+# THREADS (default 2) sets the threads of every run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="${1:-$root/out/prebuilt-vs-source}"
@@ -42,8 +44,10 @@ if [ ! -f "$aidreams" ]; then
 fi
 types=(Q8_0 Q4_K_M Q4_0)
 
-echo -e "model\ttype\tsource_sha256\tprebuilt_sha256\tsame" >"$out/quantize.tsv"
-for base in "$tiny" "$aidreams" "$synth"; do
+parts="${PARTS:-quantize perplexity speed}"
+has() { [[ " $parts " == *" $1 "* ]]; }
+has quantize && echo -e "model\ttype\tsource_sha256\tprebuilt_sha256\tsame" >"$out/quantize.tsv"
+has quantize && for base in "$tiny" "$aidreams" "$synth"; do
   name=$(basename "$base" .gguf)
   name=${name%-f16}
   name=${name%-f32}
@@ -66,8 +70,8 @@ for base in "$tiny" "$aidreams"; do
   for t in "${types[@]}"; do models+=("$out/models/source/$name-$t.gguf"); done
 done
 
-echo -e "model\tsource_ppl\tprebuilt_ppl\tsame_printed\tsource_ppl_full\tprebuilt_ppl_full\tsame_full" >"$out/perplexity.tsv"
-for m in "${models[@]}"; do
+has perplexity && echo -e "model\tsource_ppl\tprebuilt_ppl\tsame_printed\tsource_ppl_full\tprebuilt_ppl_full\tsame_full" >"$out/perplexity.tsv"
+has perplexity && for m in "${models[@]}"; do
   declare -A ppl=() full=()
   for b in source prebuilt; do
     ctx=512
@@ -83,13 +87,14 @@ for m in "${models[@]}"; do
     >>"$out/perplexity.tsv"
 done
 
-echo -e "model\tround\tengine\tprefill_tps\tdecode_tps\tload_1min" >"$out/speed.tsv"
-for m in "$tiny" "$out/models/source/uaqf-tiny-15m-Q4_0.gguf" "$synth" "$out/models/source/synth-512x6-Q4_0.gguf"; do
+speed="$out/speed-t$threads.tsv"
+has speed && echo -e "model\tround\tengine\tprefill_tps\tdecode_tps\tload_1min" >"$speed"
+has speed && for m in "$tiny" "$out/models/source/uaqf-tiny-15m-Q4_0.gguf" "$synth" "$out/models/source/synth-512x6-Q4_0.gguf"; do
   for r in $(seq 1 "$rounds"); do
     for b in source prebuilt; do
       "${bin[$b]}" bench "$m" -p 512 -n 128 -r 5 --warmup 1 -t "$threads" --no-latency --no-hash \
         --json "$out/bench.json" >/dev/null 2>&1
-      python3 - "$out/bench.json" "$(basename "$m")" "$r" "$b" "$(cut -d' ' -f1 /proc/loadavg)" >>"$out/speed.tsv" <<'PY'
+      python3 - "$out/bench.json" "$(basename "$m")" "$r" "$b" "$(cut -d' ' -f1 /proc/loadavg)" >>"$speed" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 means = {m["name"]: sum(m["samples"]) / len(m["samples"]) for m in j["models"][0]["metrics"] if m["name"] in ("prefill_tps", "decode_tps")}
@@ -98,7 +103,8 @@ PY
     done
   done
 done
-for f in quantize perplexity speed; do
-  echo "== $f"
-  column -t -s $'\t' "$out/$f.tsv"
+for f in "$out/quantize.tsv" "$out/perplexity.tsv" "$speed"; do
+  [ -f "$f" ] || continue
+  echo "== $(basename "$f" .tsv)"
+  column -t -s $'\t' "$f"
 done
