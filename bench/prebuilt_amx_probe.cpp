@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   dl_iterate_phdr(report_variant, nullptr);
   std::printf("%s\n", llama_print_system_info());
   bool ok = true;
-  for (const auto& [name, type] : {std::pair{"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0}, std::pair{"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0}}) {
+  for (const auto& [name, type] :
+       {std::pair{"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0}, std::pair{"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0}}) {
     const std::string out = std::string(argv[3]) + "/probe-" + name + ".gguf";
     llama_model_quantize_params params = llama_model_quantize_default_params();
     params.ftype = type;
