@@ -18,7 +18,26 @@ uaqf: error: no model at $model
 MSG
   exit 2
 fi
+# The engine: UAQF_ENGINE=prebuilt links node-llama-cpp's build of the pinned llama.cpp release
+# (seconds to fetch, nothing of llama.cpp to compile; Linux x86-64 with glibc 2.35 or later),
+# UAQF_ENGINE=source compiles it (minutes). The default, auto, takes the prebuilt engine where it
+# runs and the source build elsewhere; docs/prebuilt-engine.md says how the two compare.
+engine="${UAQF_ENGINE:-auto}"
+if [ "$engine" = auto ]; then
+  engine=source
+  glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc //p')
+  if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && [ -n "$glibc" ] &&
+    [ "$(printf '%s\n2.35\n' "$glibc" | sort -V | head -1)" = 2.35 ]; then
+    engine=prebuilt
+  fi
+fi
+case "$engine" in
+  prebuilt) preset=prebuilt ;;
+  source) preset=release ;;
+  *) echo "uaqf: error: UAQF_ENGINE must be auto, prebuilt or source, not '$engine'" >&2; exit 2 ;;
+esac
+echo "uaqf: engine: $engine llama.cpp (build/$preset)" >&2
 # Only the uaqf binary: the tests and llama.cpp's own tools are not needed to run a study.
-bash scripts/build.sh release uaqf
+bash scripts/build.sh "$preset" uaqf
 out="${UAQF_OUT:-$root/out}/$(basename "$model" .gguf)"
-exec "$root/build/release/bin/uaqf" run examples/default.toml --model "$model" --output "$out"
+exec "$root/build/$preset/bin/uaqf" run examples/default.toml --model "$model" --output "$out"

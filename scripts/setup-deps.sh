@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages uaqf builds against. Does nothing when all are present,
 # so repeated builds never touch the network.
+#   scripts/setup-deps.sh [--no-browser]
 set -euo pipefail
 
 packages=(
@@ -22,8 +23,10 @@ done
 if ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
-# The browser test (ctest label `browser`) drives Debian's chromium, headless.
-if ! command -v chromium >/dev/null; then
+# The browser test (ctest label `browser`) drives Debian's chromium, headless. Not for
+# `setup-deps.sh --no-browser` (scripts/main.sh: a study needs no browser, and chromium with its
+# dependencies is the largest download here).
+if [ "${1:-}" != --no-browser ] && ! command -v chromium >/dev/null; then
   missing+=(chromium)
 fi
 

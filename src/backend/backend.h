@@ -382,6 +382,9 @@ struct DeviceInfo {
 struct EngineInfo {
   std::string name;    // "llama.cpp"
   std::string commit;  // source commit of the engine build
+  // Which build of the engine ran: "source ..." with the compile flags, or "prebuilt ..." with the
+  // CPU variant ggml loaded at run time (manifest key engine_build).
+  std::string build;
   std::string system_info;
   std::vector<DeviceInfo> devices;
   int default_threads = 0;

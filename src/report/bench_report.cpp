@@ -181,6 +181,7 @@ json environment_to_json(const Environment& env, const backend::EngineInfo& engi
               {"timestamp_utc", env.timestamp_utc},
               {"engine", engine.name},
               {"llama_commit", engine.commit},
+              {"engine_build", engine.build},
               {"engine_system_info", engine.system_info},
               {"devices", devices},
               {"gpus",

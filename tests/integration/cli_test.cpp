@@ -47,6 +47,9 @@ TEST_F(Cli, BenchRunsVariantsAndWritesRawSamples) {
   const auto json = nlohmann::json::parse(slurp(json_path));
   EXPECT_TRUE(json["complete"].get<bool>());
   EXPECT_EQ(json["environment"]["llama_commit"], "80fb11ac73e66d89eae2c6a91d8a77428fa733ed");
+  // Which engine build ran: the source build's flags, or the prebuilt package and its CPU variant.
+  const std::string engine_build = json["environment"]["engine_build"];
+  EXPECT_TRUE(engine_build.starts_with("source ") || engine_build.starts_with("prebuilt ")) << engine_build;
   ASSERT_EQ(json["models"].size(), 2U);
   for (const auto& model : json["models"]) {
     EXPECT_EQ(model["status"], "ok");

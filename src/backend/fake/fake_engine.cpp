@@ -239,7 +239,8 @@ const FakeModelSpec& FakeEngine::spec_for(const std::filesystem::path& path) con
 }
 
 EngineInfo FakeEngine::describe() const {
-  return EngineInfo{.name = "fake", .commit = "none", .system_info = "", .devices = {}, .default_threads = 1};
+  return EngineInfo{
+      .name = "fake", .commit = "none", .build = "fake", .system_info = "", .devices = {}, .default_threads = 1};
 }
 
 Capabilities FakeEngine::capabilities() const { return capabilities_; }

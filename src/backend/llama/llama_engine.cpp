@@ -42,6 +42,13 @@ class LlamaEngine final : public Engine {
   LlamaEngine() {
     llama_log::install();
     llama_backend_init();
+    if (const auto mismatches = abi_mismatches(); !mismatches.empty()) {
+      llama_backend_free();
+      throw Error(ErrorCode::kEngine,
+                  fmt::format("the llama.cpp library ({}) does not match the headers uaqf was built with "
+                              "(commit {}): {} field(s) differ, first {}",
+                              UAQF_LLAMA_BUILD, UAQF_LLAMA_COMMIT, mismatches.size(), mismatches.front()));
+    }
   }
   ~LlamaEngine() override { llama_backend_free(); }
   LlamaEngine(const LlamaEngine&) = delete;
@@ -51,6 +58,7 @@ class LlamaEngine final : public Engine {
     EngineInfo info;
     info.name = "llama.cpp";
     info.commit = UAQF_LLAMA_COMMIT;
+    info.build = engine_build();
     info.system_info = llama_print_system_info();
     info.default_threads = physical_core_count();
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
@@ -252,5 +260,7 @@ class LlamaEngine final : public Engine {
 }  // namespace
 
 std::unique_ptr<Engine> make_llama_engine() { return std::make_unique<LlamaEngine>(); }
+
+std::vector<std::string> llama_abi_mismatches() { return llama::abi_mismatches(); }
 
 }  // namespace uaqf::backend

@@ -19,6 +19,15 @@
 namespace uaqf::backend::llama {
 
 bool has_gpu_device();
+// Which engine build runs: the build's description (UAQF_LLAMA_BUILD: the source build's flags or
+// the prebuilt package), and for the prebuilt engine the CPU variant ggml loaded, as
+// "...; CPU variant zen4 (/path/libggml-cpu-zen4.so)".
+std::string engine_build();
+// The ABI check of the loaded library against the headers (llama_abi.cpp).
+std::vector<std::string> abi_mismatches();
+// The libggml-cpu-<variant>.so files loaded in this process (none in a source build, which links
+// its one CPU backend statically).
+std::vector<std::filesystem::path> loaded_cpu_variant_libraries();
 // Every file type llama.cpp's quantizer writes (names as llama-quantize spells them).
 const std::vector<QuantType>& all_quant_types();
 // `message` with the errors llama.cpp logged since the last clear_errors(), when there are some.

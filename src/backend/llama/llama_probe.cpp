@@ -52,7 +52,13 @@ std::optional<double> read_bandwidth_bytes_per_s(const RuntimeOptions& runtime) 
     return std::nullopt;
   }
   if (!on_gpu) {
-    ggml_backend_cpu_set_n_threads(backend.get(), runtime.n_threads > 0 ? runtime.n_threads : physical_core_count());
+    // Through the registry, not ggml_backend_cpu_set_n_threads: the prebuilt engine loads its CPU
+    // backend at run time (libggml-cpu-<variant>.so), so uaqf never links it.
+    auto* set_n_threads = reinterpret_cast<ggml_backend_set_n_threads_t>(
+        ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(device), "ggml_backend_set_n_threads"));
+    if (set_n_threads != nullptr) {
+      set_n_threads(backend.get(), runtime.n_threads > 0 ? runtime.n_threads : physical_core_count());
+    }
   }
   // Stream a matrix far larger than any cache through a matrix-vector product, as decoding
   // streams the weights: 1 GiB of F32 on a GPU, 256 MiB on the host. (A buffer copy, tried first,

@@ -1,8 +1,11 @@
+#include <link.h>
+
 #include <fmt/format.h>
 
 #include "backend/llama/llama_internal.h"
 #include "backend/llama/llama_log.h"
 #include "core/error.h"
+#include "uaqf/build_info.h"
 
 namespace uaqf::backend::llama {
 
@@ -16,6 +19,30 @@ bool has_gpu_device() {
     }
   }
   return false;
+}
+
+std::vector<fs::path> loaded_cpu_variant_libraries() {
+  std::vector<fs::path> found;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        const fs::path path = info->dlpi_name != nullptr ? info->dlpi_name : "";
+        if (path.filename().string().starts_with("libggml-cpu-") && path.extension() == ".so") {
+          static_cast<std::vector<fs::path>*>(data)->push_back(path);
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+std::string engine_build() {
+  std::string build = UAQF_LLAMA_BUILD;
+  for (const auto& library : loaded_cpu_variant_libraries()) {
+    const std::string name = library.stem().string();  // libggml-cpu-zen4
+    build +=
+        fmt::format("; CPU variant {} ({})", name.substr(std::string_view("libggml-cpu-").size()), library.string());
+  }
+  return build;
 }
 
 // Every file type llama.cpp's quantizer writes (names as llama-quantize spells them).
