@@ -24,16 +24,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double kStopGraceS = 5;
-constexpr auto kPollInterval = std::chrono::milliseconds(50);
+constexpr double kRpcStopGraceS = 5;
+constexpr auto kRpcPollInterval = std::chrono::milliseconds(50);
 
-fs::path temp_log_path() {
+fs::path rpc_log_path() {
   static std::atomic<int> counter{0};
   return fs::temp_directory_path() / fmt::format("uaqf-rpc-server-{}-{}.log", getpid(), counter++);
 }
 
 // The last non-empty lines of a server's log, joined: what an error quotes.
-std::string log_tail(const fs::path& log) {
+std::string rpc_log_tail(const fs::path& log) {
   std::ifstream in(log);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
@@ -52,7 +52,7 @@ std::string log_tail(const fs::path& log) {
   return fmt::format("{} (log {})", tail, log.string());
 }
 
-std::vector<std::string> command_line(const RpcServerLaunch& launch, const std::string& device, int port) {
+std::vector<std::string> rpc_command_line(const RpcServerLaunch& launch, const std::string& device, int port) {
   std::vector<std::string> argv{launch.binary.string(), "-H", "127.0.0.1", "-p", std::to_string(port)};
   if (!device.empty()) {
     argv.insert(argv.end(), {"-d", device});
@@ -68,24 +68,24 @@ std::vector<std::string> command_line(const RpcServerLaunch& launch, const std::
 
 // Polls until the server accepts connections; throws (the child reaped) when it exits first or
 // misses the timeout.
-void wait_until_listening(int pid, int port, double timeout_s, const fs::path& log) {
+void wait_until_rpc_listening(int pid, int port, double timeout_s, const fs::path& log) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   const std::string endpoint = fmt::format("127.0.0.1:{}", port);
   for (;;) {
     if (const auto exit = detail::child_exit_now(pid)) {
       detail::reap_child(pid);
       throw Error(ErrorCode::kEngine,
-                  fmt::format("rpc-server on {} {} while starting: {}", endpoint, exit->describe(), log_tail(log)));
+                  fmt::format("rpc-server on {} {} while starting: {}", endpoint, exit->describe(), rpc_log_tail(log)));
     }
     if (tcp_unreachable_reason(endpoint, 1.0).empty()) {
       return;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      detail::terminate_child(pid, kStopGraceS);
+      detail::terminate_child(pid, kRpcStopGraceS);
       throw Error(ErrorCode::kEngine, fmt::format("rpc-server on {} did not accept connections within {} s: {}",
-                                                  endpoint, timeout_s, log_tail(log)));
+                                                  endpoint, timeout_s, rpc_log_tail(log)));
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kRpcPollInterval);
   }
 }
 
@@ -99,13 +99,13 @@ std::unique_ptr<RpcServerGroup> RpcServerGroup::start(const RpcServerLaunch& lau
   std::unique_ptr<RpcServerGroup> group(new RpcServerGroup());
   for (const auto& device : resolved.devices) {
     const int port = pick_free_port();
-    const fs::path log = temp_log_path();
-    const int pid = detail::spawn_child(command_line(resolved, device, port), log);
+    const fs::path log = rpc_log_path();
+    const int pid = detail::spawn_child(rpc_command_line(resolved, device, port), log);
     group->pids_.push_back(pid);
     group->logs_.push_back(log);
     group->endpoints_.push_back(fmt::format("127.0.0.1:{}", port));
     try {
-      wait_until_listening(pid, port, resolved.startup_timeout_s, log);
+      wait_until_rpc_listening(pid, port, resolved.startup_timeout_s, log);
     } catch (...) {
       group->pids_.pop_back();  // reaped already
       throw;                    // ~RpcServerGroup stops the others
@@ -137,7 +137,7 @@ void RpcServerGroup::stop() {
   }
   stopped_ = true;
   for (const int pid : pids_) {
-    detail::terminate_child(pid, kStopGraceS);
+    detail::terminate_child(pid, kRpcStopGraceS);
   }
   for (const auto& log : logs_) {
     std::error_code ec;
