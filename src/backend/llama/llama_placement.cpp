@@ -218,6 +218,11 @@ LoadOptions fit_placement(const fs::path& path, const LoadOptions& options, cons
   if (options.n_gpu_layers != kGpuLayersAuto) {
     return options;
   }
+  if (local_accelerators().empty() && options.rpc_servers.empty() && options.managed_rpc_servers == 0) {
+    LoadOptions on_host = options;
+    on_host.n_gpu_layers = 0;  // no device to offload to: say so rather than "all layers fit"
+    return on_host;
+  }
 #if UAQF_LLAMA_HAVE_COMMON
   llama_model_params model_params = llama_model_default_params();
   ModelPlacement placement;
