@@ -1,8 +1,13 @@
 #include "backend/llama/gguf_summary.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <limits>
 #include <string_view>
 
+#include <fmt/format.h>
+
+#include "core/error.h"
 #include "core/files.h"
 
 namespace uaqf::backend::llama {
@@ -34,7 +39,7 @@ std::string gguf_string(const gguf_context* gguf, const char* key) {
   return gguf_get_val_str(gguf, id);
 }
 
-GgufSummary summarize_gguf(const gguf_context* gguf, const ggml_context* meta, const std::string& /*file*/) {
+GgufSummary summarize_gguf(const gguf_context* gguf, const ggml_context* meta, const std::string& file) {
   GgufSummary info;
   info.n_tensors = gguf_get_n_tensors(gguf);
   uint64_t data_end = 0;
@@ -59,7 +64,18 @@ GgufSummary summarize_gguf(const gguf_context* gguf, const ggml_context* meta, c
   info.n_embd = static_cast<int32_t>(gguf_int(gguf, arch + ".embedding_length"));
   const int64_t tokens_id = gguf_find_key(gguf, "tokenizer.ggml.tokens");
   if (tokens_id >= 0) {
-    info.n_vocab = static_cast<int32_t>(gguf_get_arr_n(gguf, tokens_id));
+    // ggml aborts (GGML_ASSERT) when a list of another type is read as strings.
+    if (gguf_get_kv_type(gguf, tokens_id) != GGUF_TYPE_ARRAY ||
+        gguf_get_arr_type(gguf, tokens_id) != GGUF_TYPE_STRING) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is a damaged GGUF file: tokenizer.ggml.tokens is not a list of strings", file));
+    }
+    const std::size_t n_tokens = gguf_get_arr_n(gguf, tokens_id);
+    if (n_tokens > static_cast<std::size_t>(std::numeric_limits<int32_t>::max())) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is a damaged GGUF file: {} tokens in tokenizer.ggml.tokens", file, n_tokens));
+    }
+    info.n_vocab = static_cast<int32_t>(n_tokens);
     std::string all_tokens;
     for (int32_t t = 0; t < info.n_vocab; ++t) {
       all_tokens += gguf_get_arr_str(gguf, tokens_id, static_cast<size_t>(t));
