@@ -9,6 +9,9 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev
   libssl-dev libcurl4-openssl-dev libboost-math-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-langdetect  # IFEval language checks read its profiles at run time
+  # The fuzz targets (scripts/fuzz.sh, preset fuzz): clang with libFuzzer and the sanitizer
+  # runtimes, OpenMP for ggml-base under clang, llvm-symbolizer for readable reports.
+  clang libclang-rt-dev libomp-dev llvm
 )
 
 missing=()

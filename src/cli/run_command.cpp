@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
 #include "backend/engines.h"
@@ -19,6 +18,7 @@
 #include "report/table.h"
 #include "results/study_record.h"
 #include "stats/summary.h"
+#include "study/profile_file.h"
 #include "study/runner.h"
 
 namespace uaqf::cli {
@@ -80,52 +80,6 @@ void print_measurements(std::ostream& out, const std::vector<decide::Variant>& v
     rows.push_back(row);
   }
   report::print_text_table(out, rows, 1);
-}
-
-decide::Profile load_profile(const std::string& spec) {
-  if (!fs::exists(spec)) {
-    return decide::builtin_profile(spec);  // throws, listing the built-in names
-  }
-  json j;
-  if (fs::path(spec).extension() == ".toml") {
-    toml::table root;
-    try {
-      root = toml::parse_file(spec);
-    } catch (const toml::parse_error& error) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("{}:{}: {}", spec, error.source().begin.line, std::string(error.description())));
-    }
-    const toml::table* table = root.get("profile") != nullptr ? root.get("profile")->as_table() : &root;
-    if (table == nullptr) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: [profile] must be a table", spec));
-    }
-    for (const auto& [key, node] : *table) {
-      if (!decide::is_profile_key(std::string(key.str()))) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("{}:{}: unknown profile key '{}' (known: base, name, description, weights, "
-                                "constraints, normalization, pessimistic)",
-                                spec, node.source().begin.line, key.str()));
-      }
-    }
-    std::ostringstream text;
-    text << toml::json_formatter{*table};
-    j = json::parse(text.str());
-    if (j.contains("name")) {
-      j["base"] = j["name"];
-    }
-    j["name"] = fs::path(spec).stem().string();
-  } else {
-    try {
-      j = json::parse(read_text_file(spec));
-    } catch (const json::exception& error) {
-      throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a JSON profile ({})", spec, error.what()));
-    }
-  }
-  try {
-    return decide::profile_from_json(j);
-  } catch (const Error& error) {
-    throw Error(error.code(), fmt::format("{}: {}", spec, error.what()));
-  }
 }
 
 }  // namespace
@@ -225,7 +179,7 @@ Action add_rank_command(CLI::App& app) {
     if (results.value("schema", "") != results::kStudyResultsSchema) {
       throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: not a uaqf study results file", flags->results));
     }
-    auto profile = fit_to_serving_sweep(load_profile(flags->profile), results);
+    auto profile = fit_to_serving_sweep(study::load_profile(flags->profile), results);
     const auto variants = results::decision_inputs_from_json(results);
     std::vector<std::string> notes;
     if (results.value("synthetic_weights", false)) {

@@ -757,8 +757,9 @@ std::string Study::where(const std::string& key) const {
   return it == lines.end() ? file.string() : fmt::format("{}:{}", file.string(), it->second);
 }
 
-Study load_study(const fs::path& file) {
-  const toml::table root = parse_study_file(file);
+namespace {
+
+Study study_from_table(const toml::table& root, const fs::path& file) {
   const Reader r(file);
   Study study;
   study.file = file;
@@ -778,6 +779,21 @@ Study load_study(const fs::path& file) {
     read_profile(r, *t, study);
   }
   return study;
+}
+
+}  // namespace
+
+Study load_study(const fs::path& file) { return study_from_table(parse_study_file(file), file); }
+
+Study parse_study(std::string_view text, const fs::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& error) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("{}:{}: {}", file.string(), error.source().begin.line, std::string(error.description())));
+  }
+  return study_from_table(root, file);
 }
 
 }  // namespace uaqf::study

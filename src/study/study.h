@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/backend.h"
@@ -172,5 +173,8 @@ std::string unsafe_name_reason(const std::string& name);
 // Parses and checks a study file; relative paths are taken from the file's folder.
 // Throws Error("FILE:LINE: ...") on bad TOML, unknown keys and bad values.
 Study load_study(const std::filesystem::path& file);
+// The same from the file's text (the fuzz target's entry point); `file` names it in errors and
+// relative paths are resolved from its folder. Throws Error(kInvalidArgument) as load_study.
+Study parse_study(std::string_view text, const std::filesystem::path& file);
 
 }  // namespace uaqf::study

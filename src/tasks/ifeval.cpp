@@ -96,7 +96,7 @@ Item parse_item(const std::string& json_line) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_line);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw Error(ErrorCode::kInvalidArgument, fmt::format("ifeval: line is not valid JSON: {}", e.what()));
   }
   auto bad = [](std::string_view why) {

@@ -497,7 +497,7 @@ TaskResult score_ifeval_responses(const PreparedSuite& suite, const std::filesys
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
       throw fail(fmt::format("not valid JSON ({})", e.what()));
     }
     if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string() || !row.contains("response") ||

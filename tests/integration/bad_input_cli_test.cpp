@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "ggml.h"
 #include "gguf.h"
 
 namespace {
@@ -112,6 +113,24 @@ fs::path nan_model() {
   file.seekp(offset);
   file.write(reinterpret_cast<const char*>(nans.data()), static_cast<std::streamsize>(n * sizeof(float)));
   return out;
+}
+
+// A GGUF whose token list holds integers, not strings (found by fuzz_gguf): inspect read it with
+// gguf_get_arr_str, on which ggml aborts the process (GGML_ASSERT) instead of an error line.
+TEST(BadInputCli, GgufTokenListOfIntegersIsRefused) {
+  const fs::path file = work_dir() / "tokens-u32.gguf";
+  ggml_context* meta = ggml_init({.mem_size = 1 << 16, .mem_buffer = nullptr, .no_alloc = false});
+  ggml_tensor* tensor = ggml_new_tensor_2d(meta, GGML_TYPE_F32, 4, 3);
+  ggml_set_name(tensor, "token_embd.weight");
+  gguf_context* ctx = gguf_init_empty();
+  gguf_set_val_str(ctx, "general.architecture", "llama");
+  const uint32_t tokens[] = {1, 2, 3};
+  gguf_set_arr_data(ctx, "tokenizer.ggml.tokens", GGUF_TYPE_UINT32, tokens, 3);
+  gguf_add_tensor(ctx, tensor);
+  ASSERT_TRUE(gguf_write_to_file(ctx, file.c_str(), false));
+  gguf_free(ctx);
+  ggml_free(meta);
+  expect_usage_error(run_uaqf("bench " + q(file) + " --threads 2"), "tokenizer.ggml.tokens is not a list of strings");
 }
 
 TEST(BadInputCli, NanWeightsFailTheModelWithTheReason) {

@@ -114,57 +114,34 @@ class LlamaEngine final : public Engine {
       }
     }
     const auto [gguf, meta] = read_gguf_header(path);
-    ModelInfo info;
-    info.path = path;
-    info.file_size_bytes = file_size;
-    uint64_t data_end = 0;
-    const bool tied_output = gguf_find_tensor(gguf.get(), "output.weight") < 0;
-    for (int64_t i = 0; i < gguf_get_n_tensors(gguf.get()); ++i) {
-      const uint64_t size = gguf_get_tensor_size(gguf.get(), i);
-      data_end = std::max<uint64_t>(data_end, gguf_get_tensor_offset(gguf.get(), i) + size);
-      info.weights_size_bytes += size;
-      if (tied_output || std::string_view(gguf_get_tensor_name(gguf.get(), i)) != "token_embd.weight") {
-        info.decode_weight_bytes += size;
-      }
-      if (const ggml_tensor* tensor = ggml_get_tensor(meta.get(), gguf_get_tensor_name(gguf.get(), i))) {
-        info.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
-      }
-    }
-    const uint64_t needed = gguf_get_data_offset(gguf.get()) + data_end;
-    if (needed > file_size) {
+    const GgufSummary summary = summarize_gguf(gguf.get(), meta.get(), path.string());
+    if (summary.needed_file_bytes > file_size) {
       throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("{} is truncated: its tensors need {} bytes but the file has {}", path.string(), needed,
-                              file_size));
+                  fmt::format("{} is truncated: its tensors need {} bytes but the file has {}", path.string(),
+                              summary.needed_file_bytes, file_size));
     }
-    if (gguf_get_n_tensors(gguf.get()) == 0) {
+    if (summary.n_tensors == 0) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("{} holds no tensors (a vocabulary-only GGUF?), so it cannot be run", path.string()));
     }
-    info.architecture = gguf_string(gguf.get(), "general.architecture");
-    const int64_t file_type = gguf_int(gguf.get(), "general.file_type");
-    info.type_name = llama_ftype_name(static_cast<llama_ftype>(file_type));
-    const std::string& arch = info.architecture;
-    info.n_ctx_train = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".context_length"));
-    info.n_layer = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".block_count"));
-    info.n_embd = static_cast<int32_t>(gguf_int(gguf.get(), arch + ".embedding_length"));
-    const int64_t tokens_id = gguf_find_key(gguf.get(), "tokenizer.ggml.tokens");
-    if (tokens_id >= 0) {
-      info.n_vocab = static_cast<int32_t>(gguf_get_arr_n(gguf.get(), tokens_id));
-      std::string all_tokens;
-      for (int32_t t = 0; t < info.n_vocab; ++t) {
-        all_tokens += gguf_get_arr_str(gguf.get(), tokens_id, static_cast<size_t>(t));
-        all_tokens += '\0';
-      }
-      all_tokens += gguf_string(gguf.get(), "tokenizer.ggml.model");
-      info.vocab_fingerprint = sha256_hex(all_tokens).substr(0, 16);
-    }
+    ModelInfo info;
+    info.path = path;
+    info.file_size_bytes = file_size;
+    info.weights_size_bytes = summary.weights_size_bytes;
+    info.decode_weight_bytes = summary.decode_weight_bytes;
+    info.n_params = summary.n_params;
+    info.architecture = summary.architecture;
+    info.type_name = llama_ftype_name(static_cast<llama_ftype>(summary.file_type));
+    info.n_ctx_train = summary.n_ctx_train;
+    info.n_layer = summary.n_layer;
+    info.n_embd = summary.n_embd;
+    info.n_vocab = summary.n_vocab;
+    info.vocab_fingerprint = summary.vocab_fingerprint;
     if (info.n_params > 0) {
       info.bits_per_weight = static_cast<double>(info.weights_size_bytes) * 8.0 / static_cast<double>(info.n_params);
     }
-    info.description = fmt::format("{} {}", arch, info.type_name);
-    const int64_t synthetic_id = gguf_find_key(gguf.get(), "uaqf.synthetic");
-    info.synthetic = synthetic_id >= 0 && gguf_get_kv_type(gguf.get(), synthetic_id) == GGUF_TYPE_BOOL &&
-                     gguf_get_val_bool(gguf.get(), synthetic_id);
+    info.description = fmt::format("{} {}", info.architecture, info.type_name);
+    info.synthetic = summary.synthetic;
     return info;
   }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/llama/gguf_summary.h"
 #include "backend/llama_server/rpc_servers.h"
 #include "gguf.h"
 #include "llama-cpp.h"
@@ -46,8 +47,6 @@ struct GgufHeader {
   std::unique_ptr<ggml_context, GgmlDeleter> tensors;  // ggml_get_tensor() by name: type and shape
 };
 GgufHeader read_gguf_header(const std::filesystem::path& path);
-int64_t gguf_int(const gguf_context* gguf, const std::string& key);
-std::string gguf_string(const gguf_context* gguf, const char* key);
 
 // Throws Error naming the known types when `name` is not a ggml type.
 ggml_type parse_kv_cache_type(const std::string& name);

@@ -106,33 +106,6 @@ GgufHeader read_gguf_header(const fs::path& path) {
   return header;
 }
 
-int64_t gguf_int(const gguf_context* gguf, const std::string& key) {
-  const int64_t id = gguf_find_key(gguf, key.c_str());
-  if (id < 0) {
-    return 0;
-  }
-  switch (gguf_get_kv_type(gguf, id)) {
-    case GGUF_TYPE_UINT32:
-      return gguf_get_val_u32(gguf, id);
-    case GGUF_TYPE_INT32:
-      return gguf_get_val_i32(gguf, id);
-    case GGUF_TYPE_UINT64:
-      return static_cast<int64_t>(gguf_get_val_u64(gguf, id));
-    case GGUF_TYPE_INT64:
-      return gguf_get_val_i64(gguf, id);
-    default:
-      return 0;
-  }
-}
-
-std::string gguf_string(const gguf_context* gguf, const char* key) {
-  const int64_t id = gguf_find_key(gguf, key);
-  if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_STRING) {
-    return {};
-  }
-  return gguf_get_val_str(gguf, id);
-}
-
 ggml_type parse_kv_cache_type(const std::string& name) {
   for (int i = 0; i < GGML_TYPE_COUNT; ++i) {
     const auto type = static_cast<ggml_type>(i);
