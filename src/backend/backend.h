@@ -54,7 +54,7 @@ SplitMode parse_split_mode(const std::string& text);  // none|layer|row|tensor; 
 // n_gpu_layers values that are not a count.
 inline constexpr int kGpuLayersAll = -1;
 // As many layers as fit in the devices' free memory with the variant's context: resolved to a
-// count before the load (Engine::fit_gpu_layers), and the count recorded.
+// count before the load (Engine::fit_placement), and the count recorded.
 inline constexpr int kGpuLayersAuto = -2;
 
 // "all", "auto" or the count; and back (throws Error naming `option`).

@@ -1,11 +1,13 @@
 // `uaqf imatrix MODEL --calibration FILE|SOURCE`: an importance matrix through the embedded
 // engine, in llama-imatrix's format (llama-quantize and `uaqf quantize --imatrix` read it).
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "backend/backend.h"
 #include "backend/engines.h"
 #include "cli/commands.h"
 #include "cli/common_options.h"
@@ -31,7 +33,7 @@ struct ImatrixFlags {
   int ctx = 512;
   int batch = 2048;
   int threads = 0;
-  int gpu_layers = -1;
+  std::string gpu_layers = "all";
   bool process_output = false;
   bool force = false;
 };
@@ -69,7 +71,8 @@ int run_imatrix(const ImatrixFlags& flags) {
       .n_chunks = flags.chunks,
       .n_batch = flags.batch,
       .n_threads = flags.threads > 0 ? flags.threads : physical_core_count(),
-      .n_gpu_layers = flags.gpu_layers,
+      // The same spelling as bench/eval; "auto" offloads what it can, as a matrix pass needs no KV room.
+      .n_gpu_layers = std::max(backend::kGpuLayersAll, backend::parse_gpu_layers(flags.gpu_layers, "--gpu-layers")),
       .process_output = flags.process_output,
       .force = flags.force};
   Progress progress(fmt::format("imatrix {} <- {}", fs::path(flags.model).filename().string(), name));
@@ -100,7 +103,8 @@ Action add_imatrix_command(CLI::App& app) {
   command->add_option("-b,--batch-size", flags->batch,
                       "tokens per engine pass; chunks run max(1, batch/ctx) at a time (default 2048)");
   command->add_option("-t,--threads", flags->threads, "threads (default: physical cores)");
-  command->add_option("--gpu-layers,--n-gpu-layers", flags->gpu_layers, "layers on the GPU (-1: all)");
+  command->add_option("--gpu-layers,--n-gpu-layers", flags->gpu_layers, "layers on the GPU: a count or all")
+      ->capture_default_str();
   command->add_flag("--process-output", flags->process_output, "also collect output.weight (llama-imatrix's flag)");
   command->add_option("--data-dir", flags->data_dir, "folder of the named sources (default: the shared data folder)");
   command->add_flag("--force", flags->force, "compute again even when the matrix is up to date");

@@ -179,7 +179,10 @@ std::vector<WeightFile> make_calibrated_variants(backend::Engine& engine, const 
                                .n_ctx = study.calibration_ctx,
                                .n_chunks = study.calibration_chunks,
                                .n_threads = study.threads,
-                               .n_gpu_layers = study.gpu_layers},
+                               // "auto" is fitted for a study's load; a matrix pass offloads what it can.
+                               .n_gpu_layers = study.placements.front().load.n_gpu_layers == backend::kGpuLayersAuto
+                                                   ? backend::kGpuLayersAll
+                                                   : study.placements.front().load.n_gpu_layers},
                               [&](int done, int total) { progress.update(done, total); });
       progress.finish(matrix.up_to_date ? "up to date" : "done");
     } catch (const Error& error) {

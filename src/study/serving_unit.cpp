@@ -111,6 +111,21 @@ UnitRecord from_stored(const json& stored, const ServingWorkload& w) {
 
 namespace {
 
+// A finished serving run's decision metrics and record (with `server`: what served it), committed
+// to the store under the variant's serving key.
+UnitRecord keep_serving(StudyRun& run, const VariantPlan& plan, const json& inputs, const perf::ServingPlan& serving,
+                        const perf::ServingResult& result, json server) {
+  UnitRecord record;
+  record.metrics = decision_metrics(result, record.notes, run.study.serving->service_level);
+  record.payload = report::serving_to_json(serving, result);
+  record.payload["server"] = std::move(server);
+  record.payload["notes"] = record.notes;
+  run.units.put(
+      plan.name, "serving/" + plan.name, "serving", inputs,
+      {{"serving", record.payload}, {"metrics", results::metrics_to_json(record.metrics)}, {"notes", record.notes}});
+  return record;
+}
+
 // An endpoint variant's serving workload: the same load against a server someone else runs.
 UnitRecord run_endpoint_serving(StudyRun& run, const VariantPlan& plan, const perf::ServingPlan& serving,
                                 const std::vector<perf::LoadLevel>& levels, const json& level_values) {
@@ -137,17 +152,11 @@ UnitRecord run_endpoint_serving(StudyRun& run, const VariantPlan& plan, const pe
     throw Error(ErrorCode::kEngine,
                 fmt::format("serving {} through {}: {}", plan.name, endpoint_engine(endpoint), result.interruption));
   }
-  UnitRecord record;
-  record.metrics = decision_metrics(result, record.notes, w.service_level);
-  record.payload = report::serving_to_json(serving, result);
-  record.payload["server"] = {{"engine", endpoint_engine(endpoint)},
+  auto record = keep_serving(run, plan, inputs, serving, result,
+                             {{"engine", endpoint_engine(endpoint)},
                               {"endpoint", endpoint.spec.base_url},
                               {"served_model", endpoint.spec.model},
-                              {"server_hint", endpoint.probe.server_hint}};
-  record.payload["notes"] = record.notes;
-  run.units.put(
-      plan.name, key, "serving", inputs,
-      {{"serving", record.payload}, {"metrics", results::metrics_to_json(record.metrics)}, {"notes", record.notes}});
+                              {"server_hint", endpoint.probe.server_hint}});
   progress.finish("done");
   return record;
 }
@@ -196,18 +205,12 @@ UnitRecord run_serving_unit(StudyRun& run, const VariantPlan& plan) {
     progress.finish("FAILED");
     throw Error(ErrorCode::kEngine, fmt::format("serving {} with llama-server: {}", plan.name, result.interruption));
   }
-  UnitRecord record;
-  record.metrics = decision_metrics(result, record.notes, w.service_level);
-  record.payload = report::serving_to_json(serving, result);
-  record.payload["server"] = {{"engine", backend::kLlamaServerEngine},
+  auto record = keep_serving(run, plan, inputs, serving, result,
+                             {{"engine", backend::kLlamaServerEngine},
                               {"argv", argv},
                               {"pid", pid},
                               {"n_ctx", launch.n_ctx},
-                              {"parallel", launch.n_parallel}};
-  record.payload["notes"] = record.notes;
-  run.units.put(
-      plan.name, key, "serving", inputs,
-      {{"serving", record.payload}, {"metrics", results::metrics_to_json(record.metrics)}, {"notes", record.notes}});
+                              {"parallel", launch.n_parallel}});
   progress.finish("done");
   return record;
 }

@@ -462,9 +462,6 @@ void read_runtime(const Reader& r, const toml::table& t, Study& study) {
   r.read(t, "batch_size", study.batch_size);
   r.at_least(t, "batch_size", study.batch_size, 1);
   read_placements(r, t, study);
-  study.gpu_layers = study.placements.front().load.n_gpu_layers == backend::kGpuLayersAuto
-                         ? backend::kGpuLayersAll
-                         : study.placements.front().load.n_gpu_layers;
   r.read_list(t, "kv_types", study.kv_types);
   r.read_list(t, "flash_attn", study.flash_attn);
   for (const auto& mode : study.flash_attn) {

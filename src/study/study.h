@@ -111,7 +111,7 @@ struct Study {
   // Runtime settings; lists are crossed with the weight types.
   int threads = 0;
   int batch_size = 2048;
-  int gpu_layers = -1;  // the first placement's (importance matrices are computed with it)
+  // The first is the baseline's, and importance matrices are computed with its layer count.
   std::vector<Placement> placements{Placement{}};
   std::vector<std::string> kv_types{"f16"};
   std::vector<std::string> flash_attn{"auto"};

@@ -201,16 +201,25 @@ TaskResult ifeval_result(const TaskDefinition& task, const std::vector<const ife
   return result;
 }
 
+// The items' prompts and keys, in order, and pointers to the items (which must outlive them).
+struct IfevalPrompts {
+  std::vector<const ifeval::Item*> items;
+  std::vector<std::string> prompts, ids;
+};
+IfevalPrompts ifeval_prompts(const std::vector<ifeval::Item>& items) {
+  IfevalPrompts out;
+  for (const auto& item : items) {
+    out.items.push_back(&item);
+    out.prompts.push_back(item.prompt);
+    out.ids.push_back(item.key);
+  }
+  return out;
+}
+
 TaskResult run_ifeval_task(backend::Model& model, const TaskDefinition& task, const PreparedSuite& suite,
                            const SuiteOptions& options) {
   const std::vector<ifeval::Item> items = ifeval_items(suite);
-  std::vector<const ifeval::Item*> item_pointers;
-  std::vector<std::string> prompts, ids;
-  for (const auto& item : items) {
-    item_pointers.push_back(&item);
-    prompts.push_back(item.prompt);
-    ids.push_back(item.key);
-  }
+  const auto [item_pointers, prompts, ids] = ifeval_prompts(items);
   std::vector<double> seconds;
   const auto answers = generate_answers(model, prompts, task.stop_sequences, generation_options(options), &seconds,
                                         {.journal = options.journal, .task = task.name, .ids = &ids});
@@ -632,13 +641,7 @@ TaskResult text_gsm8k(const AnswerTextsFn& answer, const PreparedSuite& suite, c
 TaskResult text_ifeval(const AnswerTextsFn& answer, const PreparedSuite& suite, const SuiteOptions& options) {
   const TaskDefinition& task = find_task("ifeval");
   const std::vector<ifeval::Item> items = ifeval_items(suite);
-  std::vector<const ifeval::Item*> item_pointers;
-  std::vector<std::string> prompts, ids;
-  for (const auto& item : items) {
-    item_pointers.push_back(&item);
-    prompts.push_back(item.prompt);
-    ids.push_back(item.key);
-  }
+  const auto [item_pointers, prompts, ids] = ifeval_prompts(items);
   const auto answers = journaled_texts(answer,
                                        {.task = task.name,
                                         .prompts = &prompts,
